@@ -1,0 +1,74 @@
+"""Shared command-line plumbing: parser defaults and the error boundary.
+
+Every script builds its parser with :func:`make_parser` and wraps its work in
+:func:`run_cli`, so all commands behave alike: ``--debug`` shows tracebacks,
+a :class:`~fashion_mnist_vis.errors.UserError` becomes one line on stderr and
+exit status 2, and Ctrl-C exits with status 130 without a traceback.
+"""
+
+import argparse
+import os
+import sys
+from typing import Callable, Optional, Sequence
+
+from .errors import UserError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """Return a parser that shows defaults in ``--help`` and has ``--debug``."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show full tracebacks and TensorFlow's own log messages",
+    )
+    return parser
+
+
+def quiet_tensorflow(debug: bool) -> None:
+    """Silence TensorFlow's C++ start-up chatter unless ``debug`` is set.
+
+    Must run before TensorFlow is first imported to have any effect.
+    """
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def run_cli(
+    prog: str,
+    argv: Optional[Sequence[str]],
+    parser: argparse.ArgumentParser,
+    action: Callable[[argparse.Namespace], int],
+) -> int:
+    """Parse ``argv`` with ``parser`` and run ``action(args)`` behind the error boundary.
+
+    Returns the process exit status: ``action``'s own, 2 for bad flags or a
+    :class:`UserError`, 130 for Ctrl-C.
+    """
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # argparse: 0 after --help, 2 for bad flags
+        return EXIT_OK if exit_request.code in (0, None) else EXIT_USAGE
+    quiet_tensorflow(args.debug)
+    try:
+        return action(args)
+    except UserError as error:
+        if args.debug:
+            raise
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
