@@ -1,7 +1,8 @@
 """Shared command-line plumbing: parser defaults and the error boundary.
 
 Every script builds its parser with :func:`make_parser` and wraps its work in
-:func:`run_cli`, so all commands behave alike: ``--debug`` shows tracebacks,
+:func:`run_cli`, so all commands behave alike: ``--debug`` shows tracebacks
+(and TensorFlow's start-up log, see :func:`import_tensorflow`),
 a :class:`~fashion_mnist_vis.errors.UserError` becomes one line on stderr and
 exit status 2, and Ctrl-C exits with status 130 without a traceback.
 """
@@ -34,14 +35,30 @@ def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def quiet_tensorflow(debug: bool) -> None:
-    """Silence TensorFlow's C++ start-up chatter unless ``debug`` is set.
+def import_tensorflow(debug: bool = False) -> None:
+    """Import TensorFlow and Keras once, hiding their C++ start-up log lines unless ``debug``.
 
-    Must run before TensorFlow is first imported to have any effect.
+    TensorFlow prints CUDA and oneDNN notices straight to file descriptor 2
+    before its own log settings apply, so environment variables cannot hide
+    them; stderr is pointed at /dev/null while the import and the device
+    probe run. Python exceptions are unaffected.
     """
-    if not debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    if debug or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401  (imported for its side effect: loaded once, quietly)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(devnull)
 
 
 def run_cli(
@@ -59,7 +76,6 @@ def run_cli(
         args = parser.parse_args(argv)
     except SystemExit as exit_request:  # argparse: 0 after --help, 2 for bad flags
         return EXIT_OK if exit_request.code in (0, None) else EXIT_USAGE
-    quiet_tensorflow(args.debug)
     try:
         return action(args)
     except UserError as error:

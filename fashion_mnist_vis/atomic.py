@@ -1,0 +1,48 @@
+"""Atomic file writes: write beside the target, then rename over it.
+
+A reader (or a crash) never sees a half-written file, and if writing fails
+the file that was there before is left untouched.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Union
+
+
+@contextlib.contextmanager
+def atomic_path(target: Union[str, Path]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success rename it to ``target``.
+
+    The temporary name keeps ``target``'s suffix (Keras and matplotlib choose
+    the format from it). If the ``with`` body raises, the temporary file is
+    removed and the error propagates.
+    """
+    target = Path(target)
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=folder)
+    os.close(handle)
+    os.chmod(temp_name, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual mode
+    try:
+        yield Path(temp_name)
+        os.replace(temp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temp_name)
+        raise
+
+
+def write_json_atomic(path: Union[str, Path], data: dict) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    with atomic_path(path) as temp:
+        temp.write_text(json.dumps(data, indent=2) + "\n")
+    return Path(path)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,191 @@
+"""One entry point for the data every command uses: real or synthetic, split three ways.
+
+The validation split is taken from the TRAINING set (stratified, reproducible
+with the seed); the test set is kept for the final evaluation only.
+"""
+
+import argparse
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Tuple
+
+import numpy as np
+
+from .errors import UserError
+
+DATASETS = ("fashion_mnist", "synthetic")
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train, validation and test data as uint8 arrays.
+
+    Images are (N, 28, 28) with values 0..255 (light item on a dark
+    background); labels are (N,) with values 0..9 (see classes.CLASS_NAMES).
+    ``source`` says where the data came from; ``checksums`` maps file names
+    (or array names for synthetic data) to hex digests, for reports.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+    checksums: Dict[str, str] = field(default_factory=dict)
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True) -> None:
+    """Add the shared data flags (--dataset, --data-dir, sizes, and --val-split if wanted)."""
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default="fashion_mnist",
+        help="fashion_mnist: the real files (from --data-dir, the cache, or downloaded); "
+        "synthetic: generated look-alike data that needs no download",
+    )
+    group.add_argument(
+        "--data-dir",
+        "--data_dir",
+        type=Path,
+        default=None,
+        help="folder holding the four Fashion-MNIST IDX files (.gz or not); nothing is downloaded",
+    )
+    group.add_argument(
+        "--train-size",
+        "--train_size",
+        type=positive_int,
+        default=None,
+        help="use this many training images (a stratified subset of the real set, "
+        "or the number generated; synthetic default 60000)",
+    )
+    group.add_argument(
+        "--test-size",
+        "--test_size",
+        type=positive_int,
+        default=None,
+        help="use this many test images (stratified subset; synthetic default 10000)",
+    )
+    if validation:
+        group.add_argument(
+            "--val-split",
+            "--val_split",
+            type=open_fraction,
+            default=0.1,
+            help="fraction of the TRAINING set held out for validation (stratified)",
+        )
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def open_fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1 (exclusive)")
+    return value
+
+
+def load_splits(args: argparse.Namespace, seed: int) -> Splits:
+    """Load the data named by the flags of :func:`add_data_arguments` and split it."""
+    x_train, y_train, x_test, y_test, source, checksums = _load_raw(args, seed)
+    if args.train_size is not None:
+        x_train, y_train = stratified_subset(x_train, y_train, args.train_size, seed)
+    if args.test_size is not None:
+        x_test, y_test = stratified_subset(x_test, y_test, args.test_size, seed)
+    val_split = getattr(args, "val_split", None)
+    if val_split:
+        (x_train, y_train), (x_val, y_val) = stratified_split(x_train, y_train, val_split, seed)
+    else:
+        x_val, y_val = x_train[:0], y_train[:0]
+    return Splits(x_train, y_train, x_val, y_val, x_test, y_test, source, checksums)
+
+
+def _load_raw(args: argparse.Namespace, seed: int):
+    if args.dataset == "synthetic":
+        if args.data_dir is not None:
+            raise UserError("--data-dir is for the real dataset; leave it out with --dataset synthetic")
+        from .synthetic import load_synthetic
+
+        train_size = args.train_size or 60000
+        test_size = args.test_size or 10000
+        (x_train, y_train), (x_test, y_test) = load_synthetic(train_size, test_size, seed)
+        checksums = {
+            "synthetic_train": _array_digest(x_train, y_train),
+            "synthetic_test": _array_digest(x_test, y_test),
+        }
+        source = f"synthetic (seed {seed}, {train_size} train / {test_size} test)"
+        return x_train, y_train, x_test, y_test, source, checksums
+    from .fashion_mnist import load_fashion_mnist
+
+    raw = load_fashion_mnist(data_dir=args.data_dir)
+    source = f"Fashion-MNIST from {args.data_dir}" if args.data_dir else "Fashion-MNIST (cache)"
+    return raw.x_train, raw.y_train, raw.x_test, raw.y_test, source, raw.checksums
+
+
+def _array_digest(images: np.ndarray, labels: np.ndarray) -> str:
+    digest = hashlib.md5(np.ascontiguousarray(images).tobytes())
+    digest.update(np.ascontiguousarray(labels).tobytes())
+    return digest.hexdigest()
+
+
+def stratified_split(
+    images: np.ndarray, labels: np.ndarray, fraction: float, seed: int
+) -> Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]:
+    """Split into (kept, held_out) with ``fraction`` of each class held out.
+
+    The same ``seed`` gives the same split. Raises UserError if a class would
+    end up with no example on one side.
+    """
+    from sklearn.model_selection import train_test_split
+
+    try:
+        x_keep, x_out, y_keep, y_out = train_test_split(
+            images, labels, test_size=fraction, stratify=labels, random_state=seed
+        )
+    except ValueError as error:
+        raise UserError(f"cannot hold out {fraction:.0%} of {len(labels)} images per class: {error}") from None
+    return (x_keep, y_keep), (x_out, y_out)
+
+
+def stratified_subset(
+    images: np.ndarray, labels: np.ndarray, size: int, seed: int
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Return a class-balanced random subset of ``size`` images (all of them if size >= N)."""
+    if size >= len(labels):
+        return images, labels
+    _, (x_subset, y_subset) = stratified_split(images, labels, size / len(labels), seed)
+    return x_subset, y_subset
+
+
+def describe_counts(labels: np.ndarray) -> str:
+    """'6000 images, 600 per class' style summary of a label array."""
+    counts = np.bincount(labels, minlength=10)
+    if counts.min() == counts.max():
+        return f"{len(labels)} images, {counts[0]} per class"
+    return f"{len(labels)} images, {counts.min()}-{counts.max()} per class"
+
+
+def default_data_args(**overrides) -> argparse.Namespace:
+    """A Namespace with the defaults of :func:`add_data_arguments` (for library use and tests)."""
+    parser = argparse.ArgumentParser()
+    add_data_arguments(parser)
+    args = parser.parse_args([])
+    for key, value in overrides.items():
+        setattr(args, key, value)
+    return args

@@ -1,0 +1,209 @@
+"""Training a registered model: compile, callbacks, fit, resume.
+
+The run folder holds everything one training run produces::
+
+    RUN/run_config.json     the settings, so --resume can rebuild the same run
+    RUN/history.csv         per-epoch metrics (Keras CSVLogger)
+    RUN/tensorboard/        TensorBoard logs: scalars, histograms, images
+    RUN/resume/             last.keras + state.json after every epoch
+    RUN/metrics.json, *.png the evaluation report (see report.py)
+
+The best model (lowest validation loss) is written atomically to the
+``output`` path each time it improves.
+"""
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from .errors import UserError
+from .datasets import Splits
+
+RUN_CONFIG = "run_config.json"
+RESUME_FOLDER = "resume"
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (saved as run_config.json)."""
+
+    model: str = "gap_cnn"
+    epochs: int = 15
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    augment: bool = False
+    seed: int = 42
+    patience: int = 5
+    target_accuracy: Optional[float] = None
+    output: str = "model.keras"
+    data: Dict[str, object] = field(default_factory=dict)
+
+    def save(self, run_dir: Path) -> None:
+        from .atomic import write_json_atomic
+
+        write_json_atomic(Path(run_dir) / RUN_CONFIG, asdict(self))
+
+    @classmethod
+    def load(cls, run_dir: Path) -> "TrainConfig":
+        path = Path(run_dir) / RUN_CONFIG
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise UserError(f"{run_dir} is not a run folder (no {RUN_CONFIG}); pass the folder train.py printed") from None
+        except (ValueError, TypeError) as error:
+            raise UserError(f"{path} is damaged: {error}") from None
+
+
+@dataclass
+class TrainingResult:
+    """What fit produced: the trained model (best weights restored) and its history."""
+
+    model: object
+    history: Dict[str, List[float]]
+    epochs_run: int
+    seconds_per_epoch: List[float]
+    stopped_because: str
+
+
+def compile_model(model, learning_rate: float) -> None:
+    """Adam with sparse categorical cross-entropy and accuracy."""
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def fit(config: TrainConfig, splits: Splits, run_dir: Path, resume: bool = False) -> TrainingResult:
+    """Train per ``config`` on ``splits``, writing checkpoints and logs into ``run_dir``.
+
+    With ``resume``, continue from ``run_dir/resume`` (weights, optimizer
+    state, epochs done, best validation loss, history).
+
+    Raises:
+        UserError: if the loss became NaN, or the resume state is unusable.
+        KeyboardInterrupt: on Ctrl-C; the best model and resume state so far are on disk.
+    """
+    import keras
+
+    from .callbacks import (
+        BestModelCheckpoint,
+        EpochTimer,
+        ResumeState,
+        TargetAccuracyStop,
+        TensorBoardImages,
+        read_resume_state,
+    )
+    from .models import build_model
+    from .pipeline import make_dataset
+
+    keras.utils.set_random_seed(config.seed)
+    resume_dir = Path(run_dir) / RESUME_FOLDER
+    if resume:
+        model, state = _load_resume_point(resume_dir, read_resume_state)
+    else:
+        model = build_model(config.model)
+        compile_model(model, config.learning_rate)
+        state = {"epochs_done": 0, "best_val_loss": None, "history": {}}
+    initial_epoch = int(state["epochs_done"])
+    if initial_epoch >= config.epochs:
+        raise UserError(f"this run already did {initial_epoch} epochs; pass a larger --epochs to continue")
+
+    checkpoint = BestModelCheckpoint(
+        Path(config.output), best=state["best_val_loss"] if state["best_val_loss"] is not None else math.inf
+    )
+    timer = EpochTimer()
+    target = TargetAccuracyStop(config.target_accuracy) if config.target_accuracy else None
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=1
+    )
+    resume_state = ResumeState(resume_dir, history=state["history"], checkpoint=checkpoint)
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        checkpoint,
+        early_stopping,
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6, verbose=1
+        ),
+        keras.callbacks.CSVLogger(str(Path(run_dir) / "history.csv"), append=resume),
+        keras.callbacks.TensorBoard(
+            log_dir=str(Path(run_dir) / "tensorboard"), histogram_freq=1, update_freq="epoch", write_graph=False
+        ),
+        TensorBoardImages(Path(run_dir) / "tensorboard", splits.x_val, splits.y_val),
+        timer,
+        resume_state,
+    ]
+    if target:
+        callbacks.insert(2, target)
+
+    train_data = make_dataset(
+        splits.x_train, splits.y_train, config.batch_size, training=True, augment=config.augment, seed=config.seed
+    )
+    val_data = make_dataset(splits.x_val, splits.y_val, max(config.batch_size, 512))
+    history = model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        shuffle=False,  # the dataset reshuffles itself each epoch
+        verbose=2 if _output_is_redirected() else 1,
+    )
+    full_history = resume_state.history
+    losses = history.history.get("loss", [])
+    if any(not math.isfinite(value) for value in losses):
+        raise UserError(
+            f"the training loss became NaN in epoch {initial_epoch + len(losses)}; "
+            f"try a lower --learning-rate (the best model so far is in {config.output})"
+        )
+    if target and target.reached_at_epoch:
+        reason = f"validation accuracy reached {config.target_accuracy}"
+    elif early_stopping.stopped_epoch:
+        reason = f"early stopping (no val_loss improvement for {config.patience} epochs)"
+    else:
+        reason = f"all {config.epochs} epochs done"
+    return TrainingResult(
+        model=model,
+        history=full_history,
+        epochs_run=initial_epoch + len(losses),
+        seconds_per_epoch=timer.seconds,
+        stopped_because=reason,
+    )
+
+
+def _load_resume_point(resume_dir: Path, read_state):
+    import keras
+
+    try:
+        state = read_state(resume_dir)
+        model = keras.models.load_model(resume_dir / "last.keras", compile=True, safe_mode=True)
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot resume from {resume_dir}: {error}") from None
+    return model, state
+
+
+def _output_is_redirected() -> bool:
+    """Keras's live progress bar garbles logs; use one line per epoch when not on a terminal."""
+    import sys
+
+    return not sys.stdout.isatty()
+
+
+def new_run_dir(logdir: Path, model_name: str) -> Path:
+    """Create and return ``logdir/<model>-<YYYYmmdd-HHMMSS>`` (suffixed if taken)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(100):
+        candidate = Path(logdir) / (f"{model_name}-{stamp}" + (f"-{attempt}" if attempt else ""))
+        try:
+            candidate.mkdir(parents=True, exist_ok=False)
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise UserError(f"cannot create the run folder {candidate}: {error.strerror or error}") from None
+    raise UserError(f"cannot find a free run folder name in {logdir}")
