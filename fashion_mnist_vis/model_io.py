@@ -5,11 +5,12 @@ folder and renamed over the target only once complete, so a crash or a full
 disk never leaves a half-written model and never loses the previous one.
 """
 
-import os
-import tempfile
+import contextlib
+import logging
 from pathlib import Path
 from typing import Union
 
+from .atomic import atomic_path
 from .errors import UserError
 
 MODEL_SUFFIXES = (".keras", ".h5")
@@ -33,26 +34,21 @@ def save_model_atomic(model, path: Union[str, Path]) -> Path:
     UserError for an OS error such as a full disk or a read-only folder).
     """
     path = check_model_path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=folder
-    )
-    os.close(handle)
     try:
-        model.save(temp_name)
-        os.replace(temp_name, path)
+        with atomic_path(path) as temp, _quiet_hdf5_notice():
+            model.save(temp)
     except OSError as error:
-        _remove_quietly(temp_name)
         raise UserError(f"could not save the model to {str(path)!r}: {error.strerror or error}") from error
-    except BaseException:
-        _remove_quietly(temp_name)
-        raise
     return path
 
 
-def _remove_quietly(file_name: str) -> None:
+@contextlib.contextmanager
+def _quiet_hdf5_notice():
+    """Keras logs a 'legacy format' warning for .h5; the user asked for .h5, so hide it."""
+    logger = logging.getLogger("absl")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
     try:
-        os.remove(file_name)
-    except FileNotFoundError:
-        pass
+        yield
+    finally:
+        logger.setLevel(previous)

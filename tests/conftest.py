@@ -1,0 +1,112 @@
+"""Shared fixtures: small generated IDX datasets and a local HTTP file server."""
+
+import http.server
+import threading
+from pathlib import Path
+from typing import Dict
+
+import numpy as np
+import pytest
+
+from fashion_mnist_vis.fashion_mnist import IdxFile, md5_of
+from fashion_mnist_vis.idx import write_idx
+
+IDX_NAMES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+def make_striped_items(count: int, seed: int):
+    """A trivially learnable 10-class set: class c is a bright bar at row 2 + 2c.
+
+    Returns uint8 images (count, 28, 28) and uint8 labels (count,).
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count, dtype=np.uint8) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 60, size=(count, 28, 28), dtype=np.uint8)
+    for index, label in enumerate(labels):
+        images[index, 2 + 2 * label : 5 + 2 * label, 4:24] = 220
+    return images, labels
+
+
+@pytest.fixture(scope="session")
+def idx_dir(tmp_path_factory) -> Path:
+    """A folder with the four official file names holding 600 train / 200 test generated items."""
+    folder = tmp_path_factory.mktemp("idx")
+    x_train, y_train = make_striped_items(600, seed=1)
+    x_test, y_test = make_striped_items(200, seed=2)
+    for key, array in (("train_images", x_train), ("train_labels", y_train),
+                       ("test_images", x_test), ("test_labels", y_test)):
+        write_idx(folder / IDX_NAMES[key], array)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def idx_specs(idx_dir) -> Dict[str, IdxFile]:
+    """The generated files' names with their real MD5s (stand-ins for the official ones)."""
+    return {key: IdxFile(name, md5_of(idx_dir / name)) for key, name in IDX_NAMES.items()}
+
+
+class FileServer:
+    """A threaded HTTP server on 127.0.0.1 serving a folder, with scripted faults.
+
+    ``faults`` maps a URL path to "404", "truncate" (announce the full length,
+    send half, close) or "garbage" (serve other bytes of the same length).
+    ``requests`` records every path asked for.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.faults: Dict[str, str] = {}
+        self.requests = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                server.requests.append(self.path)
+                fault = server.faults.get(self.path)
+                target = server.folder / self.path.lstrip("/").split("/")[-1]
+                if fault == "404" or not target.is_file():
+                    self.send_error(404)
+                    return
+                body = target.read_bytes()
+                if fault == "garbage":
+                    body = bytes(len(body))
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
+                if fault == "truncate":
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def file_server(idx_dir):
+    server = FileServer(idx_dir)
+    yield server
+    server.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -1,0 +1,75 @@
+import keras
+import numpy as np
+import pytest
+
+from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.models import (
+    INPUT_SHAPE,
+    MODELS,
+    build_model,
+    find_classifier_layer,
+    find_gap_layer,
+    find_last_conv_layer,
+    models_help,
+)
+
+EXPECTED_PARAMETERS = {
+    "gap_cnn": 186_698,
+    "dense": 101_770,
+    "lenet": 1_256_080,
+    "cnn64": 243_786,
+    "tinyvgg": 4_430,
+    "resnet": 698_282,
+}
+
+
+def test_registry_lists_every_architecture():
+    assert set(MODELS) == set(EXPECTED_PARAMETERS)
+    for name in MODELS:
+        assert name in models_help()
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_PARAMETERS))
+def test_parameter_count_input_and_output(name):
+    model = build_model(name)
+    assert model.count_params() == EXPECTED_PARAMETERS[name]
+    assert tuple(model.input_shape) == (None, *INPUT_SHAPE)
+    probabilities = np.asarray(model(np.random.rand(2, *INPUT_SHAPE).astype("float32")))
+    assert probabilities.shape == (2, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_gap_cnn_layer_names_match_the_original_demo():
+    model = build_model("gap_cnn")
+    assert [layer.name for layer in model.layers] == [
+        "conv2d", "conv2d_1", "max_pooling2d", "batch_normalization",
+        "conv2d_2", "conv2d_3", "max_pooling2d_1", "batch_normalization_1",
+        "conv2d_4", "conv2d_5", "batch_normalization_2",
+        "global_average_pooling2d", "dropout", "dense",
+    ]
+    assert find_gap_layer(model).output.shape[-1] == 64
+
+
+@pytest.mark.parametrize("name, has_gap", [("gap_cnn", True), ("resnet", True), ("lenet", False),
+                                            ("cnn64", False), ("tinyvgg", False), ("dense", False)])
+def test_layers_found_by_role(name, has_gap):
+    model = build_model(name)
+    assert (find_gap_layer(model) is not None) == has_gap
+    conv = find_last_conv_layer(model)
+    if name == "dense":
+        assert conv is None
+    else:
+        assert isinstance(conv, keras.layers.Conv2D) and len(conv.output.shape) == 4
+    classifier = find_classifier_layer(model)
+    assert classifier.units == 10 and classifier is model.layers[-1]
+
+
+def test_resnet_has_skip_connections_and_stays_small():
+    model = build_model("resnet")
+    assert model.count_params() < 1_000_000
+    assert sum(isinstance(layer, keras.layers.Add) for layer in model.layers) == 6
+
+
+def test_unknown_model_names_the_choices():
+    with pytest.raises(UserError, match="unknown model 'vgg16'; choose one of: gap_cnn, dense"):
+        build_model("vgg16")
