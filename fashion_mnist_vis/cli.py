@@ -20,9 +20,16 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """Return a parser that shows defaults in ``--help`` and has ``--debug``."""
-    parser = argparse.ArgumentParser(
+    """Return a parser that shows defaults in ``--help``, has ``--debug`` and one-line errors."""
+    parser = OneLineErrorParser(
         prog=prog,
         description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -19,9 +19,11 @@ IDX_NAMES = {
 }
 
 
-def make_striped_items(count: int, seed: int):
+def make_striped_items(count: int, seed: int, label_noise: float = 0.0):
     """A trivially learnable 10-class set: class c is a bright bar at row 2 + 2c.
 
+    ``label_noise`` is the fraction of labels replaced by the next class, so
+    a perfect model still makes that many "mistakes" (for reports to show).
     Returns uint8 images (count, 28, 28) and uint8 labels (count,).
     """
     rng = np.random.default_rng(seed)
@@ -30,15 +32,17 @@ def make_striped_items(count: int, seed: int):
     images = rng.integers(0, 60, size=(count, 28, 28), dtype=np.uint8)
     for index, label in enumerate(labels):
         images[index, 2 + 2 * label : 5 + 2 * label, 4:24] = 220
+    noisy = rng.random(count) < label_noise
+    labels[noisy] = (labels[noisy] + 1) % 10
     return images, labels
 
 
 @pytest.fixture(scope="session")
 def idx_dir(tmp_path_factory) -> Path:
-    """A folder with the four official file names holding 600 train / 200 test generated items."""
+    """A folder with the four official file names: 600 train / 200 test generated items (5% test label noise)."""
     folder = tmp_path_factory.mktemp("idx")
     x_train, y_train = make_striped_items(600, seed=1)
-    x_test, y_test = make_striped_items(200, seed=2)
+    x_test, y_test = make_striped_items(200, seed=2, label_noise=0.05)
     for key, array in (("train_images", x_train), ("train_labels", y_train),
                        ("test_images", x_test), ("test_labels", y_test)):
         write_idx(folder / IDX_NAMES[key], array)

@@ -1,0 +1,140 @@
+"""train.py end to end: driven through main(argv) and as a subprocess."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import free_port
+from fashion_mnist_vis.train import main
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT_IMAGES = ["training_curves.png", "confusion_matrix.png", "per_class_f1.png", "misclassified.png", "model.png"]
+
+
+def _train(tmp_path, *extra, data=None):
+    argv = [*(data or []), "--model", "tinyvgg", "--batch-size", "32", "--learning-rate", "0.01",
+            "--output", str(tmp_path / "model.keras"), "--logdir", str(tmp_path / "runs"), *extra]
+    return main(argv)
+
+
+def _run_dir(tmp_path):
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, idx_dir):
+    """One real training run shared by the report checks: 4 epochs of tinyvgg on generated IDX files."""
+    tmp_path = tmp_path_factory.mktemp("trained")
+    assert _train(tmp_path, "--epochs", "4", data=["--data-dir", str(idx_dir)]) == 0
+    return tmp_path, _run_dir(tmp_path)
+
+
+def test_training_learns_and_writes_every_report_file(trained):
+    tmp_path, run_dir = trained
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.9, metrics["test_accuracy"]  # the bars are trivially learnable
+    assert metrics["parameters"] == 4430 and metrics["model"] == "tinyvgg"
+    assert metrics["epochs_run"] == 4 and len(metrics["seconds_per_epoch_each"]) == 4
+    assert metrics["train_images_per_second"] > 0
+    assert set(metrics["per_class"]["Bag"]) == {"precision", "recall", "f1", "support"}
+    assert metrics["dataset"]["train_images"] == 540 and metrics["dataset"]["validation_images"] == 60
+    assert len(metrics["dataset"]["checksums"]) == 4 and metrics["seed"] == 42
+    assert {"tensorflow", "keras", "numpy"} <= set(metrics["versions"])
+    for name in REPORT_IMAGES:
+        with Image.open(run_dir / name) as image:
+            image.load()
+            assert image.width > 300 and image.height > 150, name
+            pixels = np.asarray(image.convert("L"))
+            assert pixels.std() > 10, f"{name} looks blank"
+    history = (run_dir / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch") and len(history) == 5
+
+
+def test_best_model_is_saved_and_reloads(trained):
+    import keras
+
+    from conftest import make_striped_items
+    from fashion_mnist_vis.pipeline import to_model_input
+
+    tmp_path, _ = trained
+    model = keras.models.load_model(tmp_path / "model.keras")
+    images, labels = make_striped_items(100, seed=9)
+    accuracy = (model.predict(to_model_input(images), verbose=0).argmax(axis=1) == labels).mean()
+    assert accuracy > 0.9
+
+
+def test_tensorboard_logs_hold_scalars_histograms_and_images(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, run_dir = trained
+    images = EventAccumulator(str(run_dir / "tensorboard" / "images")).Reload()
+    assert {"sample_inputs", "confusion_matrix"} <= set(images.Tags()["tensors"]) | set(images.Tags()["images"])
+    train_log = EventAccumulator(str(run_dir / "tensorboard" / "train"), size_guidance={"tensors": 0}).Reload()
+    tags = set(train_log.Tags()["tensors"])
+    assert "epoch_loss" in tags and any("histogram" in tag or "kernel" in tag for tag in tags), tags
+
+
+def test_resume_continues_to_more_epochs(trained, idx_dir):
+    tmp_path, run_dir = trained
+    assert main(["--resume", str(run_dir), "--epochs", "5"]) == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 5
+    assert len((run_dir / "history.csv").read_text().splitlines()) == 6
+    state = json.loads((run_dir / "resume" / "state.json").read_text())
+    assert state["epochs_done"] == 5 and len(state["history"]["loss"]) == 5
+
+
+def test_target_accuracy_stops_early(tmp_path, idx_dir):
+    assert _train(tmp_path, "--epochs", "10", "--target-accuracy", "0.5", data=["--data-dir", str(idx_dir)]) == 0
+    metrics = json.loads((_run_dir(tmp_path) / "metrics.json").read_text())
+    assert metrics["epochs_run"] < 10 and "reached" in metrics["stopped_because"]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--epochs", "-1"], "must be at least 1"),
+        (["--batch-size", "0"], "must be at least 1"),
+        (["--val-split", "1.5"], "between 0 and 1"),
+        (["--model", "vgg99"], "invalid choice: 'vgg99'"),
+        (["--learning-rate", "zero"], "not a number"),
+        (["--output", "model.pt"], "must end in .keras or .h5"),
+        (["--resume", "/nonexistent/run"], "not a run folder"),
+        (["--no-such-flag"], "unrecognized arguments"),
+    ],
+)
+def test_bad_flags_give_one_line_and_exit_2(tmp_path, capsys, flags, message):
+    assert main(["--dataset", "synthetic", *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.iterdir())
+
+
+def test_no_data_and_no_network_explains_what_to_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FASHION_MNIST_VIS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("FASHION_MNIST_VIS_MIRRORS", f"http://127.0.0.1:{free_port()}/")
+    assert _train(tmp_path) == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "train-images-idx3-ubyte.gz" in last_line and "--dataset synthetic" in last_line
+    assert "Traceback" not in last_line
+
+
+@pytest.mark.parametrize("command", [["fashion_mnist_vis/train.py"], ["-m", "fashion_mnist_vis.train"]])
+def test_help_as_a_subprocess_without_tensorflow(command):
+    result = subprocess.run([sys.executable, *command, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for flag in ("--saved_model", "--batch-size", "--data-dir", "--dataset", "--resume", "gap_cnn", "resnet"):
+        assert flag in result.stdout
+
+
+def test_help_does_not_import_tensorflow():
+    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+            "from fashion_mnist_vis.train import main; sys.exit(main(['--help']))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
