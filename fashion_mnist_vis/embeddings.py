@@ -1,0 +1,238 @@
+"""Embeddings of images: what a model's penultimate layer makes of them, and 2-D maps of that.
+
+The embedding of an image is the output of one layer, flattened to a vector:
+
+* by default the GlobalAveragePooling2D layer's output (64 values for the
+  default ``gap_cnn``): the vector the classifier's Dense layer reads;
+* for a model without GAP, the input of its last Dense layer (e.g. the
+  128-unit hidden layer of ``dense``, the flattened feature maps of
+  ``tinyvgg``);
+* any layer named with ``layer_name`` (its output, flattened).
+
+Layers are found by role (:func:`~fashion_mnist_vis.models.find_gap_layer`,
+:func:`~fashion_mnist_vis.models.find_classifier_layer`) or by name, never by
+index. Images go through the model in batches (:func:`iter_embeddings`), so
+memory holds one batch of activations at a time.
+
+:func:`pca_2d` and :func:`tsne_2d` project embeddings to two dimensions for
+static plots (PCA: Pearson 1901; t-SNE: van der Maaten & Hinton 2008).
+Keras, TensorFlow and scikit-learn are imported inside the functions.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Iterator, Optional, Tuple
+
+import numpy as np
+
+from .errors import UserError
+
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class EmbeddingSource:
+    """Which activation is the embedding.
+
+    ``layer_name`` names the layer; ``role`` says which of its tensors and why
+    (e.g. "output of the GlobalAveragePooling2D layer"); ``shape`` is that
+    tensor's per-image shape and ``dims`` the flattened length.
+    """
+
+    layer_name: str
+    role: str
+    shape: Tuple[int, ...]
+    dims: int
+
+
+@dataclass(frozen=True)
+class EmbeddingBatch:
+    """One batch from :func:`iter_embeddings`.
+
+    ``start`` is the index of the batch's first image; ``embeddings`` float32
+    (B, D); ``probabilities`` float32 (B, K) class probabilities (rows sum to 1).
+    """
+
+    start: int
+    embeddings: np.ndarray
+    probabilities: np.ndarray
+
+
+def find_embedding_tensor(model, layer_name: Optional[str] = None):
+    """Return ``(symbolic tensor, EmbeddingSource)`` for the embedding of ``model``.
+
+    Args:
+        model: a built Keras model (e.g. from ``model_io.load_model``).
+        layer_name: a layer of ``model`` whose output is the embedding; None
+            for the default (GAP output, else the last Dense layer's input).
+
+    Raises:
+        UserError: if ``layer_name`` is not a layer of the model, is its
+            input layer, or its output has no fixed size.
+    """
+    from .models import find_classifier_layer, find_gap_layer
+
+    if layer_name is not None:
+        names = [layer.name for layer in model.layers]
+        if layer_name not in names:
+            raise UserError(
+                f"model {model.name!r} has no layer {layer_name!r}; its layers are: {', '.join(names)}"
+            )
+        layer = model.get_layer(layer_name)
+        tensor, role = layer.output, f"output of layer {layer_name!r} ({type(layer).__name__})"
+    else:
+        layer = find_gap_layer(model)
+        if layer is not None:
+            tensor, role = layer.output, "output of the GlobalAveragePooling2D layer"
+        else:
+            layer = find_classifier_layer(model)
+            tensor, role = layer.input, "input of the last Dense layer"
+    if isinstance(tensor, (list, tuple)):
+        raise UserError(f"layer {layer.name!r} has {len(tensor)} outputs; choose a layer with one (--layer)")
+    shape = tuple(tensor.shape[1:])
+    if not shape or not all(isinstance(size, int) and size > 0 for size in shape):
+        raise UserError(f"layer {layer.name!r} gives {tuple(tensor.shape)}, not a fixed-size vector per image")
+    return tensor, EmbeddingSource(layer.name, role, shape, int(np.prod(shape)))
+
+
+def build_embedding_model(model, layer_name: Optional[str] = None):
+    """Return ``(feature_model, EmbeddingSource)``.
+
+    ``feature_model`` maps a float32 batch in the model's input format to
+    ``[embedding activations (B, *shape), class probabilities (B, K)]`` in
+    one forward pass (inference mode: dropout off, batch norm uses its
+    moving statistics).
+    """
+    import keras
+
+    tensor, source = find_embedding_tensor(model, layer_name)
+    if len(model.outputs) != 1:
+        raise UserError(f"model {model.name!r} has {len(model.outputs)} outputs; expected one (class scores)")
+    feature_model = keras.Model(inputs=model.inputs, outputs=[tensor, model.outputs[0]], name="embedding")
+    return feature_model, source
+
+
+def to_model_batch(images: np.ndarray, input_shape) -> np.ndarray:
+    """uint8 (B, 28, 28) in 0..255 -> float32 (B, 28, 28, C) in [0, 1] for a model.
+
+    ``input_shape`` is the model's ``(None, 28, 28, C)`` with C 1 or 3 (the
+    grey channel is repeated for 3).
+
+    Raises:
+        UserError: if the model does not take 28 x 28 images.
+    """
+    from .pipeline import to_model_input
+
+    height, width, channels = tuple(input_shape)[1:4]
+    if (height, width) != images.shape[1:3]:
+        raise UserError(
+            f"the model takes {height}x{width} images but the dataset's are "
+            f"{images.shape[1]}x{images.shape[2]}; export needs a Fashion-MNIST model (28x28 input)"
+        )
+    batch = to_model_input(images)
+    return np.repeat(batch, channels, axis=-1) if channels == 3 else batch
+
+
+def as_probabilities(scores: np.ndarray) -> np.ndarray:
+    """float (B, K) model outputs -> float32 probabilities (rows sum to 1).
+
+    Softmax outputs pass through unchanged; outputs that are not already a
+    probability distribution (logits) get a softmax.
+    """
+    scores = np.asarray(scores, dtype=np.float32)
+    if scores.size and scores.min() >= 0 and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3):
+        return scores
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def iter_embeddings(
+    feature_model, images: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[EmbeddingBatch]:
+    """Yield the embeddings and class probabilities of ``images``, one batch at a time.
+
+    Args:
+        feature_model: from :func:`build_embedding_model`.
+        images: uint8 (N, 28, 28) in 0..255.
+        batch_size: images per forward pass.
+    """
+    for start in range(0, len(images), batch_size):
+        batch = to_model_batch(images[start : start + batch_size], feature_model.input_shape)
+        activations, scores = feature_model.predict_on_batch(batch)
+        activations = np.asarray(activations, dtype=np.float32).reshape(len(batch), -1)
+        yield EmbeddingBatch(start, activations, as_probabilities(scores))
+
+
+def entropy(probabilities: np.ndarray) -> np.ndarray:
+    """Shannon entropy in nats of each row of float (N, K) probabilities: (N,) in [0, ln K].
+
+    0 for a one-hot prediction, ln 10 = 2.303 for a uniform one over 10 classes.
+    """
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """2-D coordinates of points: ``coords`` float32 (N, 2); ``indices`` (N,) rows of the
+    embedding matrix they belong to; ``method`` "PCA" or "t-SNE"; ``seconds`` the compute
+    time; ``note`` a short description for titles (e.g. explained variance)."""
+
+    coords: np.ndarray
+    indices: np.ndarray
+    method: str
+    seconds: float
+    note: str
+
+
+def pca_2d(embeddings: np.ndarray) -> Projection:
+    """Project float (N, D) embeddings onto their first two principal components.
+
+    Returns a :class:`Projection` of all N points whose note gives the
+    fraction of variance the two components explain.
+    """
+    from sklearn.decomposition import PCA
+
+    started = time.perf_counter()
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if len(embeddings) < 2 or embeddings.shape[1] < 2:
+        raise UserError("PCA needs at least 2 points of at least 2 dimensions")
+    pca = PCA(n_components=2, svd_solver="full" if embeddings.shape[1] <= 1000 else "randomized", random_state=0)
+    coords = pca.fit_transform(embeddings).astype(np.float32)
+    explained = pca.explained_variance_ratio_
+    return Projection(
+        coords,
+        np.arange(len(embeddings)),
+        "PCA",
+        time.perf_counter() - started,
+        f"PC1 {explained[0]:.0%}, PC2 {explained[1]:.0%} of the variance",
+    )
+
+
+def tsne_2d(
+    embeddings: np.ndarray, indices: np.ndarray, seed: int = 0, perplexity: float = 30.0
+) -> Projection:
+    """Embed the rows ``indices`` of float (N, D) ``embeddings`` in 2-D with t-SNE.
+
+    Uses scikit-learn's Barnes-Hut t-SNE with PCA initialisation, a fixed
+    ``seed`` (same inputs, same map) and ``perplexity`` lowered to fit small
+    samples. Inputs wider than 50 dimensions are first reduced to 50 (or to
+    the number of points, if fewer) with PCA, as van der Maaten & Hinton
+    (2008) recommend: faster, same picture.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    started = time.perf_counter()
+    indices = np.asarray(indices)
+    points = np.asarray(embeddings[indices], dtype=np.float32)
+    if len(points) < 5:
+        raise UserError(f"t-SNE needs at least 5 points (got {len(points)}); use --no-tsne")
+    components = min(50, len(points))
+    if points.shape[1] > components:
+        points = PCA(n_components=components, random_state=seed).fit_transform(points).astype(np.float32)
+    perplexity = min(perplexity, (len(points) - 1) / 3.0)
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed)
+    coords = tsne.fit_transform(points).astype(np.float32)
+    return Projection(coords, indices, "t-SNE", time.perf_counter() - started, f"perplexity {perplexity:g}")
