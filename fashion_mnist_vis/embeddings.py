@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import UserError
 
-DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_SIZE = 100
 
 
 @dataclass(frozen=True)

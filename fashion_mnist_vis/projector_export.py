@@ -52,7 +52,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .atomic import atomic_path
-from .classes import CLASS_NAMES, IMAGE_SIZE
+from .classes import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
 from .errors import UserError
 
 CONFIG_JSON = "config.json"
@@ -207,24 +207,30 @@ def sprite_layout(
     return SpriteLayout(count, per_row, cell)
 
 
+TINT_LEVELS = 25
+"""Brightness levels per class in the tinted sprite (10 x 25 colours + transparent fit a PNG palette)."""
+
+
 class SpriteSheet:
     """Builds the sprite image batch by batch.
 
     ``tint=True``: each thumbnail is drawn in its true class's colour
     (:data:`~fashion_mnist_vis.embedding_plots.CLASS_COLOURS`), brighter where
-    the input is brighter, on a transparent background (the Projector
-    discards transparent pixels), so the Projector shows every point as its
-    thumbnail coloured by label. ``tint=False``: the inputs as they are
-    (greyscale, light on black). Memory: ``side**2`` bytes (x4 with tint).
+    the input is brighter (``colour * (0.3 + 0.7 * v)`` for a pixel value
+    ``v`` in [0, 1], in :data:`TINT_LEVELS` steps), on a transparent
+    background (pixels that are 0 in the input; the Projector discards
+    transparent pixels). So the Projector shows every point as its thumbnail
+    coloured by label, with no colour setting needed. Saved as a palette PNG
+    (a quarter of the size of RGBA). ``tint=False``: the inputs as they are,
+    greyscale, light on black.
+
+    Memory: one byte per sprite pixel (``side**2``; at most 64 MiB).
     """
 
     def __init__(self, layout: SpriteLayout, tint: bool = True):
-        from .embedding_plots import class_colours_rgb
-
         self.layout = layout
         self.tint = tint
-        self.pixels = np.zeros((layout.side, layout.side, 4 if tint else 1), dtype=np.uint8)
-        self._colours = class_colours_rgb().astype(np.float32)
+        self.pixels = np.zeros((layout.side, layout.side), dtype=np.uint8)
 
     def add(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
         """Place uint8 (B, 28, 28) ``images`` (true classes ``labels``) at cells start..start+B-1."""
@@ -235,19 +241,33 @@ class SpriteSheet:
             self.pixels[top : top + cell, left : left + cell] = self._cell_pixels(thumbnail, int(label))
 
     def _cell_pixels(self, thumbnail: np.ndarray, label: int) -> np.ndarray:
+        """Grey levels (plain), or palette indices: 0 transparent, 1 + label * TINT_LEVELS + level."""
         if not self.tint:
-            return thumbnail[..., None]
-        brightness = thumbnail.astype(np.float32)[..., None] / 255.0
-        rgb = self._colours[label % len(self._colours)] * (0.3 + 0.7 * brightness)
-        alpha = np.where(thumbnail > 0, 255, 0).astype(np.uint8)[..., None]
-        return np.concatenate([np.rint(rgb).astype(np.uint8), alpha], axis=-1)
+            return thumbnail
+        level = np.rint(thumbnail.astype(np.float32) * ((TINT_LEVELS - 1) / 255.0)).astype(np.uint8)
+        level = np.maximum(level, 1 if TINT_LEVELS > 1 else 0)  # a faint pixel stays visible
+        return np.where(thumbnail > 0, 1 + (label % NUM_CLASSES) * TINT_LEVELS + level, 0).astype(np.uint8)
 
     def save(self, path: Path) -> None:
-        """Write the sprite as a PNG (RGBA with tint, else greyscale)."""
+        """Write the sprite as a PNG (palette with a transparent entry when tinted, else greyscale)."""
         from PIL import Image
 
-        mode = "RGBA" if self.tint else "L"
-        Image.fromarray(self.pixels if self.tint else self.pixels[..., 0], mode=mode).save(path, format="PNG")
+        if not self.tint:
+            Image.fromarray(self.pixels, mode="L").save(path, format="PNG")
+            return
+        image = Image.fromarray(self.pixels, mode="P")
+        image.putpalette(tint_palette().ravel().tolist())
+        image.save(path, format="PNG", transparency=0)
+
+
+def tint_palette() -> np.ndarray:
+    """uint8 (1 + 10 * TINT_LEVELS, 3): entry 0 (transparent) black, then each class's colour
+    at brightness 0.3 + 0.7 * level / (TINT_LEVELS - 1) for level 0..TINT_LEVELS-1."""
+    from .embedding_plots import class_colours_rgb
+
+    brightness = 0.3 + 0.7 * np.arange(TINT_LEVELS) / max(TINT_LEVELS - 1, 1)
+    shades = class_colours_rgb().astype(np.float64)[:, None, :] * brightness[None, :, None]
+    return np.concatenate([np.zeros((1, 3)), shades.reshape(-1, 3)]).round().astype(np.uint8)
 
 
 def _resize(image: np.ndarray, cell: int) -> np.ndarray:
@@ -345,7 +365,7 @@ class ExportOptions:
     formats: str = "both"
     raw: bool = False
     tint_sprite: bool = True
-    batch_size: int = 500
+    batch_size: int = 100
     layer: Optional[str] = None
 
 

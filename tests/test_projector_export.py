@@ -13,6 +13,7 @@ from fashion_mnist_vis.projector_export import (
     MANIFEST_JSON,
     OWN_FILES,
     SpriteLayout,
+    TINT_LEVELS,
     SpriteSheet,
     TensorFiles,
     base_url,
@@ -24,6 +25,7 @@ from fashion_mnist_vis.projector_export import (
     projector_config_json,
     projector_config_pbtxt,
     sprite_layout,
+    tint_palette,
 )
 
 # -- tensors as TSV ------------------------------------------------------------
@@ -103,7 +105,7 @@ def test_sprite_places_thumbnails_row_major_hand_made():
     sheet = SpriteSheet(layout, tint=False)
     sheet.add(0, images[:2], np.zeros(2, int))
     sheet.add(2, images[2:], np.zeros(3, int))  # batches may split anywhere
-    grey = sheet.pixels[..., 0]
+    grey = sheet.pixels
     assert grey.shape == (84, 84)
     for i in range(5):
         left, top = layout.origin(i)
@@ -114,18 +116,31 @@ def test_sprite_places_thumbnails_row_major_hand_made():
 def test_tinted_sprite_colours_each_thumbnail_by_class_on_transparent_background(tmp_path):
     images = np.zeros((2, 28, 28), dtype=np.uint8)
     images[:, 10:20, 10:20] = 255
+    images[:, 21, 10] = 1  # a faint pixel: darkest shade, still opaque
     sheet = SpriteSheet(sprite_layout(2), tint=True)
     sheet.add(0, images, np.array([3, 8]))
     sheet.save(tmp_path / "sprite.png")
     with Image.open(tmp_path / "sprite.png") as image:
-        assert image.mode == "RGBA" and image.size == (56, 56)
-        pixels = np.asarray(image)
+        assert image.mode == "P" and image.size == (56, 56) and image.info["transparency"] == 0
+        pixels = np.asarray(image.convert("RGBA"))
     colours = class_colours_rgb()
     assert CLASS_COLOURS[3] == "#d62728" and tuple(colours[3]) == (0xD6, 0x27, 0x28)
     np.testing.assert_array_equal(pixels[15, 15], [*colours[3], 255])  # full brightness: the class colour
     np.testing.assert_array_equal(pixels[15, 28 + 15], [*colours[8], 255])
+    darkest = np.rint(colours[3] * (0.3 + 0.7 / (TINT_LEVELS - 1)))
+    np.testing.assert_array_equal(pixels[21, 10], [*darkest, 255])
     assert pixels[0, 0, 3] == 0 and pixels[0, 28 + 0, 3] == 0  # background: transparent
     assert (pixels[28:, :, 3] == 0).all()  # empty row of cells
+
+
+def test_tint_palette_by_hand():
+    palette = tint_palette()
+    assert palette.shape == (1 + 10 * TINT_LEVELS, 3) and palette.dtype == np.uint8
+    assert palette[0].tolist() == [0, 0, 0]
+    blue = class_colours_rgb()[0].astype(float)  # T-shirt/top: #1f77b4
+    assert palette[1].tolist() == np.rint(0.3 * blue).tolist() == [9, 36, 54]
+    assert palette[TINT_LEVELS].tolist() == blue.tolist()
+    assert palette[-1].tolist() == class_colours_rgb()[9].tolist()
 
 
 def test_plain_sprite_is_the_greyscale_inputs(tmp_path):
@@ -145,7 +160,7 @@ def test_sprite_shrinks_thumbnails_to_stay_within_the_limit():
     images = np.full((50, 28, 28), 200, dtype=np.uint8)
     sheet = SpriteSheet(layout, tint=False)
     sheet.add(0, images, np.zeros(50, int))
-    assert sheet.pixels.shape == (96, 96, 1)
+    assert sheet.pixels.shape == (96, 96)
     assert abs(int(sheet.pixels[0:12, 0:12].mean()) - 200) <= 1 and sheet.pixels[-12:, 2 * 12 :].max() == 0
 
 

@@ -205,8 +205,8 @@ def test_tensor_files_agree_and_sprite_cells_are_the_images(exported):
     pixels_tsv = np.loadtxt(folder / "pixels.tsv", delimiter="\t")
     np.testing.assert_allclose(pixels_tsv, pixels, atol=1e-5)
     with Image.open(folder / "sprite.png") as sprite:
-        assert sprite.mode == "RGBA" and sprite.size == (15 * 28, 15 * 28)  # ceil(sqrt(200)) = 15 per row
-        alpha = np.asarray(sprite)[..., 3]
+        assert sprite.mode == "P" and sprite.size == (15 * 28, 15 * 28)  # ceil(sqrt(200)) = 15 per row
+        alpha = np.asarray(sprite.convert("RGBA"))[..., 3]
     for i in (0, 1, 14, 15, 199):  # each cell's opaque pixels are exactly the image's non-black ones
         top, left = (i // 15) * 28, (i % 15) * 28
         np.testing.assert_array_equal(alpha[top : top + 28, left : left + 28] > 0, images[indices[i]] > 0)
@@ -468,12 +468,15 @@ def test_model_without_gap_exports_the_last_dense_layers_input_as_tsv(tmp_path):
 
     save_model_atomic(build_model("tinyvgg"), tmp_path / "tinyvgg.keras")
     code, out, err = _run(["--saved-model", tmp_path / "tinyvgg.keras", "--dataset", "synthetic",
-                           "--test-size", 300, "--num", 30,
+                           "--test-size", 300, "--num", 30, "--base-url", "https://example.org/fmnist",
                            "--output", tmp_path / "out", "--no-tsne", "--format", "tsv", "--plain-sprite"])
     assert code == 0, err
     assert "input of the last Dense layer, layer 'dense', 250 dimensions" in out
     (embedding,) = json.loads((tmp_path / "out" / "config.json").read_text())["embeddings"]
-    assert embedding["tensorShape"] == [30, 250] and embedding["tensorPath"].endswith("/embeddings.tsv")
+    assert embedding["tensorShape"] == [30, 250]
+    assert embedding["tensorPath"] == "https://example.org/fmnist/embeddings.tsv"
+    assert embedding["sprite"]["imagePath"] == "https://example.org/fmnist/sprite.png"
+    assert "?config=https://example.org/fmnist/config.json" in out
     assert not list((tmp_path / "out").glob("*.bytes"))
     with Image.open(tmp_path / "out" / "sprite.png") as sprite:
         assert sprite.mode == "L" and sprite.size == (6 * 28, 6 * 28)
@@ -495,6 +498,7 @@ def test_layer_flag_picks_any_layer_and_flattens_it(tiny_gap_model, tmp_path):
         (["--format", "xml"], "invalid choice: 'xml'"),
         (["--port", "0"], "0 is not between 1 and 65535"),
         (["--tsne-points", "-5"], "must be at least 1"),
+        (["--perplexity", "0"], "0.0 must be greater than 0"),
         (["--saved-model", "{tmp}/missing.keras"], "model file '{tmp}/missing.keras' does not exist"),
         (["--layer", "nope"], "has no layer 'nope'; its layers are: conv2d, conv2d_1, global_average_pooling2d, dense"),
         (["--output", "{tmp}/a_file"], "output '{tmp}/a_file' exists and is not a folder"),
