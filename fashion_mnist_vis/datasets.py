@@ -12,6 +12,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+from .cli import open_fraction, positive_int
 from .errors import UserError
 
 DATASETS = ("fashion_mnist", "synthetic")
@@ -77,28 +78,6 @@ def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True)
             default=0.1,
             help="fraction of the TRAINING set held out for validation (stratified)",
         )
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def open_fraction(text: str) -> float:
-    """argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1 (exclusive)")
-    return value
 
 
 def load_splits(args: argparse.Namespace, seed: int) -> Splits:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from fashion_mnist_vis import cli
-from fashion_mnist_vis.datasets import add_data_arguments, open_fraction, positive_int
+from fashion_mnist_vis.cli import open_fraction, positive_float, positive_int
+from fashion_mnist_vis.datasets import add_data_arguments
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.models import DEFAULT_MODEL, MODELS, models_help
 
@@ -54,17 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="continue an interrupted run from its run folder, with its saved settings")
     return parser
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
-    return value
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
