@@ -138,3 +138,42 @@ def test_help_does_not_import_tensorflow():
             "from fashion_mnist_vis.train import main; sys.exit(main(['--help']))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_synthetic_training_as_a_subprocess_reaches_a_real_accuracy_bar(tmp_path):
+    command = [sys.executable, "fashion_mnist_vis/train.py", "--dataset", "synthetic", "--train-size", "4000",
+               "--test-size", "1000", "--model", "tinyvgg", "--epochs", "4", "--learning-rate", "0.01",
+               "--output", str(tmp_path / "model.h5"), "--logdir", str(tmp_path / "runs")]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Test accuracy" in result.stdout and "Traceback" not in result.stderr
+    metrics = json.loads((_run_dir(tmp_path) / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.8, metrics["test_accuracy"]
+    assert metrics["dataset"]["source"].startswith("synthetic")
+    assert (tmp_path / "model.h5").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_training_keeps_the_best_model_and_explains_resume(tmp_path):
+    import signal
+    import time
+
+    command = [sys.executable, "-m", "fashion_mnist_vis.train", "--dataset", "synthetic", "--train-size", "20000",
+               "--test-size", "500", "--model", "tinyvgg", "--epochs", "50", "--batch-size", "16",
+               "--output", str(tmp_path / "model.keras"), "--logdir", str(tmp_path / "runs")]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "model.keras").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    time.sleep(1.0)  # now inside epoch 2
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert "--resume" in err and "interrupted" in err
+    from fashion_mnist_vis.model_io import load_model
+
+    assert load_model(tmp_path / "model.keras").count_params() == 4430
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary file left behind"
