@@ -177,3 +177,11 @@ def test_ctrl_c_mid_training_keeps_the_best_model_and_explains_resume(tmp_path):
 
     assert load_model(tmp_path / "model.keras").count_params() == 4430
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary file left behind"
+
+
+def test_logdir_that_is_a_file_is_refused(tmp_path, idx_dir, capsys):
+    blocker = tmp_path / "runs"
+    blocker.write_text("mine")
+    assert main(["--data-dir", str(idx_dir), "--logdir", str(blocker), "--output", str(tmp_path / "m.keras")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert blocker.read_text() == "mine"
