@@ -182,7 +182,7 @@ def train_and_report(config, splits, run_dir: Path, resume: bool) -> int:
     print(
         f"\nTest accuracy {report['test_accuracy']:.4f}, loss {report['test_loss']:.4f} "
         f"on {report['test_images']} test images ({splits.source})\n"
-        f"Model: {config.model}, {report['parameters']:,} parameters, {result.epochs_run} epochs "
+        f"Model: {config.model}, {report['parameters']:,} parameters, {result.epochs_run} epoch{'s' if result.epochs_run != 1 else ''} "
         f"({result.stopped_because}), {mean_seconds:.1f} s/epoch, "
         f"{report['train_images_per_second'] or 0:,.0f} training images/s\n"
         f"Best model saved to {config.output}\n"

@@ -166,7 +166,7 @@ def fit(config: TrainConfig, splits: Splits, run_dir: Path, resume: bool = False
     elif early_stopping.stopped_epoch:
         reason = f"early stopping (no val_loss improvement for {config.patience} epochs)"
     else:
-        reason = f"all {config.epochs} epochs done"
+        reason = f"all {config.epochs} epochs done" if config.epochs != 1 else "the 1 epoch asked for is done"
     return TrainingResult(
         model=model,
         history=full_history,
