@@ -16,10 +16,15 @@ from matplotlib.figure import Figure
 from .classes import CLASS_NAMES
 
 
-def save_figure(figure: Figure, path: Union[str, Path], dpi: int = 100) -> Path:
-    """Write ``figure`` as a PNG to ``path`` and return the path."""
+def save_figure(figure: Figure, path: Union[str, Path], dpi: int = 100, tight: bool = True) -> Path:
+    """Write ``figure`` as a PNG to ``path`` and return the path.
+
+    ``tight`` trims the white margin to the drawn content, at the cost of one
+    extra layout pass; figures laid out in inches by their plot function
+    (see :mod:`fashion_mnist_vis.layer_plots`) pass False.
+    """
     path = Path(path)
-    figure.savefig(path, dpi=dpi, bbox_inches="tight")
+    figure.savefig(path, dpi=dpi, bbox_inches="tight" if tight else None)
     return path
 
 
