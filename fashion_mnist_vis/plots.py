@@ -279,7 +279,7 @@ def plot_model_comparison(rows: Sequence[Dict[str, object]]) -> Figure:
         ax.set_xlim(min(parameters) / 2.5, max(parameters) * 2.5)
         low, high = min(accuracy), max(accuracy)
         span = max(high - low, 0.02)
-        ax.set_ylim(low - 0.15 * span, high + 0.35 * span)  # room above the points for their labels
+        ax.set_ylim(low - 0.15 * span, min(high + 0.35 * span, 1.1))  # room above the points for their labels
     for reference in _round_seconds(longest):
         ax.scatter([], [], s=40 + 900 * reference / longest, color="lightgrey", edgecolors="black",
                    label=f"{reference:g} s training")
@@ -333,11 +333,15 @@ def plot_embedding_frame(points: np.ndarray, labels: np.ndarray, limits: Sequenc
 
 
 def plot_embedding_snapshots(frames: Sequence[np.ndarray], labels: np.ndarray, titles: Sequence[str],
-                             limits: Sequence[float], suptitle: str, columns: int = 4) -> Figure:
-    """Small multiples of 2-D embeddings (each (N, 2)), one panel per snapshot, one shared legend."""
+                             limits: Sequence[float], suptitle: str, max_columns: int = 6) -> Figure:
+    """Small multiples of 2-D embeddings (each (N, 2)), one panel per snapshot, one shared legend.
+
+    Panels fill as few rows of at most ``max_columns`` as possible, spread evenly
+    (7 snapshots: 4 + 3, not 6 + 1).
+    """
     count = len(frames)
-    columns = max(1, min(columns, count))
-    rows = -(-count // columns)
+    rows = max(1, -(-count // max_columns))
+    columns = max(1, -(-count // rows))
     figure = Figure(figsize=(2.7 * columns + 1.6, 2.7 * rows + 0.6))
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
     for ax, points, title in zip(axes, frames, titles):

@@ -21,6 +21,8 @@ Files (all in the run folder):
 writes the table and plot that compare several runs (compare.py).
 """
 
+import contextlib
+import io
 import platform
 import sys
 from dataclasses import dataclass
@@ -171,13 +173,13 @@ def save_model_diagram(model, path: Path) -> Optional[str]:
     """Draw the model with pydot and graphviz; return None, or why it could not."""
     import keras
 
-    try:
-        with atomic_path(path) as temp:
+    try:  # pydot prints graphviz's own error output to stdout before failing; keep it out of ours
+        with atomic_path(path) as temp, contextlib.redirect_stdout(io.StringIO()):
             keras.utils.plot_model(model, to_file=str(temp), show_shapes=True, show_layer_names=True, dpi=72)
     except ImportError as error:
         return str(error).strip().splitlines()[0]
-    except OSError as error:  # graphviz present but its `dot` failed
-        return f"graphviz failed: {error}"
+    except (OSError, AssertionError) as error:  # graphviz present but `dot` failed (pydot asserts on a crash)
+        return f"graphviz failed: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
     return None
 
 
@@ -307,7 +309,6 @@ def write_comparison(rows: Sequence[Dict[str, object]], folder: Path, descriptio
     Returns the names of the files written in ``folder``.
     """
     import csv
-    import io
 
     folder = Path(folder)
     buffer = io.StringIO()
