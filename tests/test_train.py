@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import free_port
+from conftest import free_port, single_error_line
 from fashion_mnist_vis.train import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -185,3 +185,52 @@ def test_logdir_that_is_a_file_is_refused(tmp_path, idx_dir, capsys):
     assert main(["--data-dir", str(idx_dir), "--logdir", str(blocker), "--output", str(tmp_path / "m.keras")]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert blocker.read_text() == "mine"
+
+
+SYNTHETIC = ["--dataset", "synthetic", "--train-size", "1000", "--test-size", "200"]
+
+
+@pytest.mark.slow
+def test_lr_find_plots_and_suggests_but_keeps_no_model(tmp_path, capsys):
+    assert _train(tmp_path, "--lr-find", "--lr-find-steps", "40", data=SYNTHETIC) == 0
+    out = capsys.readouterr().out
+    assert "Suggested learning rate (min/10):" in out
+    run_dir = _run_dir(tmp_path)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["lr_finder.csv", "lr_finder.png"]
+    assert not (tmp_path / "model.keras").exists()
+    rows = (run_dir / "lr_finder.csv").read_text().splitlines()
+    assert rows[0] == "step,learning_rate,loss,smoothed_loss" and 10 < len(rows) <= 41
+    assert float(rows[1].split(",")[1]) == pytest.approx(1e-6)
+
+
+@pytest.mark.slow
+def test_auto_learning_rate_and_embedding_snapshots(tmp_path):
+    assert _train(tmp_path, "--learning-rate", "auto", "--lr-find-steps", "40", "--epochs", "2",
+                  "--embedding-snapshots", "1", data=SYNTHETIC) == 0
+    run_dir = _run_dir(tmp_path)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    finder = metrics["learning_rate_finder"]
+    assert metrics["learning_rate"] == pytest.approx(finder["suggested_learning_rate"], rel=1e-2)
+    assert metrics["settings"]["learning_rate"] == metrics["learning_rate"] and finder["rule"].startswith("min/10")
+    assert json.loads((run_dir / "run_config.json").read_text())["learning_rate"] == metrics["learning_rate"]
+    with Image.open(run_dir / "embedding_snapshots.gif") as gif:
+        assert gif.n_frames == 3  # before training, after epochs 1 and 2
+    snapshots = np.load(run_dir / "embedding_snapshots.npz")
+    assert snapshots["epochs"].tolist() == [0, 1, 2]
+    assert snapshots["embeddings"].shape == (3, 100, 250)  # all 100 validation images; tinyvgg's flatten is 250-d
+    with Image.open(run_dir / "embedding_snapshots.png") as grid:
+        assert grid.width > 600
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--learning-rate", "fast"], "'fast' is not a number"),
+        (["--lr-find-steps", "3"], "must be at least 10"),
+        (["--lr-find", "--resume", "/tmp"], "leave out --lr-find"),
+        (["--embedding-snapshots", "0"], "must be at least 1"),
+    ],
+)
+def test_bad_experiment_flags_exit_2(tmp_path, capsys, flags, message):
+    assert main(["--dataset", "synthetic", *flags]) == 2
+    assert message in single_error_line(capsys)
