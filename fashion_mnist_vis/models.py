@@ -24,6 +24,16 @@ from .errors import UserError
 INPUT_SHAPE: Tuple[int, int, int] = (IMAGE_SIZE, IMAGE_SIZE, 1)
 DEFAULT_MODEL = "gap_cnn"
 
+BATCH_NORM_MOMENTUM = 0.9
+"""Momentum of the batch-norm running averages that evaluation uses (Keras's default is 0.99).
+
+With 0.99 the averages lag far behind the weights on short runs: gap_cnn
+trained for 3 epochs on 12,000 synthetic images evaluated at chance (10%
+validation accuracy every epoch) although it fit the training set (99%).
+With 0.9 the same run validated at 97%, 99% and 99%. Parameter counts and
+saved-file compatibility are unaffected.
+"""
+
 
 class _LayerNamer:
     """Hands out Keras-style layer names: ``conv2d``, ``conv2d_1``, ``conv2d_2``, ..."""
@@ -64,12 +74,12 @@ def _build_gap_cnn():
         "gap_cnn",
         *conv_pair(),
         layers.MaxPooling2D(2, name=name("max_pooling2d")),
-        layers.BatchNormalization(name=name("batch_normalization")),
+        layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization")),
         *conv_pair(),
         layers.MaxPooling2D(2, name=name("max_pooling2d")),
-        layers.BatchNormalization(name=name("batch_normalization")),
+        layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization")),
         *conv_pair(),
-        layers.BatchNormalization(name=name("batch_normalization")),
+        layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization")),
         layers.GlobalAveragePooling2D(name="global_average_pooling2d"),
         layers.Dropout(0.5, name="dropout"),
         layers.Dense(NUM_CLASSES, activation="softmax", name="dense"),
@@ -156,7 +166,7 @@ def _build_resnet():
         x = layers.Conv2D(
             filters, 3, strides=strides, padding="same", use_bias=False, name=name("conv2d")
         )(x)
-        x = layers.BatchNormalization(name=name("batch_normalization"))(x)
+        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization"))(x)
         return layers.ReLU(name=name("re_lu"))(x) if relu else x
 
     def basic_block(x, filters, strides):
@@ -167,7 +177,7 @@ def _build_resnet():
             shortcut = layers.Conv2D(
                 filters, 1, strides=strides, use_bias=False, name=name("conv2d")
             )(shortcut)
-            shortcut = layers.BatchNormalization(name=name("batch_normalization"))(shortcut)
+            shortcut = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization"))(shortcut)
         y = layers.Add(name=name("add"))([y, shortcut])
         return layers.ReLU(name=name("re_lu"))(y)
 
