@@ -210,21 +210,9 @@ def test_dense_model_gets_no_cam_but_does_not_fail(tmp_path, capsys):
 def legacy_model(tmp_path_factory):
     """A Keras 2 (TensorFlow 2.1-style) HDF5 file like the original demo's model.h5."""
     tf_keras = pytest.importorskip("tf_keras")
-    from test_model_io import _tf_2_1_shape, _train_one_step
+    from test_model_io import write_legacy_demo_model
 
-    layers = tf_keras.layers
-    model = tf_keras.Sequential([
-        layers.Conv2D(8, 3, activation="relu", input_shape=(28, 28, 1)),
-        layers.BatchNormalization(),
-        layers.Conv2D(8, 3, activation="relu", padding="same"),
-        layers.GlobalAveragePooling2D(),
-        layers.Dense(10, activation="softmax"),
-    ])
-    _train_one_step(model)
-    path = tmp_path_factory.mktemp("legacy") / "model.h5"
-    model.save(str(path))
-    _tf_2_1_shape(str(path))
-    return path
+    return write_legacy_demo_model(tf_keras, tmp_path_factory.mktemp("legacy"))[0]
 
 
 def test_legacy_keras2_model_classifies_with_plots(legacy_model, tmp_path, capsys):
@@ -392,20 +380,3 @@ def test_the_original_demo_command_verbatim(tiny_model, tmp_path):
     files = {path.name for path in (tmp_path / "visualisations").iterdir()}
     assert files == FIXED - {"cam_compare.png"} | {f"{name}.png" for name in _spatial_layers("tinyvgg")} | {
         "dense.png"}
-
-
-@pytest.mark.parametrize("command", [["fashion_mnist_vis/classify.py"], ["-m", "fashion_mnist_vis.classify"]])
-def test_help_as_a_subprocess(command):
-    result = subprocess.run([sys.executable, *command, "--help"], cwd=REPO, capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
-    for flag in ("--saved_model", "--save-plots", "--save_plots", "--plot-dir", "--plot_dir", "--top-k",
-                 "--json", "--invert", "--no-crop", "--preprocess", "--cam-class"):
-        assert flag in result.stdout
-
-
-def test_help_does_not_import_tensorflow():
-    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
-            "from fashion_mnist_vis.classify import main; sys.exit(main(['--help']))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr

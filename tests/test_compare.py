@@ -2,8 +2,6 @@
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,11 +93,3 @@ def test_a_foreign_folder_is_not_deleted(tmp_path, capsys):
     assert _compare(tmp_path, "--models", "dense") == 2
     assert "is not a run folder" in single_error_line(capsys)
     assert (tmp_path / "dense" / "mine.txt").read_text() == "keep me"
-
-
-@pytest.mark.parametrize("command", [["fashion_mnist_vis/compare.py"], ["-m", "fashion_mnist_vis.compare"]])
-def test_help_as_a_subprocess(command):
-    result = subprocess.run([sys.executable, *command, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    for flag in ("--models", "--epochs", "--force", "--output-dir", "--train-size", "--seed", "resnet"):
-        assert flag in result.stdout

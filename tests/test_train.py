@@ -125,21 +125,6 @@ def test_no_data_and_no_network_explains_what_to_do(tmp_path, monkeypatch, capsy
     assert "Traceback" not in last_line
 
 
-@pytest.mark.parametrize("command", [["fashion_mnist_vis/train.py"], ["-m", "fashion_mnist_vis.train"]])
-def test_help_as_a_subprocess_without_tensorflow(command):
-    result = subprocess.run([sys.executable, *command, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    for flag in ("--saved_model", "--batch-size", "--data-dir", "--dataset", "--resume", "gap_cnn", "resnet"):
-        assert flag in result.stdout
-
-
-def test_help_does_not_import_tensorflow():
-    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
-            "from fashion_mnist_vis.train import main; sys.exit(main(['--help']))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.mark.slow
 def test_synthetic_training_as_a_subprocess_reaches_a_real_accuracy_bar(tmp_path):
     command = [sys.executable, "fashion_mnist_vis/train.py", "--dataset", "synthetic", "--train-size", "4000",
