@@ -11,7 +11,6 @@ from PIL import Image
 from conftest import single_error_line
 from fashion_mnist_vis.compare import main
 
-REPO = Path(__file__).resolve().parents[1]
 DATA = ["--dataset", "synthetic", "--train-size", "1000", "--test-size", "200", "--batch-size", "64"]
 
 

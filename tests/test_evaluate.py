@@ -11,7 +11,6 @@ from conftest import single_error_line
 from fashion_mnist_vis.evaluate import main
 from fashion_mnist_vis.synthetic import load_synthetic
 
-REPO = Path(__file__).resolve().parents[1]
 TEST_SIZE = 300
 FOLDER_NAMES = ["t_shirt_top", "Trousers", "pull-over", "DRESS", "4", "sandals", "Shirt", "sneaker", "Bag",
                 "Ankle boot"]
