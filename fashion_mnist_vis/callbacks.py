@@ -170,3 +170,73 @@ def _png_to_batch(png: bytes):
     import tensorflow as tf
 
     return tf.expand_dims(tf.image.decode_png(png, channels=4), 0)
+
+
+class EmbeddingSnapshots(keras.callbacks.Callback):
+    """Record the embeddings of fixed images every ``every`` epochs; draw them when training ends.
+
+    The embeddings (GAP output, or the input of the last Dense layer; see
+    :func:`models.build_embedding_model`) of ``images`` are recorded before
+    training (epoch 0), after every ``every``-th epoch and after the last
+    epoch, and saved to ``folder/embedding_snapshots.npz`` each time (so
+    ``--resume`` continues the series). When training ends,
+    ``embedding_snapshots.gif`` (one frame per snapshot) and
+    ``embedding_snapshots.png`` (small multiples) are drawn on the final
+    epoch's 2-D PCA, with a shared axis range; see
+    :mod:`fashion_mnist_vis.embedding_snapshots` for why.
+
+    Args:
+        folder: the run folder.
+        images: uint8 (N, 28, 28) images, e.g. a stratified validation subset; labels: (N,) in 0..9.
+        every: snapshot interval in epochs (>= 1).
+    """
+
+    def __init__(self, folder: Path, images: np.ndarray, labels: np.ndarray, every: int, batch_size: int = 512):
+        super().__init__()
+        from .embedding_snapshots import SNAPSHOT_FILE
+
+        self.folder = Path(folder)
+        self.path = self.folder / SNAPSHOT_FILE
+        self.images = images
+        self.labels = np.asarray(labels)
+        self.every = every
+        self.batch_size = batch_size
+        self.epochs: List[int] = []
+        self.embeddings: List[np.ndarray] = []
+        self.files: List[str] = []
+        self._embedder = None
+
+    def on_train_begin(self, logs: Optional[dict] = None) -> None:
+        from .embedding_snapshots import load_snapshots
+        from .models import build_embedding_model
+
+        self._embedder = build_embedding_model(self.model)
+        if self.path.exists():  # resuming: keep the earlier snapshots of the same images
+            epochs, embeddings, labels = load_snapshots(self.path)
+            if np.array_equal(labels, self.labels):
+                self.epochs, self.embeddings = epochs, embeddings
+        if not self.epochs:
+            self._record(0)
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        done = epoch + 1
+        last = done >= self.params.get("epochs", done) or self.model.stop_training
+        if done % self.every == 0 or last:
+            self._record(done)
+
+    def on_train_end(self, logs: Optional[dict] = None) -> None:
+        from .embedding_snapshots import write_snapshot_figures
+
+        if len(self.epochs) > 1:
+            self.files = write_snapshot_figures(self.folder, self.epochs, self.embeddings, self.labels, self.model.name)
+
+    def _record(self, epoch: int) -> None:
+        from .embedding_snapshots import save_snapshots
+        from .pipeline import to_model_input
+
+        if self.epochs and self.epochs[-1] == epoch:
+            return
+        embedding = self._embedder.predict(to_model_input(self.images), batch_size=self.batch_size, verbose=0)
+        self.epochs.append(epoch)
+        self.embeddings.append(np.asarray(embedding, dtype=np.float32).reshape(len(self.images), -1))
+        save_snapshots(self.path, self.epochs, self.embeddings, self.labels)

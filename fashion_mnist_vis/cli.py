@@ -10,7 +10,7 @@ exit status 2, and Ctrl-C exits with status 130 without a traceback.
 import argparse
 import os
 import sys
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 from .errors import UserError
 
@@ -25,6 +25,46 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def number_in_range(
+    cast: Callable[[str], Union[int, float]],
+    low: Optional[float] = None,
+    high: Optional[float] = None,
+    exclusive: bool = False,
+) -> Callable[[str], Union[int, float]]:
+    """Return an argparse ``type`` that parses with ``cast`` and checks ``low <= value <= high``.
+
+    With ``exclusive`` the bounds themselves are refused. The error names the
+    value and the allowed range, e.g. "0 must be at least 1".
+    """
+    kind = "an integer" if cast is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        below = low is not None and (value <= low if exclusive else value < low)
+        above = high is not None and (value >= high if exclusive else value > high)
+        if below or above:
+            if low is not None and high is not None:
+                span = f"between {low:g} and {high:g}" + (" (exclusive)" if exclusive else "")
+            elif low is not None:
+                span = f"greater than {low:g}" if exclusive else f"at least {low:g}"
+            else:
+                span = f"less than {high:g}" if exclusive else f"at most {high:g}"
+            raise argparse.ArgumentTypeError(f"{value} must be {span}")
+        return value
+
+    parse.__name__ = kind.split()[-1]  # argparse names the type in some messages
+    return parse
+
+
+positive_int = number_in_range(int, low=1)
+positive_float = number_in_range(float, low=0, exclusive=True)
+open_fraction = number_in_range(float, low=0, high=1, exclusive=True)
+port_number = number_in_range(int, low=0, high=65535)
 
 
 def make_parser(prog: str, description: str) -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+from .cli import open_fraction, positive_int
 from .errors import UserError
 
 DATASETS = ("fashion_mnist", "synthetic")
@@ -37,8 +38,12 @@ class Splits:
     checksums: Dict[str, str] = field(default_factory=dict)
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True) -> None:
-    """Add the shared data flags (--dataset, --data-dir, sizes, and --val-split if wanted)."""
+def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True, training: bool = True) -> None:
+    """Add the shared data flags (--dataset, --data-dir, sizes, and --val-split if wanted).
+
+    With ``training=False`` (commands that only use the test set) there is no
+    --train-size and no --val-split.
+    """
     group = parser.add_argument_group("data")
     group.add_argument(
         "--dataset",
@@ -54,14 +59,15 @@ def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True)
         default=None,
         help="folder holding the four Fashion-MNIST IDX files (.gz or not); nothing is downloaded",
     )
-    group.add_argument(
-        "--train-size",
-        "--train_size",
-        type=positive_int,
-        default=None,
-        help="use this many training images (a stratified subset of the real set, "
-        "or the number generated; synthetic default 60000)",
-    )
+    if training:
+        group.add_argument(
+            "--train-size",
+            "--train_size",
+            type=positive_int,
+            default=None,
+            help="use this many training images (a stratified subset of the real set, "
+            "or the number generated; synthetic default 60000)",
+        )
     group.add_argument(
         "--test-size",
         "--test_size",
@@ -69,7 +75,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True)
         default=None,
         help="use this many test images (stratified subset; synthetic default 10000)",
     )
-    if validation:
+    if validation and training:
         group.add_argument(
             "--val-split",
             "--val_split",
@@ -79,32 +85,10 @@ def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True)
         )
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def open_fraction(text: str) -> float:
-    """argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1 (exclusive)")
-    return value
-
-
 def load_splits(args: argparse.Namespace, seed: int) -> Splits:
     """Load the data named by the flags of :func:`add_data_arguments` and split it."""
     x_train, y_train, x_test, y_test, source, checksums = _load_raw(args, seed)
-    if args.train_size is not None:
+    if getattr(args, "train_size", None) is not None:
         x_train, y_train = stratified_subset(x_train, y_train, args.train_size, seed)
     if args.test_size is not None:
         x_test, y_test = stratified_subset(x_test, y_test, args.test_size, seed)
@@ -116,20 +100,33 @@ def load_splits(args: argparse.Namespace, seed: int) -> Splits:
     return Splits(x_train, y_train, x_val, y_val, x_test, y_test, source, checksums)
 
 
-def _load_raw(args: argparse.Namespace, seed: int):
+def load_test_split(args: argparse.Namespace, seed: int) -> Splits:
+    """Load only the test images named by the data flags (for evaluating a saved model).
+
+    The test set is the one :func:`load_splits` gives for the same flags and
+    seed (the synthetic test set does not depend on the training set's size,
+    and is generated without it). The returned Splits has empty train and
+    validation arrays.
+    """
+    _, _, x_test, y_test, source, checksums = _load_raw(args, seed, with_train=False)
+    if args.test_size is not None:
+        x_test, y_test = stratified_subset(x_test, y_test, args.test_size, seed)
+    return Splits(x_test[:0], y_test[:0], x_test[:0], y_test[:0], x_test, y_test, source, checksums)
+
+
+def _load_raw(args: argparse.Namespace, seed: int, with_train: bool = True):
     if args.dataset == "synthetic":
         if args.data_dir is not None:
             raise UserError("--data-dir is for the real dataset; leave it out with --dataset synthetic")
         from .synthetic import load_synthetic
 
-        train_size = args.train_size or 60000
+        train_size = (getattr(args, "train_size", None) or 60000) if with_train else 0
         test_size = args.test_size or 10000
         (x_train, y_train), (x_test, y_test) = load_synthetic(train_size, test_size, seed)
-        checksums = {
-            "synthetic_train": _array_digest(x_train, y_train),
-            "synthetic_test": _array_digest(x_test, y_test),
-        }
-        source = f"synthetic (seed {seed}, {train_size} train / {test_size} test)"
+        checksums = {"synthetic_train": _array_digest(x_train, y_train)} if with_train else {}
+        checksums["synthetic_test"] = _array_digest(x_test, y_test)
+        sizes = f"{train_size} train / {test_size} test" if with_train else f"{test_size} test"
+        source = f"synthetic (seed {seed}, {sizes})"
         return x_train, y_train, x_test, y_test, source, checksums
     from .fashion_mnist import load_fashion_mnist
 
@@ -179,6 +176,17 @@ def describe_counts(labels: np.ndarray) -> str:
     if counts.min() == counts.max():
         return f"{len(labels)} images, {counts[0]} per class"
     return f"{len(labels)} images, {counts.min()}-{counts.max()} per class"
+
+
+def data_settings(args: argparse.Namespace) -> Dict[str, object]:
+    """The data flags as a JSON-ready dict (TrainConfig.data), to rebuild the same splits later."""
+    return {
+        "dataset": args.dataset,
+        "data_dir": str(args.data_dir) if args.data_dir else None,
+        "train_size": getattr(args, "train_size", None),
+        "test_size": args.test_size,
+        "val_split": getattr(args, "val_split", None),
+    }
 
 
 def default_data_args(**overrides) -> argparse.Namespace:

@@ -207,16 +207,7 @@ def collect_image_paths(inputs: Iterable[PathLike]) -> List[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(
-                (
-                    child
-                    for child in path.iterdir()
-                    if child.suffix.lower() in IMAGE_EXTENSIONS
-                    and not child.name.startswith(".")
-                    and child.is_file()
-                ),
-                key=lambda child: child.name,
-            )
+            found = image_files_in(path)
             if not found:
                 raise UserError(
                     f"folder {str(path)!r} contains no image files "
@@ -228,6 +219,23 @@ def collect_image_paths(inputs: Iterable[PathLike]) -> List[Path]:
         else:
             raise UserError(f"no such file or folder: {str(path)!r}")
     return paths
+
+
+def image_files_in(folder: PathLike) -> List[Path]:
+    """The image files directly inside ``folder``, sorted by name (possibly none).
+
+    Picks regular files whose extension is in :data:`IMAGE_EXTENSIONS`
+    (case-insensitive) and whose names do not start with ``.``; sub-folders
+    are not searched.
+    """
+    return sorted(
+        (
+            child
+            for child in Path(folder).iterdir()
+            if child.suffix.lower() in IMAGE_EXTENSIONS and not child.name.startswith(".") and child.is_file()
+        ),
+        key=lambda child: child.name,
+    )
 
 
 def _check_readable_file(path: Path, what: str) -> None:

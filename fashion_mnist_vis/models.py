@@ -24,6 +24,16 @@ from .errors import UserError
 INPUT_SHAPE: Tuple[int, int, int] = (IMAGE_SIZE, IMAGE_SIZE, 1)
 DEFAULT_MODEL = "gap_cnn"
 
+BATCH_NORM_MOMENTUM = 0.9
+"""Momentum of the batch-norm running averages that evaluation uses (Keras's default is 0.99).
+
+With 0.99 the averages lag far behind the weights on short runs: gap_cnn
+trained for 3 epochs on 12,000 synthetic images evaluated at chance (10%
+validation accuracy every epoch) although it fit the training set (99%).
+With 0.9 the same run validated at 97%, 99% and 99%. Parameter counts and
+saved-file compatibility are unaffected.
+"""
+
 
 class _LayerNamer:
     """Hands out Keras-style layer names: ``conv2d``, ``conv2d_1``, ``conv2d_2``, ..."""
@@ -37,13 +47,19 @@ class _LayerNamer:
         return base if count == 0 else f"{base}_{count}"
 
 
+def _sequential(name: str, *body):
+    """A Sequential model named ``name``: the shared (28, 28, 1) input, then ``body``'s layers."""
+    import keras
+
+    return keras.Sequential([keras.Input(shape=INPUT_SHAPE, name="input"), *body], name=name)
+
+
 def _build_gap_cnn():
     """The original demo's network: 6 convs, batch norm, GAP, dropout, softmax.
 
     186,698 parameters. The GAP layer's 64-d output is the embedding used by
     the Projector export, and GAP -> Dense makes exact CAM possible.
     """
-    import keras
     from keras import layers
 
     name = _LayerNamer()
@@ -54,78 +70,63 @@ def _build_gap_cnn():
             layers.Conv2D(64, 3, activation="relu", padding="same", name=name("conv2d")),
         ]
 
-    return keras.Sequential(
-        [
-            keras.Input(shape=INPUT_SHAPE, name="input"),
-            *conv_pair(),
-            layers.MaxPooling2D(2, name=name("max_pooling2d")),
-            layers.BatchNormalization(name=name("batch_normalization")),
-            *conv_pair(),
-            layers.MaxPooling2D(2, name=name("max_pooling2d")),
-            layers.BatchNormalization(name=name("batch_normalization")),
-            *conv_pair(),
-            layers.BatchNormalization(name=name("batch_normalization")),
-            layers.GlobalAveragePooling2D(name="global_average_pooling2d"),
-            layers.Dropout(0.5, name="dropout"),
-            layers.Dense(NUM_CLASSES, activation="softmax", name="dense"),
-        ],
-        name="gap_cnn",
+    return _sequential(
+        "gap_cnn",
+        *conv_pair(),
+        layers.MaxPooling2D(2, name=name("max_pooling2d")),
+        layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization")),
+        *conv_pair(),
+        layers.MaxPooling2D(2, name=name("max_pooling2d")),
+        layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization")),
+        *conv_pair(),
+        layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization")),
+        layers.GlobalAveragePooling2D(name="global_average_pooling2d"),
+        layers.Dropout(0.5, name="dropout"),
+        layers.Dense(NUM_CLASSES, activation="softmax", name="dense"),
     )
 
 
 def _build_dense():
     """The classic baseline: Flatten, Dense(128, relu), Dense(10). 101,770 parameters."""
-    import keras
     from keras import layers
 
-    return keras.Sequential(
-        [
-            keras.Input(shape=INPUT_SHAPE, name="input"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(128, activation="relu", name="dense"),
-            layers.Dense(NUM_CLASSES, activation="softmax", name="dense_1"),
-        ],
-        name="dense",
+    return _sequential(
+        "dense",
+        layers.Flatten(name="flatten"),
+        layers.Dense(128, activation="relu", name="dense"),
+        layers.Dense(NUM_CLASSES, activation="softmax", name="dense_1"),
     )
 
 
 def _build_lenet():
     """LeNet-5 as in the classic write-ups (LeCun et al. 1998, 20/50 filters). 1,256,080 parameters."""
-    import keras
     from keras import layers
 
-    return keras.Sequential(
-        [
-            keras.Input(shape=INPUT_SHAPE, name="input"),
-            layers.Conv2D(20, 5, padding="same", activation="relu", name="conv2d"),
-            layers.MaxPooling2D(2, name="max_pooling2d"),
-            layers.Conv2D(50, 5, padding="same", activation="relu", name="conv2d_1"),
-            layers.MaxPooling2D(2, name="max_pooling2d_1"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(500, activation="relu", name="dense"),
-            layers.Dense(NUM_CLASSES, activation="softmax", name="dense_1"),
-        ],
-        name="lenet",
+    return _sequential(
+        "lenet",
+        layers.Conv2D(20, 5, padding="same", activation="relu", name="conv2d"),
+        layers.MaxPooling2D(2, name="max_pooling2d"),
+        layers.Conv2D(50, 5, padding="same", activation="relu", name="conv2d_1"),
+        layers.MaxPooling2D(2, name="max_pooling2d_1"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(500, activation="relu", name="dense"),
+        layers.Dense(NUM_CLASSES, activation="softmax", name="dense_1"),
     )
 
 
 def _build_cnn64():
     """Two 64-filter conv/pool blocks and a 128-unit dense layer. 243,786 parameters."""
-    import keras
     from keras import layers
 
-    return keras.Sequential(
-        [
-            keras.Input(shape=INPUT_SHAPE, name="input"),
-            layers.Conv2D(64, 3, activation="relu", name="conv2d"),
-            layers.MaxPooling2D(2, name="max_pooling2d"),
-            layers.Conv2D(64, 3, activation="relu", name="conv2d_1"),
-            layers.MaxPooling2D(2, name="max_pooling2d_1"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(128, activation="relu", name="dense"),
-            layers.Dense(NUM_CLASSES, activation="softmax", name="dense_1"),
-        ],
-        name="cnn64",
+    return _sequential(
+        "cnn64",
+        layers.Conv2D(64, 3, activation="relu", name="conv2d"),
+        layers.MaxPooling2D(2, name="max_pooling2d"),
+        layers.Conv2D(64, 3, activation="relu", name="conv2d_1"),
+        layers.MaxPooling2D(2, name="max_pooling2d_1"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(128, activation="relu", name="dense"),
+        layers.Dense(NUM_CLASSES, activation="softmax", name="dense_1"),
     )
 
 
@@ -135,21 +136,17 @@ def _build_tinyvgg():
     Three 10-filter 3x3 conv layers and two max-pools, then one softmax dense
     layer. 4,430 parameters.
     """
-    import keras
     from keras import layers
 
-    return keras.Sequential(
-        [
-            keras.Input(shape=INPUT_SHAPE, name="input"),
-            layers.Conv2D(10, 3, activation="relu", name="conv2d"),
-            layers.Conv2D(10, 3, activation="relu", name="conv2d_1"),
-            layers.MaxPooling2D(2, name="max_pooling2d"),
-            layers.Conv2D(10, 3, activation="relu", name="conv2d_2"),
-            layers.MaxPooling2D(2, name="max_pooling2d_1"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(NUM_CLASSES, activation="softmax", name="dense"),
-        ],
-        name="tinyvgg",
+    return _sequential(
+        "tinyvgg",
+        layers.Conv2D(10, 3, activation="relu", name="conv2d"),
+        layers.Conv2D(10, 3, activation="relu", name="conv2d_1"),
+        layers.MaxPooling2D(2, name="max_pooling2d"),
+        layers.Conv2D(10, 3, activation="relu", name="conv2d_2"),
+        layers.MaxPooling2D(2, name="max_pooling2d_1"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(NUM_CLASSES, activation="softmax", name="dense"),
     )
 
 
@@ -169,7 +166,7 @@ def _build_resnet():
         x = layers.Conv2D(
             filters, 3, strides=strides, padding="same", use_bias=False, name=name("conv2d")
         )(x)
-        x = layers.BatchNormalization(name=name("batch_normalization"))(x)
+        x = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization"))(x)
         return layers.ReLU(name=name("re_lu"))(x) if relu else x
 
     def basic_block(x, filters, strides):
@@ -180,7 +177,7 @@ def _build_resnet():
             shortcut = layers.Conv2D(
                 filters, 1, strides=strides, use_bias=False, name=name("conv2d")
             )(shortcut)
-            shortcut = layers.BatchNormalization(name=name("batch_normalization"))(shortcut)
+            shortcut = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization"))(shortcut)
         y = layers.Add(name=name("add"))([y, shortcut])
         return layers.ReLU(name=name("re_lu"))(y)
 
@@ -259,3 +256,17 @@ def find_classifier_layer(model):
     if not dense_layers:
         raise UserError(f"model {model.name!r} has no Dense classifier layer")
     return dense_layers[-1]
+
+
+def build_embedding_model(model):
+    """A model sharing ``model``'s layers that outputs its embedding: float32 (batch, D).
+
+    The embedding is the GAP layer's output when there is one (64-d for
+    ``gap_cnn``), otherwise the input of the final Dense classifier (e.g. the
+    128-d hidden layer of ``dense``, the flattened features of ``tinyvgg``).
+    """
+    import keras
+
+    gap = find_gap_layer(model)
+    output = gap.output if gap is not None else find_classifier_layer(model).input
+    return keras.Model(model.inputs, output, name=f"{model.name}_embedding")

@@ -16,10 +16,15 @@ from matplotlib.figure import Figure
 from .classes import CLASS_NAMES
 
 
-def save_figure(figure: Figure, path: Union[str, Path], dpi: int = 100) -> Path:
-    """Write ``figure`` as a PNG to ``path`` and return the path."""
+def save_figure(figure: Figure, path: Union[str, Path], dpi: int = 100, tight: bool = True) -> Path:
+    """Write ``figure`` as a PNG to ``path`` and return the path.
+
+    ``tight`` trims the white margin to the drawn content, at the cost of one
+    extra layout pass; figures laid out in inches by their plot function
+    (see :mod:`fashion_mnist_vis.layer_plots`) pass False.
+    """
     path = Path(path)
-    figure.savefig(path, dpi=dpi, bbox_inches="tight")
+    figure.savefig(path, dpi=dpi, bbox_inches="tight" if tight else None)
     return path
 
 
@@ -168,3 +173,207 @@ def plot_image_grid(
         figure.suptitle(suptitle)
     figure.tight_layout()
     return figure
+
+
+def plot_reliability_diagram(bins, title: Optional[str] = None) -> Figure:
+    """Reliability diagram (Guo et al. 2017): accuracy against confidence, and the bin counts.
+
+    Args:
+        bins: a :class:`~fashion_mnist_vis.calibration.ReliabilityBins`
+            (equal-width confidence bins with counts, accuracy, mean confidence).
+
+    The top panel shows each non-empty bin's accuracy as a bar, its mean
+    confidence as a black tick with the gap between them hatched in red, and
+    the diagonal a perfectly calibrated model would follow; the bottom panel
+    shows how many predictions fell into each bin.
+    """
+    figure = Figure(figsize=(6.4, 7.2))
+    top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    edges = np.asarray(bins.edges)
+    width = edges[1:] - edges[:-1]
+    filled = bins.counts > 0
+    left = edges[:-1][filled]
+    top.bar(left, bins.accuracy[filled], width[filled], align="edge", color="tab:blue",
+            edgecolor="black", linewidth=0.6, label="accuracy in the bin")
+    gap_low = np.minimum(bins.accuracy[filled], bins.confidence[filled])
+    gap = np.abs(bins.confidence[filled] - bins.accuracy[filled])
+    top.bar(left, gap, width[filled], bottom=gap_low, align="edge", fill=False, edgecolor="tab:red",
+            hatch="///", linewidth=0.8, label="gap between accuracy and mean confidence")
+    top.scatter(left + width[filled] / 2, bins.confidence[filled], marker="_", s=140, color="black",
+                linewidths=1.6, zorder=3, label="mean confidence in the bin")
+    top.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy")
+    top.set_title(title or f"Reliability diagram: ECE {bins.expected_calibration_error():.3f} "
+                           f"({len(bins.counts)} bins, {bins.total} images)")
+    top.grid(alpha=0.3)
+    top.legend(loc="upper left", fontsize=8)
+    bars = bottom.bar(edges[:-1], bins.counts, width, align="edge", color="tab:grey", edgecolor="black",
+                      linewidth=0.6)
+    bottom.bar_label(bars, labels=[str(c) if c else "" for c in bins.counts], fontsize=7, padding=1)
+    bottom.set_ylim(0, max(int(bins.counts.max()), 1) * 1.25)
+    bottom.set_xlabel("confidence (top softmax probability)")
+    bottom.set_ylabel("images")
+    bottom.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def plot_lr_finder(result) -> Figure:
+    """Loss against log10(learning rate) from a range test, with the suggestion marked.
+
+    Args:
+        result: a :class:`~fashion_mnist_vis.lr_finder.RangeTestResult`: float
+            arrays ``learning_rates``, ``losses`` (per batch) and ``smoothed``,
+            and a ``suggestion`` with ``learning_rate``, ``min_loss_lr`` and
+            ``steepest_lr``.
+    """
+    figure = Figure(figsize=(8, 4.8))
+    ax = figure.subplots()
+    log_rates = np.log10(result.learning_rates)
+    ax.plot(log_rates, result.losses, color="tab:blue", alpha=0.25, linewidth=1, label="batch loss")
+    ax.plot(log_rates, result.smoothed, color="tab:blue", linewidth=2, label="smoothed loss")
+    suggestion = result.suggestion
+    at = lambda rate: float(np.interp(np.log10(rate), log_rates, result.smoothed))  # noqa: E731
+    marks = (
+        (suggestion.min_loss_lr, "v", "tab:grey", f"lowest smoothed loss at {suggestion.min_loss_lr:.2g}"),
+        (suggestion.steepest_lr, "s", "tab:orange", f"steepest descent at {suggestion.steepest_lr:.2g}"),
+        (suggestion.learning_rate, "o", "tab:red", f"suggested (min/10): {suggestion.learning_rate:.2g}"),
+    )
+    for rate, marker, color, label in marks:
+        ax.plot(np.log10(rate), at(rate), marker, color=color, markersize=9, label=label, zorder=3)
+    ax.axvline(np.log10(suggestion.learning_rate), color="tab:red", linestyle="--", linewidth=1)
+    finite = result.smoothed[np.isfinite(result.smoothed)]
+    raw = result.losses[np.isfinite(result.losses)]
+    low = min(float(finite.min()), float(raw.min()))
+    start = float(finite[: max(1, len(finite) // 10)].max())
+    span = max(start - low, 1e-6)
+    ax.set_ylim(low - 0.05 * span, start + 0.3 * span)  # batch-loss spikes above this are cut off
+    ax.set_xlabel("log10(learning rate)")
+    ax.set_ylabel("training loss")
+    ax.set_title(f"Learning-rate range test ({len(result.losses)} steps)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_model_comparison(rows: Sequence[Dict[str, object]]) -> Figure:
+    """Test accuracy against parameter count (log x), marker area growing with training time.
+
+    Args:
+        rows: one dict per model with ``model`` (name), ``parameters`` (int),
+            ``test_accuracy`` (in [0, 1]) and ``training_seconds`` (> 0).
+    """
+    figure = Figure(figsize=(9.5, 5.2))
+    ax = figure.subplots()
+    seconds = np.array([float(row["training_seconds"]) for row in rows])
+    longest = max(float(seconds.max()), 1e-9) if len(seconds) else 1.0
+    sizes = 40 + 900 * seconds / longest
+    parameters = [row["parameters"] for row in rows]
+    accuracy = [row["test_accuracy"] for row in rows]
+    ax.scatter(parameters, accuracy, s=sizes, c=[f"C{i}" for i in range(len(rows))], alpha=0.6,
+               edgecolors="black", linewidths=0.8, zorder=3)
+    for row, size in zip(rows, sizes):
+        ax.annotate(f"{row['model']}\n{float(row['training_seconds']):.0f} s",
+                    (row["parameters"], row["test_accuracy"]), xytext=(0, np.sqrt(size) / 2 + 4),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=8)
+    ax.set_xscale("log")
+    if parameters:
+        ax.set_xlim(min(parameters) / 2.5, max(parameters) * 2.5)
+        low, high = min(accuracy), max(accuracy)
+        span = max(high - low, 0.02)
+        ax.set_ylim(low - 0.15 * span, min(high + 0.35 * span, 1.1))  # room above the points for their labels
+    for reference in _round_seconds(longest):
+        ax.scatter([], [], s=40 + 900 * reference / longest, color="lightgrey", edgecolors="black",
+                   label=f"{reference:g} s training")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, labelspacing=2.2, borderpad=1.2,
+              handletextpad=1.8, title="marker area", frameon=False)
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy against model size (marker area: total training time)")
+    ax.grid(alpha=0.3, which="both")
+    figure.tight_layout()
+    return figure
+
+
+def _round_seconds(longest: float) -> List[float]:
+    """Two round reference durations for a size legend: about the longest and a quarter of it."""
+    magnitude = 10 ** np.floor(np.log10(max(longest, 1e-9)))
+    top = float(np.floor(longest / magnitude) * magnitude)
+    quarter = float(np.round(top / 4, -int(np.floor(np.log10(max(top / 4, 1e-9))))))
+    return [value for value in (quarter, top) if value > 0]
+
+
+def draw_embedding(ax, points: np.ndarray, labels: np.ndarray, limits: Sequence[float], title: str,
+                   class_names: Sequence[str] = CLASS_NAMES, marker_size: float = 6) -> None:
+    """Scatter 2-D points (N, 2) coloured by label (N,) in 0..9 on ``ax``, within fixed limits.
+
+    ``limits`` is (xmin, xmax, ymin, ymax); using the same limits for every
+    frame keeps frames comparable.
+    """
+    for index, name in enumerate(class_names):
+        chosen = labels == index
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=marker_size, color=f"C{index}", label=name,
+                   alpha=0.75, linewidths=0)
+    ax.set_xlim(limits[0], limits[1])
+    ax.set_ylim(limits[2], limits[3])
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_embedding_frame(points: np.ndarray, labels: np.ndarray, limits: Sequence[float], title: str,
+                         axis_labels: Sequence[str] = ("PC 1", "PC 2")) -> Figure:
+    """One animation frame: the embedding scatter with a class legend beside it."""
+    figure = Figure(figsize=(6.4, 4.6))
+    ax = figure.subplots()
+    draw_embedding(ax, points, labels, limits, title, marker_size=9)
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, markerscale=2, frameon=False)
+    figure.subplots_adjust(left=0.06, right=0.72, top=0.92, bottom=0.08)
+    return figure
+
+
+def plot_embedding_snapshots(frames: Sequence[np.ndarray], labels: np.ndarray, titles: Sequence[str],
+                             limits: Sequence[float], suptitle: str, max_columns: int = 6) -> Figure:
+    """Small multiples of 2-D embeddings (each (N, 2)), one panel per snapshot, one shared legend.
+
+    Panels fill as few rows of at most ``max_columns`` as possible, spread evenly
+    (7 snapshots: 4 + 3, not 6 + 1).
+    """
+    count = len(frames)
+    rows = max(1, -(-count // max_columns))
+    columns = max(1, -(-count // rows))
+    figure = Figure(figsize=(2.7 * columns + 1.6, 2.7 * rows + 0.6))
+    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
+    for ax, points, title in zip(axes, frames, titles):
+        draw_embedding(ax, points, labels, limits, title, marker_size=4)
+    for ax in axes[count:]:
+        ax.axis("off")
+    handles, names = axes[0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="center right", fontsize=8, markerscale=2.5, frameon=False)
+    figure.suptitle(suptitle)
+    figure.tight_layout(rect=(0, 0, 1 - 1.5 / (2.7 * columns + 1.6), 1))
+    return figure
+
+
+def save_gif(figures: Sequence[Figure], path: Union[str, Path], milliseconds: int = 700, dpi: int = 80) -> Path:
+    """Write ``figures`` as the frames of a looping animated GIF (Pillow) at ``path``.
+
+    The last frame is held three times as long, so the final state is easy to see.
+    """
+    from PIL import Image
+
+    frames = []
+    for figure in figures:  # no bbox_inches="tight": every frame keeps the figure's own size
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi)
+        with Image.open(buffer) as image:
+            frames.append(image.convert("RGB"))
+    durations = [milliseconds] * (len(frames) - 1) + [milliseconds * 3]
+    palette = [frame.quantize(colors=128, method=Image.Quantize.MEDIANCUT) for frame in frames]
+    palette[0].save(path, save_all=True, append_images=palette[1:], duration=durations, loop=0, optimize=True)
+    return Path(path)

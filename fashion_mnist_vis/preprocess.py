@@ -103,6 +103,12 @@ class Preprocessed:
             the value used for padding.
         passed_through: True when the image already had the model's input size
             and a dark border and was used unchanged (step 3).
+        canvas_box: (left, top, right, bottom) of ``prepared`` in ``greyscale``
+            coordinates (right and bottom exclusive; may reach past the image
+            where padding was added), so a map over the model input can be
+            placed back on the photo. None when ``prepared`` covers exactly the
+            whole image (``method="original"``, passed through, or nothing
+            cropped and no padding).
         method: "standard" or "original".
     """
 
@@ -114,6 +120,7 @@ class Preprocessed:
     background: int = 0
     passed_through: bool = False
     method: str = "standard"
+    canvas_box: Optional[Tuple[int, int, int, int]] = None
 
 
 def preprocess(
@@ -193,8 +200,11 @@ def preprocess(
         background = 0
 
     prepared = _pad_to_aspect(region, box, object_box, margin, width / height, background)
+    canvas_box = _canvas_box(prepared.shape, region.shape, box, object_box)
     if box == (0, 0, width_px, height_px):
         box = None
+    if canvas_box == (0, 0, width_px, height_px):
+        canvas_box = None
     if prepared.shape == (height, width):
         resized = prepared.astype(np.float64)
     else:
@@ -206,7 +216,7 @@ def preprocess(
         )
     return _result(
         greyscale, inverted, prepared, _scale(resized, channels),
-        crop_box=box, background=background,
+        crop_box=box, background=background, canvas_box=canvas_box,
     )
 
 
@@ -306,6 +316,17 @@ def _pad_to_aspect(region, box, object_box, margin, aspect, background) -> np.nd
     x, y = box[0] - origin_x, box[1] - origin_y
     canvas[y:y + region.shape[0], x:x + region.shape[1]] = region
     return canvas
+
+
+def _canvas_box(canvas_shape, region_shape, box, object_box) -> Tuple[int, int, int, int]:
+    """Where :func:`_pad_to_aspect`'s canvas lies in image coordinates (left, top, right, bottom)."""
+    canvas_h, canvas_w = canvas_shape
+    if tuple(canvas_shape) == tuple(region_shape):  # no padding: the canvas is the crop itself
+        left, top = box[0], box[1]
+    else:
+        left = (object_box[0] + object_box[2] - canvas_w) // 2
+        top = (object_box[1] + object_box[3] - canvas_h) // 2
+    return int(left), int(top), int(left + canvas_w), int(top + canvas_h)
 
 
 def _scale(pixels: np.ndarray, channels: int) -> np.ndarray:

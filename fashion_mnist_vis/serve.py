@@ -505,16 +505,6 @@ def _exposure_warning(host: str) -> Optional[str]:
     return None
 
 
-def _port_number(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not between 0 and 65535")
-    return port
-
-
 def build_parser(prog: str = PROG, default_directory: str = DEFAULT_DIRECTORY) -> argparse.ArgumentParser:
     """The command-line parser shared by this module and tensorboard_assets/serve_assets.py."""
     parser = cli.make_parser(
@@ -523,7 +513,7 @@ def build_parser(prog: str = PROG, default_directory: str = DEFAULT_DIRECTORY) -
         "https://projector.tensorflow.org can load config.json, tensors and metadata from "
         "this machine. Read-only; only that folder is served.",
     )
-    parser.add_argument("--port", type=_port_number, default=DEFAULT_PORT, help="port to listen on (0 picks a free one)")
+    parser.add_argument("--port", type=cli.port_number, default=DEFAULT_PORT, help="port to listen on (0 picks a free one)")
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from fashion_mnist_vis import cli
-from fashion_mnist_vis.datasets import add_data_arguments, open_fraction, positive_int
+from fashion_mnist_vis.cli import number_in_range, open_fraction, positive_float, positive_int
+from fashion_mnist_vis.datasets import add_data_arguments, data_settings
 from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.lr_finder import DEFAULT_STEPS, MIN_STEPS
 from fashion_mnist_vis.models import DEFAULT_MODEL, MODELS, models_help
 
 PROG = "train.py"
@@ -35,8 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--epochs", type=positive_int, default=None,
                        help=f"maximum number of epochs (default {DEFAULT_EPOCHS}; with --resume, the saved value)")
     model.add_argument("--batch-size", "--batch_size", type=positive_int, default=128, help="images per training step")
-    model.add_argument("--learning-rate", "--learning_rate", "--lr", type=positive_float, default=1e-3,
-                       help="Adam's initial learning rate (halved when validation loss stalls)")
+    model.add_argument("--learning-rate", "--learning_rate", "--lr", type=learning_rate_or_auto, default=1e-3,
+                       help="Adam's initial learning rate (halved when validation loss stalls); 'auto' runs the "
+                       "learning-rate range test first and trains with its suggestion")
+    model.add_argument("--lr-find", "--lr_find", action="store_true",
+                       help="only run the learning-rate range test (rate rising from 1e-6 to 1), plot the loss "
+                       "against it, print the suggested rate and exit; no model is kept")
+    model.add_argument("--lr-find-steps", "--lr_find_steps", type=number_in_range(int, low=MIN_STEPS),
+                       default=DEFAULT_STEPS, help="training steps of the range test")
     model.add_argument("--augment", action="store_true",
                        help="augment training images: shifts of up to 2 pixels, horizontal flips, random erasing")
     model.add_argument("--seed", type=int, default=42,
@@ -47,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop as soon as validation accuracy reaches this value, e.g. 0.92")
     add_data_arguments(parser)
     output = parser.add_argument_group("output")
+    output.add_argument("--embedding-snapshots", "--embedding_snapshots", type=positive_int, default=None,
+                        metavar="K", help="every K epochs record a 2-D PCA of the embeddings of 500 validation "
+                        "images; at the end write an animated GIF and a small-multiples PNG into the run folder")
     output.add_argument("--output", "--saved-model", "--saved_model", type=Path, default=Path("model.keras"),
                         help="where the best model is saved (.keras, or .h5 for the legacy format)")
     output.add_argument("--logdir", type=Path, default=Path("runs"),
@@ -56,15 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
-    return value
+def learning_rate_or_auto(text: str):
+    """argparse type: 'auto' or a positive number."""
+    return "auto" if text.strip().lower() == "auto" else positive_float(text)
+
+
+learning_rate_or_auto.__name__ = "learning rate"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -73,8 +81,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.model_io import check_model_path
-    from fashion_mnist_vis.training import TrainConfig, new_run_dir
+    from fashion_mnist_vis.training import TrainConfig, load_data, new_run_dir
 
+    find_rate = args.lr_find or args.learning_rate == "auto"
+    if args.resume is not None and find_rate:
+        raise UserError("--resume continues with the run's saved learning rate; leave out --lr-find and "
+                        "--learning-rate auto")
     if args.resume is not None:
         run_dir = args.resume
         config = TrainConfig.load(run_dir)
@@ -85,19 +97,14 @@ def run(args: argparse.Namespace) -> int:
             model=args.model,
             epochs=args.epochs or DEFAULT_EPOCHS,
             batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
+            learning_rate=1e-3 if find_rate else args.learning_rate,
             augment=args.augment,
             seed=args.seed,
             patience=args.patience,
             target_accuracy=args.target_accuracy,
+            embedding_snapshots=args.embedding_snapshots,
             output=str(args.output),
-            data={
-                "dataset": args.dataset,
-                "data_dir": str(args.data_dir) if args.data_dir else None,
-                "train_size": args.train_size,
-                "test_size": args.test_size,
-                "val_split": args.val_split,
-            },
+            data=data_settings(args),
         )
         run_dir = None
     check_output_writable(check_model_path(config.output))
@@ -105,9 +112,41 @@ def run(args: argparse.Namespace) -> int:
     splits = load_data(config)
     if run_dir is None:
         run_dir = new_run_dir(args.logdir, config.model)
-    config.save(run_dir)
     print(f"Run folder: {run_dir}", flush=True)
-    return train_and_report(config, splits, run_dir, resume=args.resume is not None)
+    model, extra = None, {}
+    if find_rate:
+        finder, model = run_range_test(config, splits, run_dir, args.lr_find_steps)
+        if args.lr_find:
+            return cli.EXIT_OK
+        config.learning_rate = finder.suggestion.learning_rate
+        extra["learning_rate_finder"] = finder.as_dict()
+        print(f"Training with the suggested learning rate {config.learning_rate:.3g}", flush=True)
+    config.save(run_dir)
+    return train_and_report(config, splits, run_dir, resume=args.resume is not None, model=model, extra=extra)
+
+
+def run_range_test(config, splits, run_dir: Path, steps: int):
+    """Run the learning-rate range test, write its plot and CSV, print the suggestion."""
+    from fashion_mnist_vis.report import write_range_test
+    from fashion_mnist_vis.training import find_learning_rate
+
+    def progress(step, rate, loss):
+        if (step + 1) % 20 == 0:
+            print(f"  range test step {step + 1}/{steps}: learning rate {rate:.2e}, loss {loss:.4f}", flush=True)
+
+    print(f"Learning-rate range test: {steps} steps of {config.batch_size} images, "
+          f"rate rising from 1e-6 to 1", flush=True)
+    result, model = find_learning_rate(config, splits, steps, progress)
+    files = write_range_test(result, run_dir)
+    suggestion = result.suggestion
+    print(
+        f"Range test: {result.stopped_because}. Lowest smoothed loss {suggestion.min_loss:.4f} at learning rate "
+        f"{suggestion.min_loss_lr:.3g}; steepest descent at {suggestion.steepest_lr:.3g}.\n"
+        f"Suggested learning rate (min/10): {suggestion.learning_rate:.3g}\n"
+        f"Plot and data in {run_dir}: {', '.join(files)} (the model's weights were restored, nothing was kept)",
+        flush=True,
+    )
+    return result, model
 
 
 def check_output_writable(path: Path) -> None:
@@ -120,28 +159,11 @@ def check_output_writable(path: Path) -> None:
         raise UserError(f"cannot write the model to {str(path)!r}: folder {str(existing)!r} is not writable")
 
 
-def load_data(config):
-    from fashion_mnist_vis.datasets import default_data_args, describe_counts, load_splits
-
-    data = dict(config.data)
-    data_dir = data.pop("data_dir", None)
-    data_args = default_data_args(**data, data_dir=Path(data_dir) if data_dir else None)
-    splits = load_splits(data_args, config.seed)
-    print(
-        f"Data: {splits.source}\n"
-        f"  train {describe_counts(splits.y_train)}; validation {describe_counts(splits.y_val)}; "
-        f"test {describe_counts(splits.y_test)}",
-        flush=True,
-    )
-    return splits
-
-
-def train_and_report(config, splits, run_dir: Path, resume: bool) -> int:
-    from fashion_mnist_vis.report import write_report
-    from fashion_mnist_vis.training import RESUME_FOLDER, fit
+def train_and_report(config, splits, run_dir: Path, resume: bool, model=None, extra=None) -> int:
+    from fashion_mnist_vis.training import train_and_evaluate
 
     try:
-        result = fit(config, splits, run_dir, resume=resume)
+        result, report = train_and_evaluate(config, splits, run_dir, resume=resume, model=model, extra=extra)
     except KeyboardInterrupt:
         print(
             f"\n{PROG}: interrupted. The best model so far is in {config.output}; continue with:\n"
@@ -149,51 +171,13 @@ def train_and_report(config, splits, run_dir: Path, resume: bool) -> int:
             file=sys.stderr,
         )
         return cli.EXIT_INTERRUPTED
-    model = result.model
-    if resume:  # the overall best may predate this session; the checkpoint file holds it
-        from fashion_mnist_vis.model_io import load_model
-
-        model = load_model(config.output)
-    else:
-        from fashion_mnist_vis.model_io import save_model_atomic
-
-        save_model_atomic(model, config.output)
-    seconds = result.seconds_per_epoch
-    mean_seconds = sum(seconds) / len(seconds) if seconds else float("nan")
-    report = write_report(
-        model,
-        run_dir,
-        splits.x_test,
-        splits.y_test,
-        result.history,
-        extra={
-            "model": config.model,
-            "epochs_run": result.epochs_run,
-            "stopped_because": result.stopped_because,
-            "seconds_per_epoch": round(mean_seconds, 3),
-            "seconds_per_epoch_each": [round(s, 3) for s in seconds],
-            "train_images_per_second": round(len(splits.y_train) / mean_seconds, 1) if seconds else None,
-            "best_val_loss": min(result.history.get("val_loss", [float("nan")])),
-            "seed": config.seed,
-            "settings": {k: v for k, v in vars(config).items() if k != "data"},
-            "dataset": {
-                "source": splits.source,
-                **config.data,
-                "train_images": int(len(splits.y_train)),
-                "validation_images": int(len(splits.y_val)),
-                "test_images": int(len(splits.y_test)),
-                "checksums": splits.checksums,
-            },
-            "resume_folder": str(Path(run_dir) / RESUME_FOLDER),
-        },
-    )
     for note in report["notes"]:
         print(f"note: {note}", file=sys.stderr)
     print(
         f"\nTest accuracy {report['test_accuracy']:.4f}, loss {report['test_loss']:.4f} "
         f"on {report['test_images']} test images ({splits.source})\n"
-        f"Model: {config.model}, {report['parameters']:,} parameters, {result.epochs_run} epochs "
-        f"({result.stopped_because}), {mean_seconds:.1f} s/epoch, "
+        f"Model: {config.model}, {report['parameters']:,} parameters, {result.epochs_run} epoch{'s' if result.epochs_run != 1 else ''} "
+        f"({result.stopped_because}), {report['seconds_per_epoch']:.1f} s/epoch, "
         f"{report['train_images_per_second'] or 0:,.0f} training images/s\n"
         f"Best model saved to {config.output}\n"
         f"Report in {run_dir}: {', '.join(report['files'])}\n"

@@ -7,6 +7,8 @@ The run folder holds everything one training run produces::
     RUN/tensorboard/        TensorBoard logs: scalars, histograms, images
     RUN/resume/             last.keras + state.json after every epoch
     RUN/metrics.json, *.png the evaluation report (see report.py)
+    RUN/lr_finder.*         the learning-rate range test, when one ran
+    RUN/embedding_snapshots.*  embeddings during training, with --embedding-snapshots
 
 The best model (lowest validation loss) is written atomically to the
 ``output`` path each time it improves.
@@ -17,7 +19,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .errors import UserError
 from .datasets import Splits
@@ -38,6 +40,7 @@ class TrainConfig:
     seed: int = 42
     patience: int = 5
     target_accuracy: Optional[float] = None
+    embedding_snapshots: Optional[int] = None
     output: str = "model.keras"
     data: Dict[str, object] = field(default_factory=dict)
 
@@ -68,6 +71,23 @@ class TrainingResult:
     stopped_because: str
 
 
+def load_data(config: TrainConfig) -> Splits:
+    """Load and split the data ``config.data`` describes, and print a one-line summary of each split."""
+    from .datasets import default_data_args, describe_counts, load_splits
+
+    data = dict(config.data)
+    data_dir = data.pop("data_dir", None)
+    data_args = default_data_args(**data, data_dir=Path(data_dir) if data_dir else None)
+    splits = load_splits(data_args, config.seed)
+    print(
+        f"Data: {splits.source}\n"
+        f"  train {describe_counts(splits.y_train)}; validation {describe_counts(splits.y_val)}; "
+        f"test {describe_counts(splits.y_test)}",
+        flush=True,
+    )
+    return splits
+
+
 def compile_model(model, learning_rate: float) -> None:
     """Adam with sparse categorical cross-entropy and accuracy."""
     import keras
@@ -79,11 +99,15 @@ def compile_model(model, learning_rate: float) -> None:
     )
 
 
-def fit(config: TrainConfig, splits: Splits, run_dir: Path, resume: bool = False) -> TrainingResult:
+def fit(
+    config: TrainConfig, splits: Splits, run_dir: Path, resume: bool = False, model=None
+) -> TrainingResult:
     """Train per ``config`` on ``splits``, writing checkpoints and logs into ``run_dir``.
 
     With ``resume``, continue from ``run_dir/resume`` (weights, optimizer
-    state, epochs done, best validation loss, history).
+    state, epochs done, best validation loss, history). Otherwise ``model``,
+    if given, is trained (recompiled with ``config.learning_rate``) instead
+    of a newly built one, e.g. the model a learning-rate range test used.
 
     Raises:
         UserError: if the loss became NaN, or the resume state is unusable.
@@ -107,7 +131,7 @@ def fit(config: TrainConfig, splits: Splits, run_dir: Path, resume: bool = False
     if resume:
         model, state = _load_resume_point(resume_dir, read_resume_state)
     else:
-        model = build_model(config.model)
+        model = model if model is not None else build_model(config.model)
         compile_model(model, config.learning_rate)
         state = {"epochs_done": 0, "best_val_loss": None, "history": {}}
     initial_epoch = int(state["epochs_done"])
@@ -140,6 +164,8 @@ def fit(config: TrainConfig, splits: Splits, run_dir: Path, resume: bool = False
     ]
     if target:
         callbacks.insert(2, target)
+    if config.embedding_snapshots:
+        callbacks.insert(callbacks.index(early_stopping) + 1, _embedding_snapshots(config, splits, run_dir))
 
     train_data = make_dataset(
         splits.x_train, splits.y_train, config.batch_size, training=True, augment=config.augment, seed=config.seed
@@ -166,7 +192,7 @@ def fit(config: TrainConfig, splits: Splits, run_dir: Path, resume: bool = False
     elif early_stopping.stopped_epoch:
         reason = f"early stopping (no val_loss improvement for {config.patience} epochs)"
     else:
-        reason = f"all {config.epochs} epochs done"
+        reason = f"all {config.epochs} epochs done" if config.epochs != 1 else "the 1 epoch asked for is done"
     return TrainingResult(
         model=model,
         history=full_history,
@@ -174,6 +200,108 @@ def fit(config: TrainConfig, splits: Splits, run_dir: Path, resume: bool = False
         seconds_per_epoch=timer.seconds,
         stopped_because=reason,
     )
+
+
+def _embedding_snapshots(config: TrainConfig, splits: Splits, run_dir: Path):
+    """The snapshot callback on a fixed, stratified subset of the validation images."""
+    from .callbacks import EmbeddingSnapshots
+    from .datasets import stratified_subset
+    from .embedding_snapshots import SNAPSHOT_IMAGES
+
+    if len(splits.y_val) == 0:
+        raise UserError("--embedding-snapshots needs validation images; use a --val-split above 0")
+    images, labels = stratified_subset(splits.x_val, splits.y_val, SNAPSHOT_IMAGES, config.seed)
+    return EmbeddingSnapshots(run_dir, images, labels, every=config.embedding_snapshots)
+
+
+def find_learning_rate(config: TrainConfig, splits: Splits, steps: int, progress=None):
+    """Run the learning-rate range test (see lr_finder.py) on a new ``config.model``.
+
+    The model is built with ``config.seed`` exactly as :func:`fit` would
+    build it, and its initial weights are restored after the test.
+
+    Returns:
+        (RangeTestResult, model): the model is compiled and has its initial
+        weights; pass it to :func:`fit` to train it.
+    """
+    import keras
+
+    from .lr_finder import run_range_test
+    from .models import build_model
+    from .pipeline import make_dataset
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config.model)
+    compile_model(model, config.learning_rate)
+    batches = make_dataset(
+        splits.x_train, splits.y_train, config.batch_size, training=True, augment=config.augment, seed=config.seed
+    )
+    return run_range_test(model, batches, steps=steps, progress=progress), model
+
+
+def training_metrics(config: TrainConfig, splits: Splits, result: TrainingResult, run_dir: Path) -> Dict[str, object]:
+    """The metrics.json entries that describe a training run: timing, stopping, settings, data."""
+    seconds = result.seconds_per_epoch
+    mean_seconds = sum(seconds) / len(seconds) if seconds else float("nan")
+    return {
+        "model": config.model,
+        "epochs_run": result.epochs_run,
+        "stopped_because": result.stopped_because,
+        "seconds_per_epoch": round(mean_seconds, 3),
+        "seconds_per_epoch_each": [round(s, 3) for s in seconds],
+        "train_images_per_second": round(len(splits.y_train) / mean_seconds, 1) if seconds else None,
+        "best_val_loss": min(result.history.get("val_loss", [float("nan")])),
+        "seed": config.seed,
+        "learning_rate": config.learning_rate,
+        "settings": {k: v for k, v in vars(config).items() if k != "data"},
+        "dataset": {
+            "source": splits.source,
+            **config.data,
+            "train_images": int(len(splits.y_train)),
+            "validation_images": int(len(splits.y_val)),
+            "test_images": int(len(splits.y_test)),
+            "checksums": splits.checksums,
+        },
+        "resume_folder": str(Path(run_dir) / RESUME_FOLDER),
+    }
+
+
+def train_and_evaluate(
+    config: TrainConfig,
+    splits: Splits,
+    run_dir: Path,
+    resume: bool = False,
+    model=None,
+    extra: Optional[Dict[str, object]] = None,
+) -> Tuple[TrainingResult, Dict[str, object]]:
+    """:func:`fit`, keep the best model at ``config.output``, and write the report into ``run_dir``.
+
+    Returns:
+        (TrainingResult, report): the report is what
+        :func:`report.write_report` returns (metrics, ``files``, ``notes``),
+        with ``extra`` added to metrics.json.
+
+    Raises:
+        KeyboardInterrupt: on Ctrl-C during training (the best model so far is on disk).
+    """
+    from .embedding_snapshots import ANIMATION_FILE, SMALL_MULTIPLES_FILE
+    from .model_io import load_model, save_model_atomic
+    from .report import write_report
+
+    result = fit(config, splits, run_dir, resume=resume, model=model)
+    if resume:  # the overall best may predate this session; the checkpoint file holds it
+        best = load_model(config.output)
+    else:
+        best = result.model
+        save_model_atomic(best, config.output)
+    report = write_report(
+        best, run_dir, splits.x_test, splits.y_test, result.history,
+        extra={**training_metrics(config, splits, result, run_dir), **(extra or {})},
+    )
+    if config.embedding_snapshots:
+        report["files"].extend(name for name in (ANIMATION_FILE, SMALL_MULTIPLES_FILE)
+                               if (Path(run_dir) / name).exists())
+    return result, report
 
 
 def _load_resume_point(resume_dir: Path, read_state):
@@ -196,6 +324,8 @@ def _output_is_redirected() -> bool:
 
 def new_run_dir(logdir: Path, model_name: str) -> Path:
     """Create and return ``logdir/<model>-<YYYYmmdd-HHMMSS>`` (suffixed if taken)."""
+    if Path(logdir).exists() and not Path(logdir).is_dir():
+        raise UserError(f"--logdir {str(logdir)!r} is a file, not a folder")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for attempt in range(100):
         candidate = Path(logdir) / (f"{model_name}-{stamp}" + (f"-{attempt}" if attempt else ""))

@@ -156,9 +156,13 @@ def tf_keras():
     return pytest.importorskip("tf_keras")
 
 
-@pytest.fixture(scope="module")
-def legacy_sequential(tf_keras, tmp_path_factory):
-    """The original demo's kind of file: returns (path, Keras 2's predictions for IMAGES)."""
+def write_legacy_demo_model(tf_keras, folder, name="model.h5"):
+    """Write a Keras 2 (TensorFlow 2.1-style) HDF5 file like the original demo's model.h5.
+
+    A small conv / batch-norm / GAP / softmax Sequential, trained one step,
+    saved by tf_keras and rewritten into the old file shape. Returns
+    (path, the tf_keras model that wrote it).
+    """
     layers = tf_keras.layers
     model = tf_keras.Sequential([
         layers.Conv2D(8, 3, activation="relu", input_shape=(28, 28, 1)),
@@ -168,9 +172,16 @@ def legacy_sequential(tf_keras, tmp_path_factory):
         layers.Dense(10, activation="softmax"),
     ])
     _train_one_step(model)
-    path = tmp_path_factory.mktemp("legacy") / "fashion mnist demo.h5"
+    path = folder / name
     model.save(str(path))
     _tf_2_1_shape(str(path))
+    return path, model
+
+
+@pytest.fixture(scope="module")
+def legacy_sequential(tf_keras, tmp_path_factory):
+    """The original demo's kind of file: returns (path, Keras 2's predictions for IMAGES)."""
+    path, model = write_legacy_demo_model(tf_keras, tmp_path_factory.mktemp("legacy"), "fashion mnist demo.h5")
     expected = tf_keras.models.load_model(str(path)).predict(IMAGES, verbose=0)
     np.testing.assert_allclose(expected, model.predict(IMAGES, verbose=0), atol=1e-6)
     return path, expected

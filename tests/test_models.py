@@ -73,3 +73,11 @@ def test_resnet_has_skip_connections_and_stays_small():
 def test_unknown_model_names_the_choices():
     with pytest.raises(UserError, match="unknown model 'vgg16'; choose one of: gap_cnn, dense"):
         build_model("vgg16")
+
+
+@pytest.mark.parametrize("name", ["gap_cnn", "resnet"])
+def test_batch_norm_running_averages_follow_quickly(name):
+    from fashion_mnist_vis.models import BATCH_NORM_MOMENTUM
+
+    norms = [layer for layer in build_model(name).layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(layer.momentum == BATCH_NORM_MOMENTUM == 0.9 for layer in norms)

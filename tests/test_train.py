@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import free_port
+from conftest import free_port, single_error_line
 from fashion_mnist_vis.train import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,16 +125,97 @@ def test_no_data_and_no_network_explains_what_to_do(tmp_path, monkeypatch, capsy
     assert "Traceback" not in last_line
 
 
-@pytest.mark.parametrize("command", [["fashion_mnist_vis/train.py"], ["-m", "fashion_mnist_vis.train"]])
-def test_help_as_a_subprocess_without_tensorflow(command):
-    result = subprocess.run([sys.executable, *command, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    for flag in ("--saved_model", "--batch-size", "--data-dir", "--dataset", "--resume", "gap_cnn", "resnet"):
-        assert flag in result.stdout
+@pytest.mark.slow
+def test_synthetic_training_as_a_subprocess_reaches_a_real_accuracy_bar(tmp_path):
+    command = [sys.executable, "fashion_mnist_vis/train.py", "--dataset", "synthetic", "--train-size", "4000",
+               "--test-size", "1000", "--model", "tinyvgg", "--epochs", "4", "--learning-rate", "0.01",
+               "--output", str(tmp_path / "model.h5"), "--logdir", str(tmp_path / "runs")]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Test accuracy" in result.stdout and "Traceback" not in result.stderr
+    metrics = json.loads((_run_dir(tmp_path) / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.8, metrics["test_accuracy"]
+    assert metrics["dataset"]["source"].startswith("synthetic")
+    assert (tmp_path / "model.h5").stat().st_size > 10_000
 
 
-def test_help_does_not_import_tensorflow():
-    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
-            "from fashion_mnist_vis.train import main; sys.exit(main(['--help']))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+@pytest.mark.slow
+def test_ctrl_c_mid_training_keeps_the_best_model_and_explains_resume(tmp_path):
+    import signal
+    import time
+
+    command = [sys.executable, "-m", "fashion_mnist_vis.train", "--dataset", "synthetic", "--train-size", "20000",
+               "--test-size", "500", "--model", "tinyvgg", "--epochs", "50", "--batch-size", "16",
+               "--output", str(tmp_path / "model.keras"), "--logdir", str(tmp_path / "runs")]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "model.keras").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    time.sleep(1.0)  # now inside epoch 2
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert "--resume" in err and "interrupted" in err
+    from fashion_mnist_vis.model_io import load_model
+
+    assert load_model(tmp_path / "model.keras").count_params() == 4430
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary file left behind"
+
+
+def test_logdir_that_is_a_file_is_refused(tmp_path, idx_dir, capsys):
+    blocker = tmp_path / "runs"
+    blocker.write_text("mine")
+    assert main(["--data-dir", str(idx_dir), "--logdir", str(blocker), "--output", str(tmp_path / "m.keras")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert blocker.read_text() == "mine"
+
+
+SYNTHETIC = ["--dataset", "synthetic", "--train-size", "1000", "--test-size", "200"]
+
+
+@pytest.mark.slow
+def test_lr_find_plots_and_suggests_but_keeps_no_model(tmp_path, capsys):
+    assert _train(tmp_path, "--lr-find", "--lr-find-steps", "40", data=SYNTHETIC) == 0
+    out = capsys.readouterr().out
+    assert "Suggested learning rate (min/10):" in out
+    run_dir = _run_dir(tmp_path)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["lr_finder.csv", "lr_finder.png"]
+    assert not (tmp_path / "model.keras").exists()
+    rows = (run_dir / "lr_finder.csv").read_text().splitlines()
+    assert rows[0] == "step,learning_rate,loss,smoothed_loss" and 10 < len(rows) <= 41
+    assert float(rows[1].split(",")[1]) == pytest.approx(1e-6)
+
+
+@pytest.mark.slow
+def test_auto_learning_rate_and_embedding_snapshots(tmp_path):
+    assert _train(tmp_path, "--learning-rate", "auto", "--lr-find-steps", "40", "--epochs", "2",
+                  "--embedding-snapshots", "1", data=SYNTHETIC) == 0
+    run_dir = _run_dir(tmp_path)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    finder = metrics["learning_rate_finder"]
+    assert metrics["learning_rate"] == pytest.approx(finder["suggested_learning_rate"], rel=1e-2)
+    assert metrics["settings"]["learning_rate"] == metrics["learning_rate"] and finder["rule"].startswith("min/10")
+    assert json.loads((run_dir / "run_config.json").read_text())["learning_rate"] == metrics["learning_rate"]
+    with Image.open(run_dir / "embedding_snapshots.gif") as gif:
+        assert gif.n_frames == 3  # before training, after epochs 1 and 2
+    snapshots = np.load(run_dir / "embedding_snapshots.npz")
+    assert snapshots["epochs"].tolist() == [0, 1, 2]
+    assert snapshots["embeddings"].shape == (3, 100, 250)  # all 100 validation images; tinyvgg's flatten is 250-d
+    with Image.open(run_dir / "embedding_snapshots.png") as grid:
+        assert grid.width > 600
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--learning-rate", "fast"], "'fast' is not a number"),
+        (["--lr-find-steps", "3"], "must be at least 10"),
+        (["--lr-find", "--resume", "/tmp"], "leave out --lr-find"),
+        (["--embedding-snapshots", "0"], "must be at least 1"),
+    ],
+)
+def test_bad_experiment_flags_exit_2(tmp_path, capsys, flags, message):
+    assert main(["--dataset", "synthetic", *flags]) == 2
+    assert message in single_error_line(capsys)

@@ -1,0 +1,175 @@
+"""Every interesting layer's output for one image, from one forward pass.
+
+:class:`ActivationModel` wraps a Keras model in a second model with the same
+input whose outputs are the outputs of the layers worth looking at, in layer
+order:
+
+* ``"spatial"`` layers: anything whose output is a stack of feature maps
+  (batch, h, w, channels): Conv2D, pooling, batch normalisation, and in a
+  residual network Add and ReLU;
+* ``"vector"`` layers: global pooling and hidden Dense layers (batch, n);
+* ``"probabilities"``: the model's output layer (batch, classes).
+
+Layers that show nothing new are skipped and listed in ``skipped`` with the
+reason: dropout (does nothing at prediction time), Flatten and Reshape (the
+previous layer's values in another shape) and the input layer.
+"""
+
+from dataclasses import dataclass
+from typing import List, Tuple
+
+import numpy as np
+
+SPATIAL = "spatial"
+VECTOR = "vector"
+PROBABILITIES = "probabilities"
+
+_SKIP_REASONS = {
+    "Dropout": "dropout does nothing at prediction time",
+    "SpatialDropout1D": "dropout does nothing at prediction time",
+    "SpatialDropout2D": "dropout does nothing at prediction time",
+    "GaussianDropout": "dropout does nothing at prediction time",
+    "AlphaDropout": "dropout does nothing at prediction time",
+    "GaussianNoise": "noise is only added while training",
+    "Flatten": "it only reshapes the previous layer's values into one long vector",
+    "Reshape": "it only reshapes the previous layer's values",
+    "InputLayer": "the input is shown above",
+}
+
+
+@dataclass(frozen=True)
+class LayerOutput:
+    """One layer's output for one image.
+
+    Attributes:
+        name: the layer's name, e.g. ``conv2d_1``.
+        layer_type: the layer's class name, e.g. ``Conv2D``.
+        kind: :data:`SPATIAL`, :data:`VECTOR` or :data:`PROBABILITIES`.
+        values: float32, (h, w, channels) for spatial layers, (n,) otherwise.
+    """
+
+    name: str
+    layer_type: str
+    kind: str
+    values: np.ndarray
+
+
+class ActivationModel:
+    """Runs a model once and returns the outputs of all its plotted layers.
+
+    Attributes:
+        model: the wrapped Keras model.
+        layers: the plotted layers, in model order, as (layer, kind) pairs.
+        skipped: (layer name, reason) for every layer not plotted.
+        input_shapes: layer name -> one image's input shape of each plotted
+            layer (its first input for layers with several, such as Add).
+    """
+
+    def __init__(self, model):
+        import keras  # noqa: PLC0415 (lazy: keeps --help fast)
+
+        self.model = model
+        graph = LayerGraph(model)
+        output_layer = graph.producer(graph.model_output) or model.layers[-1]
+        self.layers: List[Tuple[object, str]] = []
+        self.skipped: List[Tuple[str, str]] = []
+        for layer in model.layers:
+            reason = _SKIP_REASONS.get(type(layer).__name__)
+            if reason:
+                self.skipped.append((layer.name, reason))
+                continue
+            if layer.name not in graph.outputs:
+                self.skipped.append((layer.name, "it is used more than once"))
+                continue
+            rank = len(graph.outputs[layer.name].shape)
+            if layer is output_layer:
+                self.layers.append((layer, PROBABILITIES))
+            elif rank == 4:
+                self.layers.append((layer, SPATIAL))
+            elif rank == 2:
+                self.layers.append((layer, VECTOR))
+            else:
+                self.skipped.append((layer.name, f"its output has {rank - 1} dimensions per image"))
+        self.input_shapes = {
+            layer.name: tuple(graph.inputs_of(layer)[0].shape[1:]) for layer, _ in self.layers
+        }
+        self._probe = keras.Model(graph.input, [graph.outputs[layer.name] for layer, _ in self.layers])
+
+    def run(self, image: np.ndarray) -> List[LayerOutput]:
+        """Outputs for one image: float32 ``image`` (H, W, C) in [0, 1] -> one LayerOutput per layer."""
+        batch = np.asarray(image, dtype=np.float32)[np.newaxis]
+        outputs = self._probe(batch, training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return [
+            LayerOutput(layer.name, type(layer).__name__, kind, np.asarray(values, dtype=np.float32)[0])
+            for (layer, kind), values in zip(self.layers, outputs)
+        ]
+
+
+def to_probabilities(outputs: np.ndarray) -> np.ndarray:
+    """Class scores as probabilities: float (K,) -> float64 (K,) summing to 1.
+
+    Outputs that already are probabilities (non-negative, summing to 1 within
+    1e-3, as from a softmax layer) are returned as they are; anything else is
+    treated as logits and passed through a softmax.
+    """
+    values = np.asarray(outputs, dtype=np.float64)
+    if values.min() >= 0.0 and abs(values.sum() - 1.0) < 1e-3:
+        return values / values.sum()
+    shifted = np.exp(values - values.max())
+    return shifted / shifted.sum()
+
+
+class LayerGraph:
+    """The symbolic inputs and outputs of a model's layers, all from one consistent graph.
+
+    Keras 3 rebuilds a Sequential model's graph each time a layer is added
+    while it is loaded from a file, so ``layer.output`` of a loaded
+    Sequential model may belong to an outdated partial graph. For Sequential
+    models the layers are therefore called once more on a fresh input, in
+    order; for functional models the layers' own tensors are used. Layers
+    called more than once in a functional model have no single output and
+    are left out of ``outputs``.
+
+    Attributes:
+        input: the graph's (single) input tensor.
+        outputs: layer name -> the layer's output tensor.
+        model_output: the tensor of the model's (first) output.
+    """
+
+    def __init__(self, model):
+        import keras  # noqa: PLC0415
+
+        self.outputs = {}
+        self._inputs_of = {}
+        self._layers = {layer.name: layer for layer in model.layers}
+        if isinstance(model, keras.Sequential):
+            tensor = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype)
+            self.input = tensor
+            for layer in model.layers:
+                self._inputs_of[layer.name] = [tensor]
+                tensor = layer(tensor)
+                self.outputs[layer.name] = tensor
+            self.model_output = tensor
+            return
+        self.input = model.inputs[0]
+        self.model_output = model.outputs[0]
+        for layer in model.layers:
+            try:
+                output, inputs = layer.output, layer.input
+            except (AttributeError, ValueError):  # used several times: no single output
+                continue
+            self.outputs[layer.name] = output
+            self._inputs_of[layer.name] = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+
+    def inputs_of(self, layer) -> list:
+        """The input tensors of ``layer`` in this graph (one for most layers, several for Add)."""
+        return self._inputs_of[layer.name]
+
+    def producer(self, tensor):
+        """The layer whose output in this graph is ``tensor`` (None for the graph's input)."""
+        for name, output in self.outputs.items():
+            if output is tensor:
+                return self._layers[name]
+        return None

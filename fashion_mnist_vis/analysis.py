@@ -1,0 +1,143 @@
+"""Classify one photo and collect everything the plots need: one call per image.
+
+:class:`Analyser` holds a loaded model and the sub-models built from it (all
+layer outputs in one forward pass, class activation maps) and turns an image
+file into an :class:`Analysis`: the photo, every preprocessing stage, the
+class probabilities and top-k, each plotted layer's output and the class
+activation maps. Building the sub-models once keeps batch mode fast.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+from PIL import Image
+
+from .activations import PROBABILITIES, ActivationModel, LayerOutput, to_probabilities
+from .cam import CamExplainer, CamResult
+from .classes import CLASS_NAMES, NUM_CLASSES
+from .errors import UserError
+from .images import load_image
+from .preprocess import Preprocessed, preprocess
+
+
+def find_class(name: str) -> int:
+    """The index of the class called ``name`` (case-insensitive), or UserError listing the classes."""
+    wanted = name.strip().casefold()
+    for index, class_name in enumerate(CLASS_NAMES):
+        if class_name.casefold() == wanted:
+            return index
+    raise UserError(
+        f"unknown class {name!r}; choose one of: {', '.join(repr(c) for c in CLASS_NAMES)}"
+    )
+
+
+@dataclass
+class Analysis:
+    """One classified image and everything seen on the way.
+
+    Attributes:
+        path: the image file.
+        photo: the image as loaded (8-bit RGB, upright).
+        prepared: every preprocessing stage (``prepared.model_input`` is
+            float32 (H, W, C) in [0, 1]).
+        probabilities: float64 (10,) summing to 1.
+        predicted: index of the most probable class.
+        top_k: (class index, probability) pairs, most probable first.
+        layer_outputs: every plotted layer's output, in model order.
+        cam_class: the class the maps explain (the prediction unless chosen).
+        cams: the class activation maps, the exact method first (may be empty).
+    """
+
+    path: Path
+    photo: Image.Image
+    prepared: Preprocessed
+    probabilities: np.ndarray
+    predicted: int
+    top_k: List[Tuple[int, float]]
+    layer_outputs: List[LayerOutput]
+    cam_class: int
+    cams: List[CamResult]
+
+    @property
+    def prediction(self) -> str:
+        return CLASS_NAMES[self.predicted]
+
+    @property
+    def score(self) -> float:
+        return float(self.probabilities[self.predicted])
+
+
+class Analyser:
+    """Classifies images with one model.
+
+    Args:
+        model: a loaded Keras image model with 10 outputs.
+        top_k: how many classes to report (at most 10).
+        invert, crop, method: passed to :func:`fashion_mnist_vis.preprocess.preprocess`.
+        cam_class: class index to explain, or None for each image's prediction.
+        explain: also compute layer outputs and class activation maps (for plots).
+
+    Raises:
+        UserError: if the model does not output one score per Fashion-MNIST class.
+    """
+
+    def __init__(self, model, top_k: int = 3, invert: str = "auto", crop: bool = True,
+                 method: str = "standard", cam_class: Optional[int] = None, explain: bool = False):
+        outputs = model.outputs[0].shape
+        if len(outputs) != 2 or outputs[-1] != NUM_CLASSES:
+            raise UserError(
+                f"model {model.name!r} outputs shape {tuple(outputs)}; expected one score for each of "
+                f"the {NUM_CLASSES} Fashion-MNIST classes, (None, {NUM_CLASSES})"
+            )
+        self.model = model
+        self.input_shape = tuple(model.input_shape[1:])
+        self.top_k = max(1, min(top_k, NUM_CLASSES))
+        self.options = {"invert": invert, "crop": crop, "method": method}
+        self.cam_class = cam_class
+        self.explain = explain
+        self.activations = ActivationModel(model) if explain else None
+        self.explainer = CamExplainer(model) if explain else None
+        self._forward = None if explain else _single_input_model(model)
+
+    def analyse(self, path) -> Analysis:
+        """Load, preprocess and classify the image at ``path``.
+
+        Raises:
+            UserError: if the file cannot be read as an image (see
+                :func:`fashion_mnist_vis.images.load_image`).
+        """
+        path = Path(path)
+        photo = load_image(path)
+        prepared = preprocess(photo, self.input_shape, **self.options)
+        layer_outputs: List[LayerOutput] = []
+        if self.explain:
+            layer_outputs = self.activations.run(prepared.model_input)
+            scores = next(output.values for output in layer_outputs if output.kind == PROBABILITIES)
+        else:
+            batch = np.asarray(prepared.model_input, dtype=np.float32)[np.newaxis]
+            scores = np.asarray(self._forward(batch, training=False))[0]
+        probabilities = to_probabilities(scores)
+        order = np.argsort(-probabilities, kind="stable")
+        predicted = int(order[0])
+        cam_class = predicted if self.cam_class is None else self.cam_class
+        cams = self.explainer.explain(prepared.model_input, cam_class) if self.explain else []
+        return Analysis(
+            path=path,
+            photo=photo,
+            prepared=prepared,
+            probabilities=probabilities,
+            predicted=predicted,
+            top_k=[(int(index), float(probabilities[index])) for index in order[: self.top_k]],
+            layer_outputs=layer_outputs,
+            cam_class=cam_class,
+            cams=cams,
+        )
+
+
+def _single_input_model(model):
+    """``model`` called with one tensor rather than a list (Keras warns when the structure differs)."""
+    import keras  # noqa: PLC0415 (lazy: keeps --help fast)
+
+    return keras.Model(model.inputs[0], model.outputs[0])

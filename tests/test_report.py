@@ -1,0 +1,45 @@
+"""report.py pieces that train.py's end-to-end tests do not reach."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fashion_mnist_vis.report import comparison_row, comparison_table, evaluate, save_model_diagram, write_report
+
+
+def test_report_without_history_has_no_curves_but_has_calibration(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    labels = np.arange(40) % 10
+    report = write_report(model, tmp_path, images, labels, bins=4)
+    assert "training_curves.png" not in report["files"] and "reliability_diagram.png" in report["files"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert sum(metrics["calibration"]["bin_counts"]) == 40 and len(metrics["calibration"]["bin_counts"]) == 4
+    assert metrics["expected_calibration_error"] == report["expected_calibration_error"]
+    # float model inputs (preprocessed photos) give the same scores as the uint8 images
+    floats = evaluate(model, images[..., None].astype(np.float32) / 255, labels)
+    assert round(floats.accuracy, 5) == report["test_accuracy"]
+    assert round(floats.loss, 5) == pytest.approx(report["test_loss"], abs=1e-5)
+
+
+def test_a_graphviz_crash_skips_the_diagram_instead_of_failing(tmp_path, capsys):
+    from fashion_mnist_vis.models import build_model
+
+    why = save_model_diagram(build_model("resnet"), tmp_path / "model.png")  # graphviz 2.43 aborts on this graph
+    assert why is None or why.count("\n") == 0
+    assert "Trapezoid" not in capsys.readouterr().out
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_comparison_table_by_hand():
+    metrics = {"model": "dense", "parameters": 101770, "test_accuracy": 0.91234, "test_loss": 0.25, "epochs_run": 2,
+               "seconds_per_epoch": 3.26, "train_images_per_second": 1656.4, "seconds_per_epoch_each": [3.5, 3.02]}
+    row = comparison_row(metrics)
+    assert row["training_seconds"] == pytest.approx(6.52)
+    assert comparison_table([row]).splitlines()[2] == "| dense | 101,770 | 0.9123 | 0.2500 | 3.3 | 1,656 | 2 |"

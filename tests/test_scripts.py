@@ -1,0 +1,44 @@
+"""Every command's --help, run the two ways users run it, without TensorFlow.
+
+`--help` must stay fast, so it must not import TensorFlow or Keras: the
+subprocess blocks both modules (an import of either would fail) and runs the
+script as a file and as a module.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+SCRIPTS = {
+    "train": ("--saved_model", "--batch-size", "--data-dir", "--dataset", "--resume", "--lr-find",
+              "--embedding-snapshots", "gap_cnn", "resnet"),
+    "classify": ("--saved_model", "--save-plots", "--save_plots", "--plot-dir", "--plot_dir", "--top-k",
+                 "--json", "--invert", "--no-crop", "--preprocess", "--cam-class"),
+    "evaluate": ("--saved_model", "--images", "--invert", "--no-crop", "--bins", "--output-dir", "--dataset"),
+    "compare": ("--models", "--epochs", "--force", "--output-dir", "--train-size", "--seed", "resnet"),
+    "serve": ("--port", "--host", "--directory", "--quiet"),
+}
+
+
+SCRIPT_FILES = {"serve": "tensorboard_assets/serve_assets.py"}  # the others: fashion_mnist_vis/<name>.py
+
+
+def _help_without_tensorflow(script: str, as_module: bool) -> subprocess.CompletedProcess:
+    target = f"fashion_mnist_vis.{script}" if as_module else SCRIPT_FILES.get(script, f"fashion_mnist_vis/{script}.py")
+    run = "runpy.run_module" if as_module else "runpy.run_path"
+    code = ("import runpy, sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+            f"sys.argv = [{target!r}, '--help']; {run}({target!r}, run_name='__main__')")
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("as_module", [False, True], ids=["file", "module"])
+@pytest.mark.parametrize("script", list(SCRIPTS))
+def test_help_lists_the_flags_without_importing_tensorflow(script, as_module):
+    result = _help_without_tensorflow(script, as_module)
+    assert result.returncode == 0, result.stderr
+    for flag in SCRIPTS[script]:
+        assert flag in result.stdout, f"{script} --help does not mention {flag}"
