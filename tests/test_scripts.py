@@ -21,6 +21,9 @@ SCRIPTS = {
     "evaluate": ("--saved_model", "--images", "--invert", "--no-crop", "--bins", "--output-dir", "--dataset"),
     "compare": ("--models", "--epochs", "--force", "--output-dir", "--train-size", "--seed", "resnet"),
     "serve": ("--port", "--host", "--directory", "--quiet"),
+    "tensorboard_visualise": ("--saved_model", "--saved-model", "--num", "--layer", "--raw", "--format", "--host",
+                              "--port", "--base-url", "--tsne-points", "--no-tsne", "--dataset", "--data-dir",
+                              "(default: tensorboard_assets)"),
 }
 
 
