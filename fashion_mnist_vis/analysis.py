@@ -33,6 +33,16 @@ def find_class(name: str) -> int:
     )
 
 
+def check_class_outputs(model) -> None:
+    """Raise UserError unless ``model`` outputs one score per Fashion-MNIST class, (None, 10)."""
+    outputs = model.outputs[0].shape
+    if len(outputs) != 2 or outputs[-1] != NUM_CLASSES:
+        raise UserError(
+            f"model {model.name!r} outputs shape {tuple(outputs)}; expected one score for each of "
+            f"the {NUM_CLASSES} Fashion-MNIST classes, (None, {NUM_CLASSES})"
+        )
+
+
 @dataclass
 class Analysis:
     """One classified image and everything seen on the way.
@@ -85,12 +95,7 @@ class Analyser:
 
     def __init__(self, model, top_k: int = 3, invert: str = "auto", crop: bool = True,
                  method: str = "standard", cam_class: Optional[int] = None, explain: bool = False):
-        outputs = model.outputs[0].shape
-        if len(outputs) != 2 or outputs[-1] != NUM_CLASSES:
-            raise UserError(
-                f"model {model.name!r} outputs shape {tuple(outputs)}; expected one score for each of "
-                f"the {NUM_CLASSES} Fashion-MNIST classes, (None, {NUM_CLASSES})"
-            )
+        check_class_outputs(model)
         self.model = model
         self.input_shape = tuple(model.input_shape[1:])
         self.top_k = max(1, min(top_k, NUM_CLASSES))

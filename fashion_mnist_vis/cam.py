@@ -117,8 +117,22 @@ def grad_cam(model, image: np.ndarray, class_index: int, layer, normalise: bool 
         float32 (h, w) at the layer's resolution; in [0, 1] when ``normalise``.
     """
     feature_maps, gradients = layer_gradients(model, image, class_index, layer)
-    weights = gradients.mean(axis=(0, 1))  # alpha_k: global average of the gradients
-    raw = feature_maps.astype(np.float64) @ weights.astype(np.float64)
+    return grad_cam_from_gradients(feature_maps, gradients, normalise)
+
+
+def grad_cam_from_gradients(feature_maps: np.ndarray, gradients: np.ndarray, normalise: bool = True) -> np.ndarray:
+    """Grad-CAM's map from a layer's output and the class logit's gradient with respect to it.
+
+    Args:
+        feature_maps: float (h, w, k), the layer's output for one image.
+        gradients: float (h, w, k), ``d y_c / d feature_maps``.
+        normalise: apply :func:`normalise_map` (the paper's ReLU).
+
+    Returns:
+        float32 (h, w); in [0, 1] when ``normalise``.
+    """
+    weights = np.asarray(gradients, dtype=np.float64).mean(axis=(0, 1))  # alpha_k: averaged gradients
+    raw = np.asarray(feature_maps, dtype=np.float64) @ weights
     return normalise_map(raw) if normalise else raw.astype(np.float32)
 
 

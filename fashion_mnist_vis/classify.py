@@ -49,14 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"how many of the most likely classes to report (at most {NUM_CLASSES})")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per image on stdout instead of text")
-    prep = parser.add_argument_group("preprocessing (see fashion_mnist_vis/preprocess.py)")
-    prep.add_argument("--invert", choices=INVERT_CHOICES, default="auto",
-                      help="make the item light on black: auto inverts photos with a light background")
-    prep.add_argument("--no-crop", "--no_crop", dest="no_crop", action="store_true",
-                      help="do not crop to the object (it is still padded to the model's shape)")
-    prep.add_argument("--preprocess", choices=METHOD_CHOICES, default="standard",
-                      help="standard: greyscale, invert, crop, pad, resize; "
-                      "original: the original demo's greyscale + bicubic resize only")
+    add_preprocess_arguments(parser)
     plots = parser.add_argument_group("plots")
     plots.add_argument("--save-plots", "--save_plots", dest="save_plots", action="store_true",
                        help="save the plots and index.html (one sub-folder per image when several are given)")
@@ -66,6 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="explain this class in the class activation map instead of the prediction "
                        "(a class name, any case, e.g. Bag or 'ankle boot')")
     return parser
+
+
+def add_preprocess_arguments(parser: argparse.ArgumentParser) -> None:
+    """The --invert, --no-crop and --preprocess flags (see :func:`preprocess_options`)."""
+    prep = parser.add_argument_group("preprocessing (see fashion_mnist_vis/preprocess.py)")
+    prep.add_argument("--invert", choices=INVERT_CHOICES, default="auto",
+                      help="make the item light on black: auto inverts photos with a light background")
+    prep.add_argument("--no-crop", "--no_crop", dest="no_crop", action="store_true",
+                      help="do not crop to the object (it is still padded to the model's shape)")
+    prep.add_argument("--preprocess", choices=METHOD_CHOICES, default="standard",
+                      help="standard: greyscale, invert, crop, pad, resize; "
+                      "original: the original demo's greyscale + bicubic resize only")
+
+
+def preprocess_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`fashion_mnist_vis.preprocess.preprocess` chosen by the flags."""
+    return {"invert": args.invert, "crop": not args.no_crop, "method": args.preprocess}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -89,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.model_io import load_model
 
     model = load_model(args.saved_model)
-    analyser = Analyser(model, top_k=args.top_k, invert=args.invert, crop=not args.no_crop,
-                        method=args.preprocess, cam_class=cam_class, explain=args.save_plots)
+    analyser = Analyser(model, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
+                        **preprocess_options(args))
     model_label = image_report.describe_model(model, args.saved_model)
     print(f"Model: {model_label}", file=sys.stderr)
     if args.save_plots and not analyser.explainer.methods:
