@@ -20,6 +20,8 @@ SCRIPTS = {
                  "--json", "--invert", "--no-crop", "--preprocess", "--cam-class"),
     "evaluate": ("--saved_model", "--images", "--invert", "--no-crop", "--bins", "--output-dir", "--dataset"),
     "compare": ("--models", "--epochs", "--force", "--output-dir", "--train-size", "--seed", "resnet"),
+    "webcam_classify": ("--source", "--saved_model", "--saved-model", "--output", "--no-display", "--every",
+                        "--max-frames", "--json", "--region", "--force", "--camera-timeout", "--invert"),
     "serve": ("--port", "--host", "--directory", "--quiet"),
     "tensorboard_visualise": ("--saved_model", "--saved-model", "--num", "--layer", "--raw", "--format", "--host",
                               "--port", "--base-url", "--tsne-points", "--no-tsne", "--dataset", "--data-dir",

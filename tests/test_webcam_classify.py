@@ -172,20 +172,28 @@ def test_overlay_is_drawn_in_the_analysed_region_only(clip, tiny_model, tmp_path
 
 @pytest.mark.slow
 def test_predictor_is_built_once_and_traced_once(clip, tiny_model, tmp_path, capsys, monkeypatch):
+    import keras
+
     import fashion_mnist_vis.frame_predictor as frame_predictor
 
-    built = []
+    built, models_built_later = [], []
+    model_init = keras.Model.__init__
+
+    def counting_model_init(self, *args, **kwargs):
+        models_built_later.append(type(self).__name__)
+        model_init(self, *args, **kwargs)
 
     class CountingPredictor(frame_predictor.FramePredictor):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             built.append(self)
+            monkeypatch.setattr(keras.Model, "__init__", counting_model_init)  # from now on, count model builds
 
     monkeypatch.setattr(frame_predictor, "FramePredictor", CountingPredictor)
     status, records, err = run_main(capsys, "--source", clip[0], "--saved-model", tiny_model, "--no-display", "--json")
     assert status == 0, err
     assert len(records) == 40 and len(built) == 1
-    assert built[0].traces == 1
+    assert built[0].traces == 1 and models_built_later == []
 
 
 @pytest.mark.slow
