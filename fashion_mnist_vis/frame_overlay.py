@@ -23,7 +23,7 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from .classes import CLASS_NAMES
-from .layer_plots import overlay, place_on_canvas
+from .layer_plots import HEATMAP_ALPHA, overlay, place_on_canvas
 
 REGION_CHOICES = ("centre", "full")
 """What part of a frame is classified: the largest centred square, or the whole frame."""
@@ -83,7 +83,8 @@ class FrameOverlay:
         self.box = box
         self.frame_size = tuple(frame_size)
         self.prediction = None
-        self._placed: Optional[np.ndarray] = None
+        self._tint: Optional[np.ndarray] = None  # float32 (h, w, 3) BGR, 0..255 x alpha
+        self._keep: Optional[np.ndarray] = None  # float32 (h, w, 1): 1 - alpha on the map, 1 elsewhere
         self._scale = float(np.clip(frame_size[1] / 540.0, 0.38, 1.6))
         self._thickness = max(1, int(round(self._scale * 1.6)))
 
@@ -91,9 +92,13 @@ class FrameOverlay:
         """Show ``prediction`` (a FramePrediction) from now on; its heatmap is placed on the region once here."""
         self.prediction = prediction
         left, top, right, bottom = self.box
-        self._placed = None
+        self._tint = self._keep = None
         if prediction.heatmap is not None:
-            self._placed = place_on_canvas(prediction.heatmap, (right - left, bottom - top), prediction.canvas_box)
+            placed = place_on_canvas(prediction.heatmap, (right - left, bottom - top), prediction.canvas_box)
+            # overlay() on black gives colour x alpha where the map is (the blend's second term),
+            # so each frame only needs frame x (1 - alpha) + tint.
+            self._tint = overlay(np.zeros(placed.shape, np.float32), placed)[:, :, ::-1] * 255.0  # BGR
+            self._keep = np.where(np.isfinite(placed), 1.0 - HEATMAP_ALPHA, 1.0).astype(np.float32)[:, :, None]
 
     def draw(self, frame: np.ndarray, rates: Sequence[str] = ()) -> np.ndarray:
         """A copy of ``frame`` (uint8 BGR) with the heatmap, region outline and text panel.
@@ -106,10 +111,9 @@ class FrameOverlay:
 
         annotated = np.array(frame, dtype=np.uint8, copy=True)
         left, top, right, bottom = self.box
-        if self._placed is not None:
-            region_rgb = annotated[top:bottom, left:right, ::-1].astype(np.float32) / 255.0
-            blended = overlay(region_rgb, self._placed)
-            annotated[top:bottom, left:right] = np.rint(blended[:, :, ::-1] * 255.0).astype(np.uint8)
+        if self._tint is not None:
+            blended = annotated[top:bottom, left:right] * self._keep + self._tint
+            annotated[top:bottom, left:right] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
         if (left, top, right, bottom) != (0, 0) + self.frame_size:
             cv2.rectangle(annotated, (left, top), (right - 1, bottom - 1), _BLACK, self._thickness + 2)
             cv2.rectangle(annotated, (left, top), (right - 1, bottom - 1), _WHITE, self._thickness)
