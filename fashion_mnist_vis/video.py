@@ -231,9 +231,10 @@ class VideoOutput:
         fourcc = self._cv2.VideoWriter_fourcc(*CODECS[self.path.suffix.lower()])
         self._writer = self._cv2.VideoWriter(str(temp), fourcc, self.fps, self.size)
         if not self._writer.isOpened():
-            self._stack.close()
-            raise UserError(f"OpenCV cannot write {self.path.suffix} video to {str(self.path)!r} "
-                            f"(codec {CODECS[self.path.suffix.lower()]} unavailable?); try .avi")
+            error = UserError(f"OpenCV cannot write {self.path.suffix} video to {str(self.path)!r} "
+                              f"(codec {CODECS[self.path.suffix.lower()]} unavailable?); try .avi")
+            self._stack.__exit__(UserError, error, None)  # as a failure: the temporary file is removed
+            raise error
         return self
 
     def write(self, frame: np.ndarray) -> None:

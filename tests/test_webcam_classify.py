@@ -9,8 +9,12 @@ The command runs headless on it through main(argv) and as a subprocess.
 import json
 import math
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +24,7 @@ from classify_helpers import synthetic_data, trained_model_path
 from conftest import single_error_line
 from fashion_mnist_vis import video, webcam_classify
 from fashion_mnist_vis.classes import CLASS_NAMES
+from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.frame_overlay import FrameOverlay, RateMeter, analysed_region
 from fashion_mnist_vis.frame_predictor import FramePrediction
 from fashion_mnist_vis.layer_plots import overlay, place_on_canvas
@@ -206,26 +211,6 @@ def test_gap_model_gets_exact_cam(clip, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_ctrl_c_finishes_a_playable_video_and_exits_130(clip, tiny_model, tmp_path, capsys, monkeypatch):
-    real_read = video.VideoSource.read
-    calls = []
-
-    def read_then_interrupt(self):
-        calls.append(1)
-        if len(calls) == 7:
-            raise KeyboardInterrupt
-        return real_read(self)
-
-    monkeypatch.setattr(video.VideoSource, "read", read_then_interrupt)
-    output = tmp_path / "partial.mp4"
-    status, _, err = run_main(capsys, "--source", clip[0], "--saved-model", tiny_model, "--no-display",
-                              "--output", output)
-    assert status == 130
-    assert "(interrupted)" in err and "Traceback" not in err
-    assert len(read_frames(output)) == 7
-
-
-@pytest.mark.slow
 def test_without_a_display_output_runs_headless(clip, tiny_model, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(video.sys, "platform", "linux")
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -250,6 +235,80 @@ def test_as_a_subprocess(clip, tiny_model, tmp_path):
     assert len(result.stdout.splitlines()) == 8
     assert result.stderr.splitlines()[-1].startswith("Read 40 frames")
     assert len(read_frames(output)) == 40
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    """600 frames (a minute at 10 fps): still running when a test stops it."""
+    images, _ = synthetic_data()
+    return write_clip(tmp_path_factory.mktemp("long") / "long.avi", images[:20], frames_per_item=30)
+
+
+def _wait_for(predicate, seconds: float = 120.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_sigint_finishes_a_playable_video_and_exits_130(long_clip, tiny_model, tmp_path):
+    output = tmp_path / "partial.mp4"
+    with open(tmp_path / "stdout", "w") as out, open(tmp_path / "stderr", "w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fashion_mnist_vis.webcam_classify", "--source", str(long_clip),
+             "--saved-model", str(tiny_model), "--no-display", "--output", str(output), "--json"],
+            cwd=REPO, stdout=out, stderr=err,
+        )
+        try:
+            assert _wait_for(lambda: (tmp_path / "stdout").read_text().count("\n") >= 5), "no frames classified"
+            process.send_signal(signal.SIGINT)
+            assert process.wait(60) == 130
+        finally:
+            process.kill()
+    stderr = (tmp_path / "stderr").read_text()
+    assert "(interrupted); wrote" in stderr.splitlines()[-1] and "Traceback" not in stderr
+    written = int(re.search(r"wrote (\d+) frames", stderr).group(1))
+    classified = len((tmp_path / "stdout").read_text().splitlines())
+    assert 5 <= classified <= written < 600
+    assert len(read_frames(output)) == written  # finished: it plays to the last frame written
+    assert sorted(os.listdir(tmp_path)) == ["partial.mp4", "stderr", "stdout"]
+
+
+XVFB, XDOTOOL = shutil.which("Xvfb"), shutil.which("xdotool")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (XVFB and XDOTOOL), reason="needs Xvfb and xdotool for a virtual display")
+def test_window_shows_frames_until_q_is_pressed(long_clip, tiny_model, tmp_path):
+    display = f":{90 + os.getpid() % 100}"
+    server = subprocess.Popen([XVFB, display, "-screen", "0", "800x600x24"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, DISPLAY=display)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fashion_mnist_vis.webcam_classify", "--source", str(long_clip),
+             "--saved-model", str(tiny_model)],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            def window_id():
+                found = subprocess.run([XDOTOOL, "search", "--name", "Esc or q quits"], env=env,
+                                       capture_output=True, text=True)
+                return found.stdout.split()[0] if found.stdout.split() else None
+
+            assert _wait_for(lambda: window_id() is not None), "the window never appeared"
+            subprocess.run([XDOTOOL, "key", "--window", window_id(), "q"], env=env, check=True)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert process.returncode == 0, stderr
+    assert "(stopped from the window)" in stderr.splitlines()[-1]
 
 
 # ------------------------------------------------------------ errors (fast)
@@ -404,6 +463,14 @@ def test_video_output_is_atomic(tmp_path):
             output.write(np.zeros((10, 10, 3), np.uint8))
         assert target.read_bytes() == b"previous"  # replaced only when complete
     assert len(read_frames(target)) == 3 and os.listdir(tmp_path) == ["old.avi"]
+
+
+def test_writer_that_cannot_open_is_a_user_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(video.CODECS, ".mp4", "ZZZZ")  # a codec FFmpeg does not have
+    with pytest.raises(UserError, match=r"OpenCV cannot write \.mp4 video"):
+        with video.VideoOutput(tmp_path / "out.mp4", 10, (64, 48)):
+            pass
+    assert os.listdir(tmp_path) == []
 
 
 def test_overlay_draws_heatmap_on_the_canvas_and_the_panel():
