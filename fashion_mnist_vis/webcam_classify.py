@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-k", "--top_k", dest="top_k", type=positive_int, default=3,
                         help=f"how many of the most likely classes to show (at most {NUM_CLASSES})")
     parser.add_argument("--max-frames", "--max_frames", dest="max_frames", type=positive_int, default=None,
-                        help="stop after this many frames (default: to the end of the video, or Esc/q)")
+                        help="stop after this many frames; if not given, run to the end of the video or until Esc/q")
     output = parser.add_argument_group("output")
     output.add_argument("--output", type=Path, default=None,
                         help=f"write the annotated video here ({', '.join(f'{ext}: {codec}' for ext, codec in CODECS.items())}); "

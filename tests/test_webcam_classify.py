@@ -22,7 +22,7 @@ import pytest
 
 from classify_helpers import synthetic_data, trained_model_path
 from conftest import single_error_line
-from fashion_mnist_vis import video, webcam_classify
+from fashion_mnist_vis import video
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.frame_overlay import FrameOverlay, RateMeter, analysed_region
