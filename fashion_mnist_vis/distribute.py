@@ -267,7 +267,9 @@ def make_distribution(
         raise UserError(f"--devices is for --strategy mirrored, not {requested}")
     task = parse_tf_config(environ.get(TF_CONFIG_ENV)) if requested == "multiworker" else None
     split_cpu_from_environment(environ)
-    gpus = [device.name.split("device:")[-1] for device in tf.config.list_logical_devices("GPU")]
+    # Physical, not logical, devices: listing logical ones starts the runtime, after which
+    # MultiWorkerMirroredStrategy can no longer configure its collective ops.
+    gpus = [device.name.split("device:")[-1] for device in tf.config.list_physical_devices("GPU")]
     name = "mirrored" if devices else resolve_strategy(requested, gpus)
     if name == "one":
         return Distribution(devices=tuple(gpus[:1]) or ("CPU:0",))
@@ -347,8 +349,8 @@ def run_place(
     model)``, or, restarting after an interruption (a backup is in
     ``backup_root/<task>``), reuses the run folder recorded there. Other
     workers write into a temporary folder, deleted when the block ends. When
-    the caller marks the place ``completed``, this task's backup folder is
-    removed at the end.
+    the caller marks the place ``completed``, this task's backup folder (and
+    any folder created just to hold it) is removed at the end.
 
     Raises:
         UserError: if the backup belongs to a run with other settings.
@@ -356,29 +358,37 @@ def run_place(
     task_backup = Path(backup_root) / distribution.task_name if backup_root is not None else None
     restarted = task_backup is not None and backup_epochs(task_backup) > 0
     settings = {key: value for key, value in asdict(config).items() if key != "epochs"}
-    if distribution.is_chief:
-        if restarted:
-            record = _read_run_record(task_backup)
-            if record.get("settings") != settings:
-                raise UserError(f"the backup in {task_backup} is from a run with other settings; delete that "
-                                "folder to start afresh or pass another --backup-dir")
-            place = RunPlace(Path(record["run_dir"]), config.output, task_backup, True)
-        else:
-            place = RunPlace(new_run_dir(logdir, config.model), config.output, task_backup)
-            if task_backup is not None:
-                from .atomic import write_json_atomic
-
-                write_json_atomic(task_backup / RUN_RECORD, {"run_dir": str(place.run_dir), "settings": settings})
+    record = _read_run_record(task_backup) if restarted else {}
+    if restarted and record.get("settings") != settings:
+        raise UserError(f"the backup in {task_backup} is from a run with other settings; delete that folder to "
+                        "start afresh or pass another --backup-dir")
+    # Folders made only for the backup (by this run or the interrupted one): removed at the end if empty.
+    if restarted:
+        created = record.get("created") or []
+    elif backup_root is not None:
+        created = [str(folder) for folder in (Path(backup_root), Path(backup_root).parent) if not folder.exists()]
     else:
+        created = []
+    if not distribution.is_chief:
         scratch = Path(tempfile.mkdtemp(prefix=f"fashion-mnist-vis-{distribution.task_name}-"))
         place = RunPlace(scratch / "run", str(scratch / Path(config.output).name), task_backup, restarted, scratch)
         place.run_dir.mkdir()
+    elif restarted:
+        place = RunPlace(Path(record["run_dir"]), config.output, task_backup, True)
+    else:
+        place = RunPlace(new_run_dir(logdir, config.model), config.output, task_backup)
+    if task_backup is not None and not restarted:
+        from .atomic import write_json_atomic
+
+        run_dir = str(place.run_dir) if distribution.is_chief else None
+        write_json_atomic(task_backup / RUN_RECORD, {"run_dir": run_dir, "settings": settings, "created": created})
     try:
         yield place
         if place.completed and task_backup is not None:
             shutil.rmtree(task_backup, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                Path(backup_root).rmdir()  # only if no other task's backup is left in it
+            for folder in [Path(backup_root), *map(Path, created)]:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if empty: another task's backup or the chief's runs may be there
     finally:
         if place.scratch is not None:
             shutil.rmtree(place.scratch, ignore_errors=True)
@@ -387,8 +397,8 @@ def run_place(
 def _read_run_record(task_backup: Path) -> dict:
     try:
         record = json.loads((task_backup / RUN_RECORD).read_text())
-        if not isinstance(record, dict) or "run_dir" not in record:
-            raise ValueError("no run folder recorded")
+        if not isinstance(record, dict) or "settings" not in record or "run_dir" not in record:
+            raise ValueError(f"{RUN_RECORD} lacks the run's settings or folder")
         return record
     except (OSError, ValueError) as error:
         raise UserError(f"cannot restart from the backup in {task_backup}: {error}; delete that folder to start "
