@@ -63,7 +63,8 @@ def device_list(text: str) -> Tuple[str, ...]:
     for part in text.split(","):
         match = _DEVICE_PATTERN.match(part.strip())
         if not match:
-            raise argparse.ArgumentTypeError(f"{part.strip()!r} is not a device; expected e.g. GPU:0,GPU:1 or CPU:0,CPU:1")
+            raise argparse.ArgumentTypeError(
+                f"{part.strip()!r} is not a device; expected e.g. GPU:0,GPU:1 or CPU:0,CPU:1")
         names.append(f"{match.group(1).upper()}:{int(match.group(2))}")
     if len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"{text!r} names a device twice")
@@ -224,7 +225,8 @@ class Distribution:
         """One line for the run summary, e.g. 'mirrored, 2 replicas (CPU:0, CPU:1), global batch 64 = 32 x 2'."""
         where = f"{self.replicas} replica{'s' if self.replicas != 1 else ''}"
         if self.task:
-            where += f" on {self.task.workers} workers; this is {self.task.name}" + (" (chief)" if self.is_chief else "")
+            role = " (chief)" if self.is_chief else ""
+            where += f" on {self.task.workers} workers; this is {self.task.name}{role}"
         elif self.devices:
             where += f" ({', '.join(self.devices)})"
         return (f"{self.name}, {where}, global batch {self.global_batch(per_replica)} = "

@@ -59,15 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     distributed.add_argument("--strategy", choices=STRATEGIES, default=None,
                              help="one: a single device; mirrored: MirroredStrategy over all local GPUs (or "
                              "--devices); multiworker: MultiWorkerMirroredStrategy over the machines in TF_CONFIG; "
-                             "auto: mirrored when several GPUs are visible, else one. --batch-size is per replica. "
-                             "Default: one (with --resume, the run's own)")
+                             "auto: mirrored when several GPUs are visible, else one. --batch-size is per replica "
+                             "(default one; with --resume, the run's own)")
     distributed.add_argument("--devices", type=device_list, default=None,
                              help="for mirrored: the local devices to use, e.g. GPU:0,GPU:1; "
                              f"CPU:0,CPU:1 with {CPU_DEVICES_ENV}=2 splits the CPU into two logical devices")
     distributed.add_argument("--backup-dir", "--backup_dir", type=Path, default=None,
                              help="back up the training state here after every epoch; running the same command "
                              "again after a crash continues from the last finished epoch; removed when training "
-                             "ends. Default: LOGDIR/backup with --strategy multiworker, else no backup")
+                             "ends (default LOGDIR/backup with --strategy multiworker, else no backup)")
     output = parser.add_argument_group("output")
     output.add_argument("--embedding-snapshots", "--embedding_snapshots", type=positive_int, default=None,
                         metavar="K", help="every K epochs record a 2-D PCA of the embeddings of 500 validation "

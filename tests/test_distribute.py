@@ -231,10 +231,11 @@ def _check_model_predicts(path: Path):
 
 @pytest.fixture(scope="module")
 def mirrored_run(tmp_path_factory):
-    """train.py with MirroredStrategy over two logical CPU devices: 2 epochs, 16 images per replica."""
+    """train.py with MirroredStrategy over two logical CPU devices: 1 epoch, 16 images per replica."""
     tmp_path = tmp_path_factory.mktemp("mirrored")
-    command = [sys.executable, "-m", "fashion_mnist_vis.train", *TINY_RUN, "--epochs", "2", "--strategy", "mirrored",
-               "--devices", "CPU:0,CPU:1", "--output", str(tmp_path / "model.keras"), "--logdir", str(tmp_path / "runs")]
+    command = [sys.executable, "-m", "fashion_mnist_vis.train", *TINY_RUN, "--epochs", "1", "--strategy", "mirrored",
+               "--devices", "CPU:0,CPU:1", "--output", str(tmp_path / "model.keras"),
+               "--logdir", str(tmp_path / "runs")]
     result = subprocess.run(command, cwd=REPO, env=_environment(**{CPU_DEVICES_ENV: "2"}), capture_output=True,
                             text=True, timeout=CLUSTER_TIMEOUT)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -250,8 +251,8 @@ def test_mirrored_over_two_cpu_devices_trains_and_the_model_predicts(mirrored_ru
     settings = json.loads((run_dir / "metrics.json").read_text())["settings"]
     assert settings["batch_size"] == 16 and settings["distribution"]["global_batch_size"] == 32
     assert json.loads((run_dir / "run_config.json").read_text())["distribution"]["replicas"] == 2
-    assert len(_history(run_dir)) == 2
-    assert _check_model_predicts(tmp_path / "model.keras") > 0.4  # chance is 0.1
+    assert len(_history(run_dir)) == 1
+    assert _check_model_predicts(tmp_path / "model.keras") > 0.3  # chance is 0.1
 
 
 def _launch_cluster(roots, extra, deadline_s=CLUSTER_TIMEOUT):
