@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 from fashion_mnist_vis import cli
 from fashion_mnist_vis.cli import number_in_range, open_fraction, positive_float, positive_int
 from fashion_mnist_vis.datasets import add_data_arguments, data_settings
+from fashion_mnist_vis.distribute import CPU_DEVICES_ENV, STRATEGIES, device_list
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.lr_finder import DEFAULT_STEPS, MIN_STEPS
 from fashion_mnist_vis.models import DEFAULT_MODEL, MODELS, models_help
@@ -54,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--target-accuracy", "--target_accuracy", type=open_fraction, default=None,
                        help="stop as soon as validation accuracy reaches this value, e.g. 0.92")
     add_data_arguments(parser)
+    distributed = parser.add_argument_group("distributed training (tf.distribute)")
+    distributed.add_argument("--strategy", choices=STRATEGIES, default=None,
+                             help="one: a single device; mirrored: MirroredStrategy over all local GPUs (or "
+                             "--devices); multiworker: MultiWorkerMirroredStrategy over the machines in TF_CONFIG; "
+                             "auto: mirrored when several GPUs are visible, else one. --batch-size is per replica "
+                             "(default one; with --resume, the run's own)")
+    distributed.add_argument("--devices", type=device_list, default=None,
+                             help="for mirrored: the local devices to use, e.g. GPU:0,GPU:1; "
+                             f"CPU:0,CPU:1 with {CPU_DEVICES_ENV}=2 splits the CPU into two logical devices")
+    distributed.add_argument("--backup-dir", "--backup_dir", type=Path, default=None,
+                             help="back up the training state here after every epoch; running the same command "
+                             "again after a crash continues from the last finished epoch; removed when training "
+                             "ends (default LOGDIR/backup with --strategy multiworker, else no backup)")
     output = parser.add_argument_group("output")
     output.add_argument("--embedding-snapshots", "--embedding_snapshots", type=positive_int, default=None,
                         metavar="K", help="every K epochs record a 2-D PCA of the embeddings of 500 validation "
@@ -87,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None and find_rate:
         raise UserError("--resume continues with the run's saved learning rate; leave out --lr-find and "
                         "--learning-rate auto")
+    check_distribution_flags(args, find_rate)
     if args.resume is not None:
         run_dir = args.resume
         config = TrainConfig.load(run_dir)
@@ -107,9 +122,14 @@ def run(args: argparse.Namespace) -> int:
             data=data_settings(args),
         )
         run_dir = None
-    check_output_writable(check_model_path(config.output))
+    check_model_path(config.output)
     cli.import_tensorflow(args.debug)
+    distribution = make_distribution(args, config)
+    if distribution.is_chief:
+        check_output_writable(Path(config.output))
     splits = load_data(config)
+    if distribution.strategy is not None or args.backup_dir is not None:
+        return train_distributed(args, config, splits, distribution, run_dir)
     if run_dir is None:
         run_dir = new_run_dir(args.logdir, config.model)
     print(f"Run folder: {run_dir}", flush=True)
@@ -123,6 +143,62 @@ def run(args: argparse.Namespace) -> int:
         print(f"Training with the suggested learning rate {config.learning_rate:.3g}", flush=True)
     config.save(run_dir)
     return train_and_report(config, splits, run_dir, resume=args.resume is not None, model=model, extra=extra)
+
+
+def check_distribution_flags(args: argparse.Namespace, find_rate: bool) -> None:
+    """Refuse flag combinations that distributed training does not support, before anything starts."""
+    distributed = args.strategy not in (None, "one") or args.devices is not None
+    if find_rate and (distributed or args.backup_dir is not None):
+        raise UserError("the learning-rate range test runs on one device without a backup; leave out --strategy, "
+                        "--devices and --backup-dir, or give --learning-rate a number")
+    if args.resume is not None and (args.strategy == "multiworker" or args.backup_dir is not None):
+        raise UserError("--resume continues a run on this machine; a multiworker run (or one with --backup-dir) "
+                        "continues by itself when the same command is run again")
+
+
+def make_distribution(args: argparse.Namespace, config):
+    """Create the strategy (with --resume, by default the run's own) and record it in ``config``."""
+    from fashion_mnist_vis.distribute import make_distribution as make
+
+    saved = config.distribution if args.resume is not None else {}
+    strategy = args.strategy or saved.get("strategy", "one")
+    devices = args.devices or (tuple(saved.get("devices") or ()) if strategy == "mirrored" else None)
+    distribution = make(strategy, devices)
+    config.distribution = distribution.settings(config.batch_size)
+    if distribution.strategy is not None:
+        print(f"Strategy: {distribution.describe(config.batch_size)}", flush=True)
+    return distribution
+
+
+def train_distributed(args: argparse.Namespace, config, splits, distribution, run_dir: Optional[Path]) -> int:
+    """Train under a tf.distribute strategy or with a backup: the chief reports, other workers clean up."""
+    import contextlib
+    import dataclasses
+
+    from fashion_mnist_vis.distribute import RunPlace, run_place
+    from fashion_mnist_vis.training import fit, new_run_dir
+
+    if run_dir is not None:  # --resume
+        place = contextlib.nullcontext(RunPlace(run_dir, config.output))
+    else:
+        backup_root = args.backup_dir or (args.logdir / "backup" if distribution.name == "multiworker" else None)
+        place = run_place(distribution, config, args.logdir, backup_root, new_run_dir)
+    with place as where:
+        if where.restarted:
+            print(f"Restarting from the backup in {where.backup_dir}", flush=True)
+        if not distribution.is_chief:
+            worker_config = dataclasses.replace(config, output=where.output)
+            worker_config.save(where.run_dir)
+            fit(worker_config, splits, where.run_dir, distribution=distribution, backup_dir=where.backup_dir)
+            where.completed = True
+            print(f"{distribution.task_name}: training done; the chief writes the model and the report", flush=True)
+            return cli.EXIT_OK
+        print(f"Run folder: {where.run_dir}", flush=True)
+        config.save(where.run_dir)
+        status = train_and_report(config, splits, where.run_dir, resume=args.resume is not None,
+                                  distribution=distribution, backup_dir=where.backup_dir)
+        where.completed = status == cli.EXIT_OK
+        return status
 
 
 def run_range_test(config, splits, run_dir: Path, steps: int):
@@ -159,26 +235,30 @@ def check_output_writable(path: Path) -> None:
         raise UserError(f"cannot write the model to {str(path)!r}: folder {str(existing)!r} is not writable")
 
 
-def train_and_report(config, splits, run_dir: Path, resume: bool, model=None, extra=None) -> int:
+def train_and_report(config, splits, run_dir: Path, resume: bool, model=None, extra=None,
+                     distribution=None, backup_dir=None) -> int:
     from fashion_mnist_vis.training import train_and_evaluate
 
     try:
-        result, report = train_and_evaluate(config, splits, run_dir, resume=resume, model=model, extra=extra)
+        result, report = train_and_evaluate(config, splits, run_dir, resume=resume, model=model, extra=extra,
+                                            distribution=distribution, backup_dir=backup_dir)
     except KeyboardInterrupt:
-        print(
-            f"\n{PROG}: interrupted. The best model so far is in {config.output}; continue with:\n"
-            f"  python -m fashion_mnist_vis.train --resume {run_dir}",
-            file=sys.stderr,
-        )
+        how = ("run the same command again" if backup_dir is not None
+               else f"python -m fashion_mnist_vis.train --resume {run_dir}")
+        print(f"\n{PROG}: interrupted. The best model so far is in {config.output}; continue with:\n  {how}",
+              file=sys.stderr)
         return cli.EXIT_INTERRUPTED
     for note in report["notes"]:
         print(f"note: {note}", file=sys.stderr)
+    distributed = distribution is not None and distribution.strategy is not None
+    strategy_line = f"Strategy: {distribution.describe(config.batch_size)}\n" if distributed else ""
     print(
         f"\nTest accuracy {report['test_accuracy']:.4f}, loss {report['test_loss']:.4f} "
         f"on {report['test_images']} test images ({splits.source})\n"
         f"Model: {config.model}, {report['parameters']:,} parameters, {result.epochs_run} epoch{'s' if result.epochs_run != 1 else ''} "
         f"({result.stopped_because}), {report['seconds_per_epoch']:.1f} s/epoch, "
         f"{report['train_images_per_second'] or 0:,.0f} training images/s\n"
+        f"{strategy_line}"
         f"Best model saved to {config.output}\n"
         f"Report in {run_dir}: {', '.join(report['files'])}\n"
         f"TensorBoard: tensorboard --logdir {Path(run_dir) / 'tensorboard'}",

@@ -43,6 +43,7 @@ class TrainConfig:
     embedding_snapshots: Optional[int] = None
     output: str = "model.keras"
     data: Dict[str, object] = field(default_factory=dict)
+    distribution: Dict[str, object] = field(default_factory=dict)  # Distribution.settings(): strategy, global batch
 
     def save(self, run_dir: Path) -> None:
         from .atomic import write_json_atomic
@@ -69,6 +70,7 @@ class TrainingResult:
     epochs_run: int
     seconds_per_epoch: List[float]
     stopped_because: str
+    restarted: bool = False  # continued from a BackupAndRestore backup
 
 
 def load_data(config: TrainConfig) -> Splits:
@@ -100,7 +102,13 @@ def compile_model(model, learning_rate: float) -> None:
 
 
 def fit(
-    config: TrainConfig, splits: Splits, run_dir: Path, resume: bool = False, model=None
+    config: TrainConfig,
+    splits: Splits,
+    run_dir: Path,
+    resume: bool = False,
+    model=None,
+    distribution=None,
+    backup_dir: Optional[Path] = None,
 ) -> TrainingResult:
     """Train per ``config`` on ``splits``, writing checkpoints and logs into ``run_dir``.
 
@@ -108,6 +116,13 @@ def fit(
     state, epochs done, best validation loss, history). Otherwise ``model``,
     if given, is trained (recompiled with ``config.learning_rate``) instead
     of a newly built one, e.g. the model a learning-rate range test used.
+
+    ``distribution`` (a :class:`distribute.Distribution`; default: one
+    device) builds the model in its strategy's scope and feeds batches of
+    ``config.batch_size`` per replica. With ``backup_dir``, the training
+    state is backed up there after every epoch
+    (``keras.callbacks.BackupAndRestore``) and a backup left by an
+    interrupted run is restored first.
 
     Raises:
         UserError: if the loss became NaN, or the resume state is unusable.
@@ -123,17 +138,23 @@ def fit(
         TensorBoardImages,
         read_resume_state,
     )
+    from .distribute import Distribution, backup_callback, backup_epochs
     from .models import build_model
     from .pipeline import make_dataset
 
+    distribution = distribution or Distribution()
     keras.utils.set_random_seed(config.seed)
     resume_dir = Path(run_dir) / RESUME_FOLDER
-    if resume:
-        model, state = _load_resume_point(resume_dir, read_resume_state)
-    else:
-        model = model if model is not None else build_model(config.model)
-        compile_model(model, config.learning_rate)
-        state = {"epochs_done": 0, "best_val_loss": None, "history": {}}
+    with distribution.scope():
+        if resume:
+            model, state = _load_resume_point(resume_dir, read_resume_state)
+        else:
+            model = model if model is not None else build_model(config.model)
+            compile_model(model, config.learning_rate)
+            state = {"epochs_done": 0, "best_val_loss": None, "history": {}}
+    restarted_at = backup_epochs(backup_dir)
+    if restarted_at:
+        state = _restart_state(run_dir, restarted_at)
     initial_epoch = int(state["epochs_done"])
     if initial_epoch >= config.epochs:
         raise UserError(f"this run already did {initial_epoch} epochs; pass a larger --epochs to continue")
@@ -154,7 +175,7 @@ def fit(
         keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6, verbose=1
         ),
-        keras.callbacks.CSVLogger(str(Path(run_dir) / "history.csv"), append=resume),
+        keras.callbacks.CSVLogger(str(Path(run_dir) / "history.csv"), append=resume or bool(restarted_at)),
         keras.callbacks.TensorBoard(
             log_dir=str(Path(run_dir) / "tensorboard"), histogram_freq=1, update_freq="epoch", write_graph=False
         ),
@@ -166,11 +187,14 @@ def fit(
         callbacks.insert(2, target)
     if config.embedding_snapshots:
         callbacks.insert(callbacks.index(early_stopping) + 1, _embedding_snapshots(config, splits, run_dir))
+    if backup_dir is not None:  # last: an epoch counts as done once everything else recorded it
+        callbacks.append(backup_callback(backup_dir))
 
-    train_data = make_dataset(
-        splits.x_train, splits.y_train, config.batch_size, training=True, augment=config.augment, seed=config.seed
-    )
-    val_data = make_dataset(splits.x_val, splits.y_val, max(config.batch_size, 512))
+    batch_size = distribution.global_batch(config.batch_size)
+    train_data = distribution.shard(make_dataset(
+        splits.x_train, splits.y_train, batch_size, training=True, augment=config.augment, seed=config.seed
+    ))
+    val_data = distribution.shard(make_dataset(splits.x_val, splits.y_val, max(batch_size, 512)))
     history = model.fit(
         train_data,
         validation_data=val_data,
@@ -199,7 +223,26 @@ def fit(
         epochs_run=initial_epoch + len(losses),
         seconds_per_epoch=timer.seconds,
         stopped_because=reason,
+        restarted=bool(restarted_at),
     )
+
+
+def _restart_state(run_dir: Path, epochs: int) -> dict:
+    """The resume state after a restart from a backup of ``epochs`` epochs.
+
+    History (state.json and history.csv) is cut back to those epochs, so an
+    epoch that finished after the backup and is trained again counts once.
+    """
+    from .callbacks import read_resume_state
+    from .distribute import truncate_csv, truncate_history
+
+    try:
+        history = truncate_history(read_resume_state(Path(run_dir) / RESUME_FOLDER)["history"], epochs)
+    except (OSError, ValueError, KeyError):
+        history = {}
+    truncate_csv(Path(run_dir) / "history.csv", epochs)
+    val_losses = history.get("val_loss") or [math.inf]
+    return {"epochs_done": epochs, "best_val_loss": min(val_losses), "history": history}
 
 
 def _embedding_snapshots(config: TrainConfig, splits: Splits, run_dir: Path):
@@ -273,8 +316,13 @@ def train_and_evaluate(
     resume: bool = False,
     model=None,
     extra: Optional[Dict[str, object]] = None,
+    distribution=None,
+    backup_dir: Optional[Path] = None,
 ) -> Tuple[TrainingResult, Dict[str, object]]:
     """:func:`fit`, keep the best model at ``config.output``, and write the report into ``run_dir``.
+
+    Under a tf.distribute strategy the report is computed on one device,
+    from the saved best model.
 
     Returns:
         (TrainingResult, report): the report is what
@@ -288,12 +336,13 @@ def train_and_evaluate(
     from .model_io import load_model, save_model_atomic
     from .report import write_report
 
-    result = fit(config, splits, run_dir, resume=resume, model=model)
-    if resume:  # the overall best may predate this session; the checkpoint file holds it
+    result = fit(config, splits, run_dir, resume=resume, model=model, distribution=distribution, backup_dir=backup_dir)
+    if not (resume or result.restarted):  # else the overall best may predate this session; the file holds it
+        save_model_atomic(result.model, config.output)
+    if resume or result.restarted or (distribution is not None and distribution.strategy is not None):
         best = load_model(config.output)
     else:
         best = result.model
-        save_model_atomic(best, config.output)
     report = write_report(
         best, run_dir, splits.x_test, splits.y_test, result.history,
         extra={**training_metrics(config, splits, result, run_dir), **(extra or {})},

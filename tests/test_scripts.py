@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 SCRIPTS = {
     "train": ("--saved_model", "--batch-size", "--data-dir", "--dataset", "--resume", "--lr-find",
-              "--embedding-snapshots", "gap_cnn", "resnet"),
+              "--embedding-snapshots", "gap_cnn", "resnet", "--strategy", "multiworker", "--devices", "--backup-dir"),
     "classify": ("--saved_model", "--save-plots", "--save_plots", "--plot-dir", "--plot_dir", "--top-k",
                  "--json", "--invert", "--no-crop", "--preprocess", "--cam-class"),
     "evaluate": ("--saved_model", "--images", "--invert", "--no-crop", "--bins", "--output-dir", "--dataset"),
