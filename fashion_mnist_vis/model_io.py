@@ -397,6 +397,8 @@ def _check_model_file(path: Path) -> None:
             f"model file {name!r} is a folder; give a .keras or .h5 file "
             "(TensorFlow SavedModel folders are not supported)"
         )
+    if not path.is_file():  # opening a FIFO would block forever
+        raise UserError(f"model file {name!r} is not a regular file (a pipe, socket or device)")
     try:
         size = path.stat().st_size
         with open(path, "rb"):
