@@ -203,7 +203,7 @@ def _cached_or_downloaded(
         except _DownloadFailed as failure:
             failures.append(f"{url}: {failure}")
             notes.append(f"download failed: {url}: {failure}")
-    raise UserError(_no_download_message(cache, files, failures, corrupt=len(notes) > len(failures)))
+    raise UserError(_no_download_message(cache, files, failures, corrupt=target.is_file()))
 
 
 def _no_download_message(

@@ -186,7 +186,7 @@ def fit(
         initial_epoch=initial_epoch,
         steps_per_epoch=steps_per_epoch(len(splits.y_train), config.batch_size),
         callbacks=callbacks,
-        shuffle=False,  # the dataset reshuffles itself each epoch
+        shuffle=False,  # the dataset draws each epoch's order from (seed, epoch)
         verbose=2 if _output_is_redirected() else 1,
     )
     full_history = resume_state.history

@@ -247,6 +247,7 @@ FULL_DISK_SAVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_full_disk_on_a_real_tmpfs_keeps_the_previous_model(tiny_disk, suffix):
     """In a subprocess: after a failed HDF5 write the HDF5 library is unusable in that process (h5py segfaults
@@ -265,6 +266,7 @@ def test_full_disk_on_a_real_tmpfs_keeps_the_previous_model(tiny_disk, suffix):
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["ballast", target.name]
 
 
+@pytest.mark.slow
 def test_full_disk_while_training_gives_one_line_and_keeps_the_best_model(tmp_path, monkeypatch, capsys):
     """ENOSPC from the second save of the best model (monkeypatched write): exit 2, one line, model 1 intact."""
     import errno
