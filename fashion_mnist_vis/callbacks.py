@@ -79,23 +79,70 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class EpochSeeds(keras.callbacks.Callback):
+    """Before every epoch, set the model's random-layer seeds (dropout...) from ``(seed, epoch)``.
+
+    Keras keeps a dropout layer's random state in a variable that model files
+    do not store; re-seeding it each epoch makes epoch ``e`` draw the same
+    masks whether the run started at epoch 0 or was resumed at ``e``.
+    """
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        states = [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+        for number, state in enumerate(states):
+            state.assign(np.array([(self.seed * 1_000_003 + epoch) * 1_009 + number, 0], dtype=state.dtype))
+
+
 class ResumeState(keras.callbacks.Callback):
     """After every epoch, save everything needed to resume into ``folder``.
 
-    ``folder/last.keras`` holds the weights and optimizer state;
-    ``folder/state.json`` holds the number of epochs done, the best monitored
-    value so far, and the history. Both are written atomically, the model
-    first, so the state never points past the saved model.
+    ``folder/last.keras`` holds the weights and optimizer state (learning
+    rate included); ``folder/state.json`` holds the number of epochs done,
+    the best monitored value so far, the history and the counters of
+    ``stateful`` callbacks (early stopping's and the learning-rate
+    schedule's waits and bests). Both are written atomically, the model
+    first, so the state never points past the saved model. An epoch whose
+    loss is not finite is not saved (resuming from NaN weights is useless).
+
+    Args:
+        stateful: name -> callback whose :data:`CALLBACK_FIELDS` are saved
+            and, from ``restore`` (a previous state.json's ``callbacks``),
+            put back when training begins (after the callbacks' own reset).
+        best_weights: for a resumed EarlyStopping with ``restore_best_weights``,
+            a function returning the best weights so far (read from the best model file).
     """
 
-    def __init__(self, folder: Path, history: Optional[dict] = None, checkpoint: Optional[BestModelCheckpoint] = None):
+    CALLBACK_FIELDS = ("best", "wait", "best_epoch", "cooldown_counter")
+
+    def __init__(self, folder: Path, history: Optional[dict] = None, checkpoint: Optional[BestModelCheckpoint] = None,
+                 stateful: Optional[dict] = None, restore: Optional[dict] = None, best_weights=None):
         super().__init__()
         self.folder = Path(folder)
         self.history = {key: list(values) for key, values in (history or {}).items()}
         self.checkpoint = checkpoint
+        self.stateful = stateful or {}
+        self.restore = restore or {}
+        self.best_weights = best_weights
+
+    def on_train_begin(self, logs: Optional[dict] = None) -> None:
+        for name, fields in self.restore.items():
+            callback = self.stateful.get(name)
+            for field, value in fields.items():
+                if callback is not None and hasattr(callback, field):
+                    setattr(callback, field, math.inf if value is None else value)
+            if getattr(callback, "restore_best_weights", False) and self.best_weights is not None \
+                    and math.isfinite(callback.best):
+                callback.best_weights = self.best_weights()
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
-        for key, value in (logs or {}).items():
+        logs = logs or {}
+        if not math.isfinite(float(logs.get("loss", 0.0))):
+            return
+        for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
         self.folder.mkdir(parents=True, exist_ok=True)
         save_model_atomic(self.model, self.folder / RESUME_MODEL)
@@ -103,8 +150,19 @@ class ResumeState(keras.callbacks.Callback):
             "epochs_done": epoch + 1,
             "best_val_loss": self.checkpoint.best if self.checkpoint else None,
             "history": self.history,
+            "callbacks": {
+                name: {field: _json_number(getattr(callback, field)) for field in self.CALLBACK_FIELDS
+                       if hasattr(callback, field)}
+                for name, callback in self.stateful.items()
+            },
         }
         write_json_atomic(self.folder / RESUME_STATE, state)
+
+
+def _json_number(value):
+    """A callback counter or best value as JSON (infinity as null)."""
+    value = float(value) if isinstance(value, (float, np.floating)) else value
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def read_resume_state(folder: Path) -> dict:

@@ -19,7 +19,6 @@ if __package__ in (None, ""):  # run as a file: make the package importable
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -87,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     cam_class = find_class(args.cam_class) if args.cam_class is not None else None
     if args.save_plots:
-        check_plot_dir(args.plot_dir)
+        cli.check_writable_folder(args.plot_dir, "the plot folder")
     paths, failed = collect_inputs(args.images, args.json)
     if not paths:
         return cli.EXIT_USAGE
@@ -102,9 +101,6 @@ def run(args: argparse.Namespace) -> int:
     analyser = Analyser(model, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
                         **preprocess_options(args))
     model_label = image_report.describe_model(model, args.saved_model)
-    print(f"Model: {model_label}", file=sys.stderr)
-    if args.save_plots and not analyser.explainer.methods:
-        print(f"note: {analyser.explainer.why_none()}", file=sys.stderr)
 
     batch = len(paths) + failed > 1
     folders = image_report.unique_folder_names(paths) if batch else [None]
@@ -122,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             entries.append(BatchEntry(str(path), error=str(error)))
             continue
+        if not classified:  # said once, with the first result, so a lone bad image gets one error line
+            print(f"Model: {model_label}", file=sys.stderr)
+            if args.save_plots and not analyser.explainer.methods:
+                print(f"note: {analyser.explainer.why_none()}", file=sys.stderr)
         classified += 1
         print_result(analysis, plot_folder, args.json)
         entries.append(BatchEntry(str(path), analysis.prediction, analysis.score,
@@ -136,19 +136,6 @@ def run(args: argparse.Namespace) -> int:
     if failed == 0:
         return cli.EXIT_OK
     return cli.EXIT_FAILURE if classified else cli.EXIT_USAGE
-
-
-def check_plot_dir(folder: Path) -> None:
-    """Fail before any work if ``folder`` cannot be created or written (nothing is created here)."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing == folder and not folder.is_dir():
-        raise UserError(f"plot folder {str(folder)!r} exists but is not a folder")
-    if not existing.is_dir():
-        raise UserError(f"cannot create the plot folder {str(folder)!r}: {str(existing)!r} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write the plot folder {str(folder)!r}: {str(existing)!r} is not writable")
 
 
 def collect_inputs(inputs: Sequence[str], as_json: bool) -> Tuple[List[Path], int]:

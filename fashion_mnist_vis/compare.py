@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     output_dir: Path = args.output_dir
     if output_dir.exists() and not output_dir.is_dir():
         raise UserError(f"--output-dir {str(output_dir)!r} is a file, not a folder")
+    cli.check_writable_folder(output_dir, "--output-dir")
     configs = [
         TrainConfig(model=name, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                     seed=args.seed, patience=args.patience, output=str(output_dir / name / "model.keras"),

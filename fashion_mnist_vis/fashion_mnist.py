@@ -11,7 +11,11 @@ Where the four official IDX files are looked for, in order:
 3. The mirrors (``$FASHION_MNIST_VIS_MIRRORS``, comma-separated base URLs,
    overrides :data:`MIRRORS`), tried in order. Each download is checked
    against the official MD5 and written atomically (temporary file, then
-   rename), so the cache never holds a partial file.
+   rename), so the cache never holds a partial file. A mirror that refuses
+   the connection, answers an HTTP error, sends a short or wrong file, or
+   stalls for ``$FASHION_MNIST_VIS_DOWNLOAD_TIMEOUT`` seconds (default 30)
+   is skipped for the next; when every mirror fails, the one error line says
+   what each did.
 """
 
 import hashlib
@@ -33,6 +37,7 @@ from .idx import read_idx
 
 CACHE_ENV = "FASHION_MNIST_VIS_CACHE_DIR"
 MIRRORS_ENV = "FASHION_MNIST_VIS_MIRRORS"
+TIMEOUT_ENV = "FASHION_MNIST_VIS_DOWNLOAD_TIMEOUT"
 DEFAULT_CACHE_DIR = Path("~/.keras/datasets/fashion-mnist")
 
 MIRRORS = (
@@ -82,6 +87,20 @@ def configured_mirrors() -> List[str]:
     override = os.environ.get(MIRRORS_ENV, "")
     mirrors = [m.strip() for m in override.split(",") if m.strip()] or list(MIRRORS)
     return [m if m.endswith("/") else m + "/" for m in mirrors]
+
+
+def download_timeout() -> float:
+    """Seconds a mirror may stay silent: ``$FASHION_MNIST_VIS_DOWNLOAD_TIMEOUT`` or 30."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DOWNLOAD_TIMEOUT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise UserError(f"${TIMEOUT_ENV} must be a number of seconds above 0, not {text!r}")
+    return seconds
 
 
 def md5_of(path: Path) -> str:
@@ -163,31 +182,39 @@ def _cached_or_downloaded(
     progress: Optional[TextIO],
 ) -> Path:
     target = cache / spec.name
+    notes = []  # said once a mirror succeeds; if none does, the one error line says it all
     if target.is_file():
         if md5_of(target) == spec.md5:
             return target
-        _say(progress, f"{target} is corrupt (MD5 mismatch); downloading it again")
+        notes.append(f"{target} is corrupt (MD5 mismatch); downloading it again")
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UserError(f"cannot create the cache folder {cache}: {error.strerror or error}") from None
+    timeout = download_timeout()
     failures = []
     for mirror in mirrors:
         url = mirror + spec.name
         try:
-            _download_verified(url, target, spec.md5, progress)
+            _download_verified(url, target, spec.md5, progress, timeout)
+            for note in notes:
+                _say(progress, note)
             return target
         except _DownloadFailed as failure:
             failures.append(f"{url}: {failure}")
-            _say(progress, f"download failed: {url}: {failure}")
-    raise UserError(_no_download_message(cache, files, failures))
+            notes.append(f"download failed: {url}: {failure}")
+    raise UserError(_no_download_message(cache, files, failures, corrupt=target.is_file()))
 
 
-def _no_download_message(cache: Path, files: Dict[str, IdxFile], failures: List[str]) -> str:
+def _no_download_message(
+    cache: Path, files: Dict[str, IdxFile], failures: List[str], corrupt: bool = False
+) -> str:
     names = ", ".join(spec.name for spec in files.values())
-    last = f" (last error: {failures[-1]})" if failures else " (no mirrors configured)"
+    tried = f" (tried {len(failures)} mirror{'s' if len(failures) != 1 else ''}: " + "; ".join(failures) + ")" \
+        if failures else " (no mirrors configured)"
+    cached = " The cached copy failed its MD5 check." if corrupt else ""
     return (
-        f"could not download Fashion-MNIST{last}. Put the four files {names} in {cache} "
+        f"could not download Fashion-MNIST{tried}.{cached} Put the four files {names} in {cache} "
         f"or in a folder given with --data-dir, or train on generated data with --dataset synthetic"
     )
 
@@ -196,12 +223,14 @@ class _DownloadFailed(Exception):
     """One mirror failed for one file; the caller tries the next mirror."""
 
 
-def _download_verified(url: str, target: Path, md5: str, progress: Optional[TextIO]) -> None:
+def _download_verified(
+    url: str, target: Path, md5: str, progress: Optional[TextIO], timeout: float
+) -> None:
     """Download ``url`` to ``target`` via a temporary file, keeping it only if its MD5 matches."""
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as out:
-            received, total, checksum = _fetch(url, out, target.name, progress)
+            received, total, checksum = _fetch(url, out, target.name, progress, timeout)
         if total and received != total:
             raise _DownloadFailed(f"truncated: got {received} of {total} bytes")
         if checksum != md5:
@@ -215,12 +244,15 @@ def _download_verified(url: str, target: Path, md5: str, progress: Optional[Text
         raise
 
 
-def _fetch(url: str, out, name: str, progress: Optional[TextIO]):
-    """Stream ``url`` into ``out``; return (bytes received, Content-Length or 0, hex MD5)."""
+def _fetch(url: str, out, name: str, progress: Optional[TextIO], timeout: float):
+    """Stream ``url`` into ``out``; return (bytes received, Content-Length or 0, hex MD5).
+
+    ``timeout`` bounds the connection and every read (a stalled server fails, it does not hang).
+    """
     digest = hashlib.md5()
     received = total = 0
     try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0)
             for block in iter(lambda: response.read(1 << 16), b""):
                 out.write(block)

@@ -245,6 +245,8 @@ def _check_readable_file(path: Path, what: str) -> None:
         raise UserError(f"{what} {name!r} does not exist")
     if path.is_dir():
         raise UserError(f"{what} {name!r} is a folder, not a file")
+    if not path.is_file():  # opening a FIFO would block forever
+        raise UserError(f"{what} {name!r} is not a regular file (a pipe, socket or device)")
     try:
         size = path.stat().st_size
     except OSError as error:

@@ -44,10 +44,32 @@ def save_model_atomic(model, path: Union[str, Path]) -> Path:
     path = check_model_path(path)
     try:
         with atomic_path(path) as temp, _quiet_hdf5_notice():
-            model.save(temp)
+            _write_model(model, temp)
     except OSError as error:
-        raise UserError(f"could not save the model to {str(path)!r}: {error.strerror or error}") from error
+        raise UserError(f"could not save the model to {str(path)!r}: {error.strerror or error}; the previous "
+                        "file, if any, is unchanged") from None
     return path
+
+
+def _write_model(model, path: Path) -> None:
+    """``model.save(path)``, except that an .h5 file is built in memory, then written with plain file I/O.
+
+    The HDF5 library does not survive a failed write (a full disk): h5py
+    raises from destructors and the next HDF5 call can crash the process.
+    Built in memory, the only write that can fail is an ordinary one.
+    """
+    if path.suffix.lower() != ".h5":
+        model.save(path)
+        return
+    import io
+
+    import h5py  # noqa: PLC0415 (lazy: keeps --help fast)
+    from keras.src.legacy.saving import legacy_h5_format  # noqa: PLC0415
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        legacy_h5_format.save_model_to_hdf5(model, handle)
+    path.write_bytes(buffer.getvalue())
 
 
 @contextlib.contextmanager
@@ -397,6 +419,8 @@ def _check_model_file(path: Path) -> None:
             f"model file {name!r} is a folder; give a .keras or .h5 file "
             "(TensorFlow SavedModel folders are not supported)"
         )
+    if not path.is_file():  # opening a FIFO would block forever
+        raise UserError(f"model file {name!r} is not a regular file (a pipe, socket or device)")
     try:
         size = path.stat().st_size
         with open(path, "rb"):

@@ -1,9 +1,13 @@
 """tf.data input pipelines: uint8 arrays in, batches of model-ready floats out.
 
 Models take float32 (batch, 28, 28, 1) in [0, 1]. The conversion happens
-once per image: training data is converted, cached in memory, then shuffled
-and batched each epoch; optional augmentation runs on whole batches.
+once per image; training batches are gathered from the converted images in
+an order drawn from ``(seed, epoch)``; optional augmentation runs on whole
+batches with draws from ``(seed, epoch, batch)``.
 """
+
+import math
+from typing import Sequence
 
 import numpy as np
 
@@ -20,6 +24,7 @@ def make_dataset(
     training: bool = False,
     augment: bool = False,
     seed: int = 0,
+    epochs: Sequence[int] = range(1),
 ):
     """Build a ``tf.data.Dataset`` of (images, labels) batches.
 
@@ -27,25 +32,65 @@ def make_dataset(
         images: uint8 (N, 28, 28), values 0..255.
         labels: integer (N,), values 0..9.
         batch_size: images per batch.
-        training: shuffle every epoch (reproducibly from ``seed``).
+        training: shuffle every epoch. Epoch ``e``'s order and augmentation
+            depend only on ``(seed, e)``, so a run resumed at epoch ``e``
+            sees exactly the batches an uninterrupted run would have.
         augment: apply :func:`augment_batch` (training only).
+        epochs: with ``training``, the epochs to produce, one after another
+            (e.g. ``range(initial_epoch, total)``); give Keras
+            ``steps_per_epoch=steps_per_epoch(N, batch_size)`` so it keeps
+            one iterator across them.
 
     Returns:
         A dataset yielding float32 (B, 28, 28, 1) in [0, 1] and int32 (B,).
     """
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((to_model_input(images), labels.astype(np.int32)))
-    dataset = dataset.cache()
-    if training:
-        dataset = dataset.shuffle(min(len(labels), 20000), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if training and augment:
-        generator = tf.random.Generator.from_seed(seed)
-        dataset = dataset.map(
-            lambda x, y: (augment_batch(x, generator), y), num_parallel_calls=tf.data.AUTOTUNE
-        )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    inputs, targets = to_model_input(images), labels.astype(np.int32)
+    if not training:
+        return tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    inputs, targets = tf.constant(inputs), tf.constant(targets)
+    count = len(targets)
+
+    def epoch_batches(epoch):
+        epoch_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
+        order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=epoch_seed)
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
+        return batches.map(lambda step, index: (tf.random.experimental.stateless_fold_in(epoch_seed, step), index))
+
+    def load(batch_seed, index):
+        batch = tf.gather(inputs, index)
+        if augment:
+            batch = augment_batch(batch, StatelessDraws(batch_seed))
+        return batch, tf.gather(targets, index)
+
+    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(list(epochs), tf.int64)).flat_map(epoch_batches)
+    return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(count: int, batch_size: int) -> int:
+    """Batches in one epoch of ``count`` images (the last one may be short)."""
+    return max(1, math.ceil(count / batch_size))
+
+
+class StatelessDraws:
+    """The ``uniform`` of ``tf.random.Generator`` that :func:`augment_batch` uses, drawn from one seed.
+
+    Each call folds a call counter into ``seed`` (int64 (2,)), so the draws
+    are a pure function of the seed: usable inside tf.data functions, and
+    reproducible batch by batch whatever came before.
+    """
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.calls = 0
+
+    def uniform(self, shape, minval=0, maxval=None, dtype=None):
+        import tensorflow as tf
+
+        self.calls += 1
+        seed = tf.random.experimental.stateless_fold_in(self.seed, self.calls)
+        return tf.random.stateless_uniform(shape, seed, minval=minval, maxval=maxval, dtype=dtype or tf.float32)
 
 
 def augment_batch(images, generator, max_shift: int = 2, erase_probability: float = 0.25):
@@ -53,7 +98,7 @@ def augment_batch(images, generator, max_shift: int = 2, erase_probability: floa
 
     Args:
         images: float32 tensor (B, H, W, C) in [0, 1].
-        generator: a ``tf.random.Generator`` (stateful, so runs are reproducible).
+        generator: a ``tf.random.Generator`` or :class:`StatelessDraws` (anything with its ``uniform``).
         max_shift: largest shift in pixels along each axis (zero padding).
         erase_probability: chance that an image gets one random rectangle set
             to zero (random erasing, Zhong et al. 2020), covering 2-25% of it.

@@ -132,6 +132,7 @@ def fit(
 
     from .callbacks import (
         BestModelCheckpoint,
+        EpochSeeds,
         EpochTimer,
         ResumeState,
         TargetAccuracyStop,
@@ -140,7 +141,7 @@ def fit(
     )
     from .distribute import Distribution, backup_callback, backup_epochs
     from .models import build_model
-    from .pipeline import make_dataset
+    from .pipeline import make_dataset, steps_per_epoch
 
     distribution = distribution or Distribution()
     keras.utils.set_random_seed(config.seed)
@@ -167,14 +168,20 @@ def fit(
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=1
     )
-    resume_state = ResumeState(resume_dir, history=state["history"], checkpoint=checkpoint)
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6, verbose=1
+    )
+    resume_state = ResumeState(
+        resume_dir, history=state["history"], checkpoint=checkpoint,
+        stateful={"early_stopping": early_stopping, "reduce_lr": reduce_lr}, restore=state.get("callbacks"),
+        best_weights=lambda: _best_weights(config.output),
+    )
     callbacks = [
+        EpochSeeds(config.seed),
         keras.callbacks.TerminateOnNaN(),
         checkpoint,
         early_stopping,
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6, verbose=1
-        ),
+        reduce_lr,
         keras.callbacks.CSVLogger(str(Path(run_dir) / "history.csv"), append=resume or bool(restarted_at)),
         keras.callbacks.TensorBoard(
             log_dir=str(Path(run_dir) / "tensorboard"), histogram_freq=1, update_freq="epoch", write_graph=False
@@ -184,7 +191,7 @@ def fit(
         resume_state,
     ]
     if target:
-        callbacks.insert(2, target)
+        callbacks.insert(callbacks.index(checkpoint) + 1, target)
     if config.embedding_snapshots:
         callbacks.insert(callbacks.index(early_stopping) + 1, _embedding_snapshots(config, splits, run_dir))
     if backup_dir is not None:  # last: an epoch counts as done once everything else recorded it
@@ -192,7 +199,8 @@ def fit(
 
     batch_size = distribution.global_batch(config.batch_size)
     train_data = distribution.shard(make_dataset(
-        splits.x_train, splits.y_train, batch_size, training=True, augment=config.augment, seed=config.seed
+        splits.x_train, splits.y_train, batch_size, training=True, augment=config.augment, seed=config.seed,
+        epochs=range(initial_epoch, config.epochs),
     ))
     val_data = distribution.shard(make_dataset(splits.x_val, splits.y_val, max(batch_size, 512)))
     history = model.fit(
@@ -200,8 +208,9 @@ def fit(
         validation_data=val_data,
         epochs=config.epochs,
         initial_epoch=initial_epoch,
+        steps_per_epoch=steps_per_epoch(len(splits.y_train), batch_size),
         callbacks=callbacks,
-        shuffle=False,  # the dataset reshuffles itself each epoch
+        shuffle=False,  # the dataset draws each epoch's order from (seed, epoch)
         verbose=2 if _output_is_redirected() else 1,
     )
     full_history = resume_state.history
@@ -362,6 +371,13 @@ def _load_resume_point(resume_dir: Path, read_state):
     except (OSError, ValueError) as error:
         raise UserError(f"cannot resume from {resume_dir}: {error}") from None
     return model, state
+
+
+def _best_weights(path: str):
+    """The weights of the best model saved so far (for a resumed early stopping to restore)."""
+    from .model_io import load_model
+
+    return load_model(path).get_weights()
 
 
 def _output_is_redirected() -> bool:

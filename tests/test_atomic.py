@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from fashion_mnist_vis import model_io
 from fashion_mnist_vis.atomic import atomic_path, write_json_atomic
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.model_io import save_model_atomic
@@ -40,15 +41,15 @@ def test_model_save_failure_keeps_the_previous_model(tmp_path, monkeypatch, suff
     before = path.read_bytes()
 
     second = _tiny_model(2)
-    real_save = second.save
+    real_write = model_io._write_model
 
-    def crash_halfway(filepath, *args, **kwargs):
-        real_save(filepath, *args, **kwargs)
+    def crash_halfway(model, filepath):
+        real_write(model, filepath)
         with open(filepath, "r+b") as handle:  # simulate the process dying mid-write
             handle.truncate(100)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(second, "save", crash_halfway)
+    monkeypatch.setattr(model_io, "_write_model", crash_halfway)
     with pytest.raises(KeyboardInterrupt):
         save_model_atomic(second, path)
     assert path.read_bytes() == before

@@ -12,8 +12,10 @@ from fashion_mnist_vis.fashion_mnist import (
     MIRRORS,
     MIRRORS_ENV,
     OFFICIAL_FILES,
+    TIMEOUT_ENV,
     configured_mirrors,
     default_cache_dir,
+    download_timeout,
     load_fashion_mnist,
     md5_of,
 )
@@ -145,3 +147,115 @@ def test_environment_overrides(monkeypatch, tmp_path):
     monkeypatch.delenv(MIRRORS_ENV)
     assert str(default_cache_dir()).endswith(".keras/datasets/fashion-mnist")
     assert configured_mirrors() == list(MIRRORS)
+
+
+# -- every mirror fault, alone and all at once -------------------------------------------
+
+
+class StallingServer:
+    """Accepts connections on 127.0.0.1 and never answers (until closed)."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self.held = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(connection)
+
+    def close(self):
+        self.sock.close()
+        for connection in self.held:
+            connection.close()
+
+
+def _mirror(kind, idx_dir, name, opened):
+    """A base URL whose server does ``kind`` for ``name``; servers are added to ``opened`` to close."""
+    if kind == "refused":
+        return f"http://127.0.0.1:{free_port()}/"
+    if kind == "stall":
+        server = StallingServer()
+    else:
+        server = FileServer(idx_dir)
+        if kind != "good":
+            server.faults["/" + name] = {"checksum": "garbage"}.get(kind, kind)
+    opened.append(server)
+    return server.url
+
+
+FAULTS = {"refused": "refused", "404": "HTTP 404", "truncate": "truncated",
+          "checksum": "does not match the official", "stall": "timed out"}
+
+
+@pytest.fixture
+def quick_timeout(monkeypatch):
+    monkeypatch.setenv(TIMEOUT_ENV, "1")
+
+
+def _leftovers(cache):
+    return sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_each_fault_falls_through_to_the_next_mirror(tmp_path, idx_dir, idx_specs, quick_timeout, fault):
+    name = idx_specs["train_images"].name
+    opened = []
+    try:
+        bad = _mirror(fault, idx_dir, name, opened)
+        good = _mirror("good", idx_dir, name, opened)
+        progress = io.StringIO()
+        data = _load(tmp_path, [bad, good], idx_specs, progress)
+    finally:
+        for server in opened:
+            server.close()
+    assert data.x_train.shape == (600, 28, 28)
+    assert f"download failed: {bad}{name}: " in progress.getvalue()
+    assert FAULTS[fault].lower() in progress.getvalue().lower()
+    assert _leftovers(tmp_path) == sorted(spec.name for spec in idx_specs.values())
+
+
+def test_all_mirrors_failing_lists_each_and_leaves_no_partial_file(tmp_path, idx_dir, idx_specs, quick_timeout):
+    name = idx_specs["train_images"].name
+    opened = []
+    try:
+        mirrors = [_mirror(fault, idx_dir, name, opened) for fault in FAULTS]
+        with pytest.raises(UserError) as error:
+            _load(tmp_path / "cache", mirrors, idx_specs, progress=None)
+    finally:
+        for server in opened:
+            server.close()
+    message = str(error.value)
+    assert "\n" not in message and f"tried {len(FAULTS)} mirrors" in message
+    for mirror, reason in zip(mirrors, FAULTS.values()):
+        assert f"{mirror}{name}: " in message
+        assert reason.lower() in message.lower(), reason
+    assert _leftovers(tmp_path / "cache") == [], "a partial or temporary file was left in the cache"
+
+
+def test_corrupt_cache_and_no_mirror_says_both(tmp_path, idx_specs):
+    name = idx_specs["train_images"].name
+    (tmp_path / name).write_bytes(b"corrupt")
+    with pytest.raises(UserError) as error:
+        _load(tmp_path, [f"http://127.0.0.1:{free_port()}/"], idx_specs, progress=None)
+    assert "failed its MD5 check" in str(error.value) and "refused" in str(error.value).lower()
+    assert (tmp_path / name).read_bytes() == b"corrupt"  # not deleted, not replaced by anything partial
+    assert _leftovers(tmp_path) == [name]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_bad_timeout_setting_is_a_user_error(monkeypatch, value):
+    monkeypatch.setenv(TIMEOUT_ENV, value)
+    with pytest.raises(UserError, match=TIMEOUT_ENV):
+        download_timeout()
