@@ -394,9 +394,7 @@ class ChannelGridFigure:
         (image,) = ax.images
         image.set_data(grid)
         rows, width = grid.shape
-        image.set_extent((-0.5, width - 0.5, rows - 0.5, -0.5))  # imshow's own extent for this shape
-        ax.set_xlim(-0.5, width - 0.5)
-        ax.set_ylim(rows - 0.5, -0.5)
+        image.set_extent((-0.5, width - 0.5, rows - 0.5, -0.5))  # imshow's extent; also sets the limits
         _label_channel_grid(ax, maps, layer_name, layer_type, columns)
         return self._figure
 
