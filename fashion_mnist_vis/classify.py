@@ -92,18 +92,21 @@ def run(args: argparse.Namespace) -> int:
         return cli.EXIT_USAGE
 
     cli.import_tensorflow(args.debug)
-    from fashion_mnist_vis import image_report
     from fashion_mnist_vis.analysis import Analyser
-    from fashion_mnist_vis.html_page import BatchEntry
-    from fashion_mnist_vis.model_io import load_model
+    from fashion_mnist_vis.model_io import describe_model, load_model
 
+    if args.save_plots:  # matplotlib is imported only when plots are asked for
+        from fashion_mnist_vis import image_report
+        from fashion_mnist_vis.html_page import BatchEntry
     model = load_model(args.saved_model)
     analyser = Analyser(model, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
                         **preprocess_options(args))
-    model_label = image_report.describe_model(model, args.saved_model)
+    model_label = describe_model(model, args.saved_model)
 
     batch = len(paths) + failed > 1
-    folders = image_report.unique_folder_names(paths) if batch else [None]
+    folders = [None] * len(paths)
+    if batch and args.save_plots:
+        folders = image_report.unique_folder_names(paths)
     entries, classified = [], 0
     for path, folder_name in zip(paths, folders):
         plot_folder = None
@@ -116,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         except UserError as error:
             report_failure(str(path), error, args.json)
             failed += 1
-            entries.append(BatchEntry(str(path), error=str(error)))
+            if args.save_plots:
+                entries.append(BatchEntry(str(path), error=str(error)))
             continue
         if not classified:  # said once, with the first result, so a lone bad image gets one error line
             print(f"Model: {model_label}", file=sys.stderr)
@@ -124,8 +128,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"note: {analyser.explainer.why_none()}", file=sys.stderr)
         classified += 1
         print_result(analysis, plot_folder, args.json)
-        entries.append(BatchEntry(str(path), analysis.prediction, analysis.score,
-                                  folder_name, image_report.INPUT_IMAGE))
+        if args.save_plots:
+            entries.append(BatchEntry(str(path), analysis.prediction, analysis.score,
+                                      folder_name, image_report.INPUT_IMAGE))
     if batch and args.save_plots and classified:
         try:
             index = image_report.write_batch_index(args.plot_dir, entries, model_label)

@@ -8,6 +8,7 @@ exit status 2, and Ctrl-C exits with status 130 without a traceback.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 from typing import Callable, Optional, Sequence, Union
@@ -108,9 +109,14 @@ def import_tensorflow(debug: bool = False) -> None:
     TensorFlow prints CUDA and oneDNN notices straight to file descriptor 2
     before its own log settings apply, so environment variables cannot hide
     them; stderr is pointed at /dev/null while the import and the device
-    probe run. Python exceptions are unaffected.
+    probe run. Python exceptions are unaffected. Keras is imported without
+    its optional scikit-learn and matplotlib helpers (see :func:`_hidden`).
     """
-    if debug or "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules:
+        return
+    if debug:
+        with _hidden():
+            import keras  # noqa: F401
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
@@ -118,7 +124,8 @@ def import_tensorflow(debug: bool = False) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import keras  # noqa: F401  (imported for its side effect: loaded once, quietly)
+        with _hidden():
+            import keras  # noqa: F401  (imported for its side effect: loaded once, quietly)
         import tensorflow as tf
 
         tf.config.list_physical_devices()
@@ -126,6 +133,35 @@ def import_tensorflow(debug: bool = False) -> None:
         os.dup2(saved_stderr, 2)
         os.close(saved_stderr)
         os.close(devnull)
+
+
+KERAS_OPTIONAL_IMPORTS = ("sklearn", "matplotlib")
+"""Packages ``import keras`` imports only for helpers this package never uses."""
+
+
+@contextlib.contextmanager
+def _hidden(names: Sequence[str] = KERAS_OPTIONAL_IMPORTS):
+    """Make ``import NAME`` fail inside the ``with`` block, for each of ``names`` not yet imported.
+
+    ``import keras`` imports scikit-learn (and with it SciPy) for its
+    scikit-learn wrappers, and matplotlib's pyplot for its image-gallery
+    plots. This package uses neither, and the two imports take about a
+    second of every command's start-up on a small CPU (and matplotlib is
+    not needed at all when no plots are drawn). A ``None`` entry in
+    ``sys.modules`` makes an import fail, which Keras expects (those
+    helpers then report the package as missing). The entries are removed
+    afterwards, so scikit-learn (PCA, t-SNE) and matplotlib (plots) import
+    normally when they are needed.
+    """
+    hidden = [name for name in names if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
 
 
 def run_cli(

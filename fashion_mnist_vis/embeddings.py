@@ -190,24 +190,47 @@ def pca_2d(embeddings: np.ndarray) -> Projection:
     """Project float (N, D) embeddings onto their first two principal components.
 
     Returns a :class:`Projection` of all N points whose note gives the
-    fraction of variance the two components explain.
+    fraction of variance the two components explain. Up to
+    :data:`EXACT_PCA_MAX_DIMS` dimensions (the 64-d default) this is an exact
+    SVD in NumPy, the same as scikit-learn's ``PCA(svd_solver="full")``
+    (signs included) without importing scikit-learn (seconds on a small
+    CPU); wider embeddings use scikit-learn's randomized solver.
     """
-    from sklearn.decomposition import PCA
-
     started = time.perf_counter()
     embeddings = np.asarray(embeddings, dtype=np.float32)
     if len(embeddings) < 2 or embeddings.shape[1] < 2:
         raise UserError("PCA needs at least 2 points of at least 2 dimensions")
-    pca = PCA(n_components=2, svd_solver="full" if embeddings.shape[1] <= 1000 else "randomized", random_state=0)
-    coords = pca.fit_transform(embeddings).astype(np.float32)
-    explained = pca.explained_variance_ratio_
+    if embeddings.shape[1] <= EXACT_PCA_MAX_DIMS:
+        coords, explained = _exact_pca(embeddings, 2)
+    else:
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, svd_solver="randomized", random_state=0)
+        coords, explained = pca.fit_transform(embeddings), pca.explained_variance_ratio_
     return Projection(
-        coords,
+        coords.astype(np.float32),
         np.arange(len(embeddings)),
         "PCA",
         time.perf_counter() - started,
         f"PC1 {explained[0]:.0%}, PC2 {explained[1]:.0%} of the variance",
     )
+
+
+EXACT_PCA_MAX_DIMS = 1000
+"""Embeddings up to this wide get an exact PCA (memory: N x D float64, twice)."""
+
+
+def _exact_pca(points: np.ndarray, components: int) -> Tuple[np.ndarray, np.ndarray]:
+    """PCA by SVD of the centred float (N, D) ``points``: (N, components) coordinates and the
+    fraction of variance each component explains. Each component's sign makes its largest
+    weight positive (scikit-learn's ``svd_flip`` convention), so results match its PCA."""
+    centred = np.asarray(points, dtype=np.float64)
+    centred = centred - centred.mean(axis=0)
+    _, singular, axes = np.linalg.svd(centred, full_matrices=False)
+    axes = axes[:components]
+    axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]
+    variance = singular**2
+    return centred @ axes.T, variance[:components] / variance.sum()
 
 
 def tsne_2d(

@@ -78,10 +78,13 @@ def unique_folder_names(paths: Iterable[Path]) -> List[str]:
     return names
 
 
+PNG_COMPRESS_LEVEL = 1
+"""zlib level of the plots: twice as fast to write as the default 6, files about 20% larger."""
+
+
 def _save(figure, path: Path) -> None:
     with atomic_path(path) as temp:
-        save_figure(figure, temp, tight=False)
-    figure.clear()
+        save_figure(figure, temp, tight=False, compress_level=PNG_COMPRESS_LEVEL)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -97,7 +100,7 @@ def write_image_report(analysis: Analysis, analyser: Analyser, folder: Path, mod
         analyser: the :class:`~fashion_mnist_vis.analysis.Analyser` that made it,
             built with ``explain=True``.
         model_label: a one-line description of the model for the page
-            (see :func:`describe_model`).
+            (see :func:`fashion_mnist_vis.model_io.describe_model`).
     """
     activations, explainer = analyser.activations, analyser.explainer
     folder = Path(folder)
@@ -130,13 +133,14 @@ def write_image_report(analysis: Analysis, analyser: Analyser, folder: Path, mod
     layers = {layer.name: layer for layer, _ in activations.layers}
     files = layer_file_names(output.name for output in analysis.layer_outputs)
     layer_panels = []
+    grids = layer_plots.ChannelGridFigure()
     for output in analysis.layer_outputs:
         layer = layers[output.name]
         config = layer.get_config()
         input_shape = activations.input_shapes[output.name]
         heading = f"{output.name} ({output.layer_type})"
         if output.kind == SPATIAL:
-            figure = layer_plots.plot_channel_grid(output.values, output.name, output.layer_type)
+            figure = grids.plot(output.values, output.name, output.layer_type)
             caption = html_page.layer_caption(output.layer_type, config, output.values.shape, input_shape)
         elif output.kind == PROBABILITIES:
             figure = layer_plots.plot_probabilities(
@@ -263,9 +267,3 @@ def describe_settings(invert: str, crop: bool, method: str) -> str:
     if method == "original":
         return "original (greyscale and bicubic resize only, as in the original demo)"
     return f"standard (invert: {invert}, crop: {'yes' if crop else 'no'})"
-
-
-def describe_model(model, path: Path) -> str:
-    """One line describing the model: file, name, input shape and parameter count."""
-    shape = " \u00d7 ".join(str(size) for size in model.input_shape[1:])
-    return f"{Path(path).name} ({model.name}, input {shape}, {model.count_params():,} parameters)"

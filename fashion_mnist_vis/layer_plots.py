@@ -319,29 +319,22 @@ def plot_channel_grid(maps: np.ndarray, layer_name: str, layer_type: str, ax=Non
     Args:
         maps: float (h, w, channels), one image's layer output.
         layer_name: e.g. ``conv2d_1``; layer_type: e.g. ``Conv2D``.
+
+    To draw many layers, :class:`ChannelGridFigure` reuses one figure.
     """
     maps = np.asarray(maps, dtype=np.float32)
-    height, width, count = maps.shape
-    rows, columns = grid_shape(count)
-    gap = tile_gap(height, width)
-    grid = tile_channels(maps, columns, gap)
+    columns = grid_shape(maps.shape[2])[1]
+    grid = tile_channels(maps, columns, tile_gap(*maps.shape[:2]))
     cax_spec = None
     if ax is None:
-        image_w, image_h = _fit(grid.shape[1], grid.shape[0], 5.6, 6.4)
-        figure = Figure(figsize=(max(0.5 + image_w + 1.2, 5.6), image_h + 1.3))
-        ax = _axes(figure, 0.5, 0.6, image_w, image_h)
-        cax_spec = (0.5 + image_w + 0.12, 0.6, image_h)
+        figsize, ax_box, cax_spec = _channel_grid_layout(grid.shape)
+        figure = Figure(figsize=figsize)
+        ax = _axes(figure, *ax_box)
     figure = ax.figure
     cmap = colormaps[ACTIVATION_CMAP].with_extremes(bad="white")
     image = ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_title(
-        f"{layer_name} ({layer_type}): {height} \u00d7 {width} \u00d7 {count}\n"
-        f"values {float(maps.min()):.3g} to {float(maps.max()):.3g}; tiles scaled separately",
-        fontsize=10,
-    )
     _hide_ticks(ax)  # (tick labels would cost a third of the drawing time)
-    ax.set_xlabel(f"{count} channels in reading order: channel 0 top left, then along each row "
-                  f"({columns} per row)", fontsize=9)
+    _label_channel_grid(ax, maps, layer_name, layer_type, columns)
     for spine in ax.spines.values():
         spine.set_visible(False)
     label = "activation (channel min = 0, max = 1)"
@@ -350,6 +343,60 @@ def plot_channel_grid(maps: np.ndarray, layer_name: str, layer_type: str, ax=Non
     else:
         figure.colorbar(image, ax=ax, label=label)
     return figure
+
+
+def _channel_grid_layout(grid_shape_px: Tuple[int, int]):
+    """(figsize, image axes box, colour bar box) in inches for a tiled grid of (rows, columns) pixels."""
+    image_w, image_h = _fit(grid_shape_px[1], grid_shape_px[0], 5.6, 6.4)
+    figsize = (max(0.5 + image_w + 1.2, 5.6), image_h + 1.3)
+    return figsize, (0.5, 0.6, image_w, image_h), (0.5 + image_w + 0.12, 0.6, image_h)
+
+
+def _label_channel_grid(ax, maps: np.ndarray, layer_name: str, layer_type: str, columns: int) -> None:
+    """Set the title and x label of a channel grid (everything on it that names the layer)."""
+    height, width, count = maps.shape
+    ax.set_title(
+        f"{layer_name} ({layer_type}): {height} \u00d7 {width} \u00d7 {count}\n"
+        f"values {float(maps.min()):.3g} to {float(maps.max()):.3g}; tiles scaled separately",
+        fontsize=10,
+    )
+    ax.set_xlabel(f"{count} channels in reading order: channel 0 top left, then along each row "
+                  f"({columns} per row)", fontsize=9)
+
+
+class ChannelGridFigure:
+    """Draws channel grids one after another into one reused figure.
+
+    Building a figure (axes, ticks, colour bar) costs more than drawing it,
+    and most of a network's grids have the same layout (all of ``gap_cnn``'s
+    are 8 x 8 squares). :meth:`plot` therefore keeps the last figure and, when
+    the next grid has the same layout, only replaces its image, the image's
+    extent and the two texts that name the layer; the colour bar (always 0 to
+    1) stays. Everything else is built once. The result is the same picture
+    :func:`plot_channel_grid` draws in a new figure. Save (or copy) each
+    returned figure before the next call: the next call changes it.
+    """
+
+    def __init__(self):
+        self._layout = None
+        self._figure: Optional[Figure] = None
+
+    def plot(self, maps: np.ndarray, layer_name: str, layer_type: str) -> Figure:
+        """Like ``plot_channel_grid(maps, layer_name, layer_type)``, possibly in the previous figure."""
+        maps = np.asarray(maps, dtype=np.float32)
+        columns = grid_shape(maps.shape[2])[1]
+        grid = tile_channels(maps, columns, tile_gap(*maps.shape[:2]))
+        layout = _channel_grid_layout(grid.shape)
+        if layout != self._layout:
+            self._figure, self._layout = plot_channel_grid(maps, layer_name, layer_type), layout
+            return self._figure
+        ax = self._figure.axes[0]
+        (image,) = ax.images
+        image.set_data(grid)
+        rows, width = grid.shape
+        image.set_extent((-0.5, width - 0.5, rows - 0.5, -0.5))  # imshow's extent; also sets the limits
+        _label_channel_grid(ax, maps, layer_name, layer_type, columns)
+        return self._figure
 
 
 def plot_vector(values: np.ndarray, title: str, xlabel: str, ylabel: str, ax=None) -> Figure:

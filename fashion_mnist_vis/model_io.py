@@ -176,6 +176,12 @@ def check_image_model(model, name: str = "the model") -> None:
         )
 
 
+def describe_model(model, path: Union[str, Path]) -> str:
+    """One line describing the model: file, name, input shape and parameter count."""
+    shape = " \u00d7 ".join(str(size) for size in model.input_shape[1:])
+    return f"{Path(path).name} ({model.name}, input {shape}, {model.count_params():,} parameters)"
+
+
 def upgrade_legacy_config(config: Any) -> Any:
     """Return a copy of a Keras 2 ``model_config`` that Keras 3 can build.
 

@@ -16,15 +16,20 @@ from matplotlib.figure import Figure
 from .classes import CLASS_NAMES
 
 
-def save_figure(figure: Figure, path: Union[str, Path], dpi: int = 100, tight: bool = True) -> Path:
+def save_figure(
+    figure: Figure, path: Union[str, Path], dpi: int = 100, tight: bool = True, compress_level: int = 6
+) -> Path:
     """Write ``figure`` as a PNG to ``path`` and return the path.
 
     ``tight`` trims the white margin to the drawn content, at the cost of one
     extra layout pass; figures laid out in inches by their plot function
-    (see :mod:`fashion_mnist_vis.layer_plots`) pass False.
+    (see :mod:`fashion_mnist_vis.layer_plots`) pass False. ``compress_level``
+    is zlib's, 0-9 (PNG is lossless at every level): 1 encodes about twice
+    as fast as the default 6, for files about a fifth larger.
     """
     path = Path(path)
-    figure.savefig(path, dpi=dpi, bbox_inches="tight" if tight else None)
+    figure.savefig(path, format="png", dpi=dpi, bbox_inches="tight" if tight else None,
+                   pil_kwargs={"compress_level": compress_level})
     return path
 
 

@@ -235,18 +235,20 @@ class SpriteSheet:
     def add(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
         """Place uint8 (B, 28, 28) ``images`` (true classes ``labels``) at cells start..start+B-1."""
         cell = self.layout.cell
-        for offset, (image, label) in enumerate(zip(images, labels)):
-            thumbnail = _resize(image, cell)
+        thumbnails = np.stack([_resize(image, cell) for image in images]) if len(images) else images
+        for offset, pixels in enumerate(self._cell_pixels(thumbnails, np.asarray(labels))):
             left, top = self.layout.origin(start + offset)
-            self.pixels[top : top + cell, left : left + cell] = self._cell_pixels(thumbnail, int(label))
+            self.pixels[top : top + cell, left : left + cell] = pixels
 
-    def _cell_pixels(self, thumbnail: np.ndarray, label: int) -> np.ndarray:
-        """Grey levels (plain), or palette indices: 0 transparent, 1 + label * TINT_LEVELS + level."""
+    def _cell_pixels(self, thumbnails: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """uint8 (B, cell, cell): grey levels (plain), or palette indices: 0 transparent,
+        1 + label * TINT_LEVELS + level. The whole batch at once."""
         if not self.tint:
-            return thumbnail
-        level = np.rint(thumbnail.astype(np.float32) * ((TINT_LEVELS - 1) / 255.0)).astype(np.uint8)
+            return thumbnails
+        level = np.rint(thumbnails.astype(np.float32) * ((TINT_LEVELS - 1) / 255.0)).astype(np.uint8)
         level = np.maximum(level, 1 if TINT_LEVELS > 1 else 0)  # a faint pixel stays visible
-        return np.where(thumbnail > 0, 1 + (label % NUM_CLASSES) * TINT_LEVELS + level, 0).astype(np.uint8)
+        offsets = (1 + (labels.astype(np.int64) % NUM_CLASSES) * TINT_LEVELS)[:, None, None]
+        return np.where(thumbnails > 0, offsets + level, 0).astype(np.uint8)
 
     def save(self, path: Path) -> None:
         """Write the sprite as a PNG (palette with a transparent entry when tinted, else greyscale)."""

@@ -8,8 +8,10 @@ Run as ``python fashion_mnist_vis/tensorboard_visualise.py`` or
 * ``tensorboard --logdir tensorboard_assets`` and open its Projector tab
   (offline, nothing leaves the machine).
 
-It also draws PCA and t-SNE maps of the embeddings (PNG and CSV) for readers
-without a browser. See :mod:`fashion_mnist_vis.projector_export` for the files.
+It also draws a PCA map of the embeddings (PNG and CSV) for readers without
+a browser, and with ``--tsne`` a t-SNE map (off by default: the Projector
+computes t-SNE itself, and on a small CPU it takes longer than the export).
+See :mod:`fashion_mnist_vis.projector_export` for the files.
 """
 
 import sys
@@ -42,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Export a model's embeddings of the test set (by default the GAP layer's 64-d output) "
         "for the Embedding Projector: tensors, metadata.tsv, a sprite of thumbnails, config.json "
         "for projector.tensorflow.org and projector_config.pbtxt for offline TensorBoard, plus "
-        "PCA and t-SNE plots.",
+        "a PCA plot (and a t-SNE plot with --tsne).",
     )
     parser.add_argument("--saved-model", "--saved_model", type=Path, default=Path("model.keras"),
                         help="the trained model (.keras or .h5)")
@@ -73,13 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     served.add_argument("--base-url", default=None, metavar="URL",
                         help="serve the files from this URL instead (e.g. a web server); overrides --host/--port")
     plots = parser.add_argument_group("static plots")
-    plots.add_argument("--tsne-points", "--tsne_points", type=positive_int, default=DEFAULT_TSNE_POINTS,
-                       help="run t-SNE on a stratified sample of at most this many points (on 2 idle cores "
-                       "2000 points take about 5 s, all 10000 about 45 s)")
+    # No "(default: ...)" on the t-SNE flags: their defaults (None) only mean "not given".
+    parser.set_defaults(tsne=None, tsne_points=None)
+    plots.add_argument("--tsne", dest="tsne", action="store_true", default=argparse.SUPPRESS,
+                       help="also draw a t-SNE map (tsne.png, tsne.csv); off by default because the Projector "
+                       "computes t-SNE itself, and here it takes longer than the whole export")
+    plots.add_argument("--tsne-points", "--tsne_points", type=positive_int, default=argparse.SUPPRESS, metavar="N",
+                       help=f"t-SNE on a stratified sample of at most N points (default {DEFAULT_TSNE_POINTS}; "
+                       "giving N implies --tsne; on 2 idle cores 2000 points take about 5 s, all 10000 about 45 s)")
     plots.add_argument("--perplexity", type=positive_float, default=30.0,
                        help="t-SNE perplexity (about the number of close neighbours each point has; "
                        "lowered automatically for small samples)")
-    plots.add_argument("--no-tsne", "--no_tsne", action="store_true", help="skip the t-SNE plot")
+    plots.add_argument("--no-tsne", "--no_tsne", dest="tsne", action="store_false", default=argparse.SUPPRESS,
+                       help="no t-SNE map, even with --tsne-points (the default without them)")
     return parser
 
 
@@ -204,9 +212,9 @@ def write_plots(args, result, labels, indices, source: str):
     what = f"{result.source.layer_name} embeddings ({result.source.dims}-d) of the {source}"
     total = len(labels)
     jobs = [("pca", lambda: pca_2d(result.embeddings), ("PC1", "PC2"))]
-    if not args.no_tsne:
-        if args.tsne_points < total:
-            sample, _ = stratified_subset(np.arange(total), labels, args.tsne_points, args.seed)
+    if wants_tsne(args):
+        if tsne_points(args) < total:
+            sample, _ = stratified_subset(np.arange(total), labels, tsne_points(args), args.seed)
             sample = np.sort(sample)
         else:
             sample = np.arange(total)
@@ -228,6 +236,15 @@ def write_plots(args, result, labels, indices, source: str):
     return files, tsne_seconds
 
 
+def wants_tsne(args: argparse.Namespace) -> bool:
+    """t-SNE runs with --tsne, or when --tsne-points is given, unless --no-tsne."""
+    return args.tsne if args.tsne is not None else args.tsne_points is not None
+
+
+def tsne_points(args: argparse.Namespace) -> int:
+    return args.tsne_points if args.tsne_points is not None else DEFAULT_TSNE_POINTS
+
+
 def manifest(args, result, source, url, count, tsne_seconds):
     """The export.json record: what was exported, from what, and how."""
     return {
@@ -245,8 +262,9 @@ def manifest(args, result, source, url, count, tsne_seconds):
         "sprite": {"thumbnail": result.layout.cell, "per_row": result.layout.per_row,
                    "side": result.layout.side, "tinted": not args.plain_sprite},
         "base_url": url,
-        "tsne": None if args.no_tsne else {"points": min(args.tsne_points, count), "perplexity": args.perplexity,
-                                          "seconds": round(tsne_seconds or 0.0, 1)},
+        "tsne": None if not wants_tsne(args) else {"points": min(tsne_points(args), count),
+                                                   "perplexity": args.perplexity,
+                                                   "seconds": round(tsne_seconds or 0.0, 1)},
     }
 
 

@@ -380,3 +380,16 @@ def test_the_original_demo_command_verbatim(tiny_model, tmp_path):
     files = {path.name for path in (tmp_path / "visualisations").iterdir()}
     assert files == FIXED - {"cam_compare.png"} | {f"{name}.png" for name in _spatial_layers("tinyvgg")} | {
         "dense.png"}
+
+
+@pytest.mark.slow
+def test_without_plots_neither_matplotlib_nor_sklearn_is_imported(tiny_model):
+    code = (
+        "import sys\n"
+        "from fashion_mnist_vis.classify import main\n"
+        f"status = main([{str(SAMPLES / 'sneaker.jpg')!r}, '--saved-model', {str(tiny_model)!r}])\n"
+        "print(status, sorted(name for name in ('matplotlib', 'sklearn') if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "0 []"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fashion_mnist_vis.embeddings import (
+    EXACT_PCA_MAX_DIMS,
     as_probabilities,
     build_embedding_model,
     entropy,
@@ -96,6 +97,21 @@ def test_pca_of_points_on_a_line_explains_everything():
     np.testing.assert_allclose(projection.coords[:, 1], 0, atol=1e-5)
     assert projection.note.startswith("PC1 100%")
 
+
+
+def test_exact_pca_matches_scikit_learn_signs_included():
+    from sklearn.decomposition import PCA
+
+    dims = 64
+    assert dims <= EXACT_PCA_MAX_DIMS
+    rng = np.random.default_rng(5)
+    scales = np.linspace(3.0, 0.1, dims)  # distinct variances: a well-defined PC1 and PC2
+    points = (rng.normal(size=(300, dims)) * scales + 7.0).astype(np.float32)
+    projection = pca_2d(points)
+    reference = PCA(n_components=2, svd_solver="full").fit(points)
+    np.testing.assert_allclose(projection.coords, reference.transform(points), rtol=1e-3, atol=2e-3)
+    first, second = reference.explained_variance_ratio_
+    assert projection.note == f"PC1 {first:.0%}, PC2 {second:.0%} of the variance"
 
 def test_tsne_separates_two_far_apart_clusters_and_is_reproducible():
     rng = np.random.default_rng(0)

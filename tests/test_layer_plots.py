@@ -125,3 +125,25 @@ def test_map_correlation():
     first = np.array([[0.0, 1.0], [0.5, 0.2]])
     assert layer_plots.map_correlation(first, 2 * first) == pytest.approx(1.0)
     assert np.isnan(layer_plots.map_correlation(first, np.zeros((2, 2))))
+
+
+def test_channel_grid_figure_reuses_one_figure_and_leaks_nothing_between_layers():
+    """Each grid drawn into the reused figure is pixel for pixel the grid drawn in a new figure."""
+    rng = np.random.default_rng(1)
+    layers = [  # (maps, name, type): the first three share the 8 x 8 square layout
+        (rng.random((12, 12, 64)) * 5.0, "conv2d", "Conv2D"),
+        (rng.normal(size=(6, 6, 64)), "max_pooling2d", "MaxPooling2D"),
+        (np.zeros((3, 3, 64)), "conv2d_1", "Conv2D"),  # constant: every tile 0
+        (rng.random((4, 4, 10)), "conv2d_2", "Conv2D"),  # 3 x 4 grid: another layout
+        (rng.random((5, 5, 64)), "conv2d_3", "Conv2D"),
+    ]
+    grids = layer_plots.ChannelGridFigure()
+    figures = []
+    for maps, name, layer_type in layers:
+        figure = grids.plot(maps, name, layer_type)
+        figures.append(figure)
+        expected = _png_pixels(layer_plots.plot_channel_grid(maps, name, layer_type))
+        np.testing.assert_array_equal(_png_pixels(figure), expected, err_msg=name)
+    assert figures[0] is figures[1] is figures[2]
+    assert figures[3] is not figures[2] and figures[4] is not figures[3]
+    assert len(figures[0].axes) == 2  # the image and its colour bar, never more

@@ -493,9 +493,11 @@ def test_model_without_gap_exports_the_last_dense_layers_input_as_tsv(tmp_path):
     save_model_atomic(build_model("tinyvgg"), tmp_path / "tinyvgg.keras")
     code, out, err = _run(["--saved-model", tmp_path / "tinyvgg.keras", "--dataset", "synthetic",
                            "--test-size", 300, "--num", 30, "--base-url", "https://example.org/fmnist",
-                           "--output", tmp_path / "out", "--no-tsne", "--format", "tsv", "--plain-sprite"])
+                           "--output", tmp_path / "out", "--format", "tsv", "--plain-sprite"])
     assert code == 0, err
     assert "input of the last Dense layer, layer 'dense', 250 dimensions" in out
+    assert json.loads((tmp_path / "out" / "export.json").read_text())["tsne"] is None  # t-SNE is off by default
+    assert not list((tmp_path / "out").glob("tsne.*")) and (tmp_path / "out" / "pca.png").is_file()
     (embedding,) = json.loads((tmp_path / "out" / "config.json").read_text())["embeddings"]
     assert embedding["tensorShape"] == [30, 250]
     assert embedding["tensorPath"] == "https://example.org/fmnist/embeddings.tsv"
@@ -513,6 +515,22 @@ def test_layer_flag_picks_any_layer_and_flattens_it(tiny_gap_model, tmp_path):
     assert "output of layer 'conv2d_1' (Conv2D), layer 'conv2d_1', 1936 dimensions" in out  # 11 x 11 x 16
     assert (tmp_path / "embeddings.bytes").stat().st_size == 20 * 1936 * 4
 
+
+@pytest.mark.parametrize(
+    "flags, runs, points",
+    [
+        ([], False, 2000),  # the Projector computes t-SNE itself
+        (["--tsne"], True, 2000),
+        (["--tsne-points", "500"], True, 500),  # giving a size asks for t-SNE
+        (["--no-tsne"], False, 2000),  # the seed-era flag still works
+        (["--tsne-points", "500", "--no_tsne"], False, 500),
+    ],
+)
+def test_tsne_is_off_unless_asked_for(flags, runs, points):
+    from fashion_mnist_vis.tensorboard_visualise import build_parser, tsne_points, wants_tsne
+
+    args = build_parser().parse_args(flags)
+    assert (wants_tsne(args), tsne_points(args)) == (runs, points)
 
 @pytest.mark.parametrize(
     "flags, message",
