@@ -23,25 +23,10 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from .classes import CLASS_NAMES
+from .frame_region import Box
 from .layer_plots import HEATMAP_ALPHA, overlay, place_on_canvas
 
-REGION_CHOICES = ("centre", "full")
-"""What part of a frame is classified: the largest centred square, or the whole frame."""
-
-Box = Tuple[int, int, int, int]  # (left, top, right, bottom), right and bottom exclusive
-
 _WHITE, _BLACK, _YELLOW = (255, 255, 255), (0, 0, 0), (0, 230, 255)  # BGR
-
-
-def analysed_region(width: int, height: int, region: str = "centre") -> Box:
-    """The box of a ``width`` x ``height`` frame that is classified (see :data:`REGION_CHOICES`)."""
-    if region not in REGION_CHOICES:
-        raise ValueError(f"region must be one of {', '.join(REGION_CHOICES)}; got {region!r}")
-    if region == "full":
-        return 0, 0, width, height
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return left, top, left + side, top + side
 
 
 class RateMeter:
@@ -75,7 +60,7 @@ class FrameOverlay:
     """Draws the latest prediction on frames of one size.
 
     Args:
-        box: the analysed region of each frame (see :func:`analysed_region`).
+        box: the analysed region of each frame (see :func:`~fashion_mnist_vis.frame_region.analysed_region`).
         frame_size: (width, height) of the frames.
     """
 

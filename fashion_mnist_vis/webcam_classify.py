@@ -38,7 +38,7 @@ from fashion_mnist_vis.classes import CLASS_NAMES, NUM_CLASSES
 from fashion_mnist_vis.classify import add_preprocess_arguments, preprocess_options
 from fashion_mnist_vis.cli import positive_float, positive_int
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.frame_overlay import REGION_CHOICES
+from fashion_mnist_vis.frame_region import REGION_CHOICES
 from fashion_mnist_vis.video import CAMERA_TIMEOUT_S, CODECS
 
 PROG = "webcam_classify.py"
@@ -121,8 +121,7 @@ def load_predictor(args: argparse.Namespace):
     """The model from --saved-model, wrapped once in a FramePredictor; and a one-line description."""
     cli.import_tensorflow(args.debug)
     from fashion_mnist_vis.frame_predictor import FramePredictor
-    from fashion_mnist_vis.image_report import describe_model
-    from fashion_mnist_vis.model_io import load_model
+    from fashion_mnist_vis.model_io import describe_model, load_model
 
     model = load_model(args.saved_model)
     predictor = FramePredictor(model, top_k=args.top_k, **preprocess_options(args))
@@ -156,7 +155,8 @@ def classify_stream(source, predictor, args: argparse.Namespace, output, title: 
     Returns counts and times for :func:`summary`: frames read, classified,
     written, seconds, whether Ctrl-C stopped it and why it ended.
     """
-    from fashion_mnist_vis.frame_overlay import FrameOverlay, RateMeter, analysed_region
+    from fashion_mnist_vis.frame_overlay import FrameOverlay, RateMeter
+    from fashion_mnist_vis.frame_region import analysed_region
     from fashion_mnist_vis.video import import_cv2
 
     cv2 = import_cv2(args.debug)

@@ -25,7 +25,8 @@ from conftest import single_error_line
 from fashion_mnist_vis import video
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.frame_overlay import FrameOverlay, RateMeter, analysed_region
+from fashion_mnist_vis.frame_overlay import FrameOverlay, RateMeter
+from fashion_mnist_vis.frame_region import analysed_region
 from fashion_mnist_vis.frame_predictor import FramePrediction
 from fashion_mnist_vis.layer_plots import overlay, place_on_canvas
 from fashion_mnist_vis.webcam_classify import main
