@@ -15,6 +15,7 @@ import numpy as np
 
 from .atomic import write_json_atomic
 from .model_io import save_model_atomic
+from .pipeline import EVAL_BATCH_SIZE
 
 RESUME_MODEL = "last.keras"
 RESUME_STATE = "state.json"
@@ -121,7 +122,7 @@ class TensorBoardImages(keras.callbacks.Callback):
         batch_size: for predicting the validation images each epoch.
     """
 
-    def __init__(self, log_dir: Path, images: np.ndarray, labels: np.ndarray, batch_size: int = 512):
+    def __init__(self, log_dir: Path, images: np.ndarray, labels: np.ndarray, batch_size: int = EVAL_BATCH_SIZE):
         super().__init__()
         self.log_dir = Path(log_dir) / "images"
         self.images = images
@@ -191,7 +192,7 @@ class EmbeddingSnapshots(keras.callbacks.Callback):
         every: snapshot interval in epochs (>= 1).
     """
 
-    def __init__(self, folder: Path, images: np.ndarray, labels: np.ndarray, every: int, batch_size: int = 512):
+    def __init__(self, folder: Path, images: np.ndarray, labels: np.ndarray, every: int, batch_size: int = EVAL_BATCH_SIZE):
         super().__init__()
         from .embedding_snapshots import SNAPSHOT_FILE
 
