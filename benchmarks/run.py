@@ -44,7 +44,7 @@ from benchmarks.summary import build_rows, format_table  # noqa: E402
 
 PACKAGE = REPO / "fashion_mnist_vis"
 SAMPLE_IMAGE = REPO / "sample_images" / "sneaker.jpg"
-QUICK = {"train_images": 1000, "test_images": 500, "epochs": 1, "repeats": 1, "help_repeats": 1}
+QUICK = {"train_images": 600, "test_images": 300, "epochs": 1, "repeats": 1, "help_repeats": 1}
 
 
 def find_scripts(package: Path = PACKAGE) -> List[str]:

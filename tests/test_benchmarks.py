@@ -123,3 +123,15 @@ def test_quick_suite_writes_every_section(tmp_path):
     assert "train" in results["help"]["ours"]
     assert "| what | unit | ours | original |" in result.stdout
     assert not list(tmp_path.glob("work-*"))  # the models and exports are cleaned up
+
+
+@pytest.mark.parametrize("script", ["run", "train_ab"])
+@pytest.mark.parametrize("as_module", [False, True], ids=["file", "module"])
+def test_benchmark_help_does_not_import_tensorflow(script, as_module):
+    target = f"benchmarks.{script}" if as_module else f"benchmarks/{script}.py"
+    run = "runpy.run_module" if as_module else "runpy.run_path"
+    code = ("import runpy, sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+            f"sys.argv = [{target!r}, '--help']; {run}({target!r}, run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "--quick" in result.stdout if script == "run" else "--variants" in result.stdout
