@@ -71,7 +71,7 @@ def build_rows(results: Dict[str, object]) -> List[Row]:
                                True, TRAINING_SPEEDUP))
         rows.append(comparison(f"{name}, all epochs", "images/s", run.get("images_per_second"),
                                original.get("images_per_second"), True, TRAINING_SPEEDUP))
-        rows.append(not_worse(f"{name}, validation accuracy after {run.get('epochs')} epochs",
+        rows.append(not_worse(f"{name}, validation accuracy after {run.get('epochs')} epoch{'' if run.get('epochs') == 1 else 's'}",
                               run.get("val_accuracy"), original.get("val_accuracy"), "original"))
         if float32 and run.get("model") != float32.get("model"):
             rows.append(not_worse(f"{name}, validation accuracy against float32",

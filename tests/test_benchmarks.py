@@ -112,7 +112,7 @@ def test_run_measured_reports_the_child_and_its_status(tmp_path):
 def test_quick_suite_writes_every_section(tmp_path):
     output = tmp_path / "benchmark.json"
     result = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--output", str(output)],
-                            cwd=REPO, capture_output=True, text=True, timeout=900)
+                            cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     results = json.loads(output.read_text())
     assert {"machine", "settings", "training", "classify", "export", "help", "summary"} <= set(results)
