@@ -86,6 +86,16 @@ def detect_precision(requested: str) -> Precision:
     return resolve_precision(requested, bool(tf.config.list_physical_devices("GPU")), read_cpu_flags())
 
 
+def model_policy(model) -> str:
+    """The dtype policy a model computes in: that of its first layer with weights.
+
+    (The model object's own policy is whatever was global when it was
+    rebuilt, e.g. float32 for a mixed model loaded in a float32 process.)
+    """
+    layers = [layer for layer in model.layers if layer.weights] or model.layers
+    return layers[0].dtype_policy.name if layers else model.dtype_policy.name
+
+
 @contextlib.contextmanager
 def precision_policy(policy: str) -> Iterator[None]:
     """Set Keras's global dtype policy to ``policy`` inside the block, and restore the previous one after.

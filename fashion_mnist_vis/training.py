@@ -155,12 +155,13 @@ def fit(
         read_resume_state,
     )
     from .pipeline import EVAL_BATCH_SIZE, make_dataset
+    from .precision import model_policy
 
     keras.utils.set_random_seed(config.seed)
     resume_dir = Path(run_dir) / RESUME_FOLDER
     if resume:
         model, state = _load_resume_point(resume_dir, read_resume_state)
-        print(f"Precision: {model.dtype_policy.name} (the resumed model's)", flush=True)
+        print(f"Precision: {model_policy(model)} (the resumed model's)", flush=True)
     elif model is not None:
         compile_model(model, config.learning_rate)
         state = {"epochs_done": 0, "best_val_loss": None, "history": {}}
@@ -232,7 +233,7 @@ def fit(
         epochs_run=initial_epoch + len(losses),
         seconds_per_epoch=timer.seconds,
         stopped_because=reason,
-        precision=model.dtype_policy.name,
+        precision=model_policy(model),
     )
 
 

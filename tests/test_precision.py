@@ -162,7 +162,8 @@ def test_mixed_bfloat16_training_resumes_and_its_model_classifies_evaluates_and_
     assert classify.main([str(image), "--saved_model", str(model_path), "--json", "--save_plots",
                           "--plot_dir", str(tmp_path / "plots")]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert abs(sum(entry["score"] for entry in result["top_k"]) - 1) < 0.5 and result["plots"]
+    scores = [entry["score"] for entry in result["top_k"]]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0001 and result["plots"]
     assert (tmp_path / "plots" / "conv2d.png").is_file() and (tmp_path / "plots" / "cam.png").is_file()
 
     assert evaluate.main(["--saved-model", str(model_path), "--dataset", "synthetic", "--test-size", "100",
@@ -174,3 +175,13 @@ def test_mixed_bfloat16_training_resumes_and_its_model_classifies_evaluates_and_
                                        "100", "--seed", "3", "--no-tsne", "--output", str(tmp_path / "export")]) == 0
     embeddings = np.fromfile(tmp_path / "export" / "embeddings.bytes", dtype=np.float32)
     assert embeddings.size % 100 == 0 and np.isfinite(embeddings).all() and embeddings.std() > 0
+
+
+def test_model_policy_is_the_first_weighted_layers_not_the_model_objects():
+    from fashion_mnist_vis.models import build_model
+    from fashion_mnist_vis.precision import model_policy
+
+    with precision_policy("mixed_bfloat16"):
+        sequential, functional = build_model("tinyvgg"), build_model("resnet")
+    assert model_policy(sequential) == model_policy(functional) == "mixed_bfloat16"
+    assert model_policy(build_model("dense")) == "float32"
