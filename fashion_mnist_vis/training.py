@@ -100,7 +100,8 @@ def compile_model(model, learning_rate: float, jit_compile="auto") -> None:
     """Adam with sparse categorical cross-entropy and accuracy.
 
     ``jit_compile="auto"`` is Keras's choice: XLA on GPUs, not on CPU-only
-    machines (on a 2-core CPU, XLA made gap_cnn no faster; see benchmarks/).
+    machines (on a 2-core AVX2 CPU XLA made gap_cnn's training steps slower,
+    33 against 81 images/s; see benchmarks/train_ab.py).
     Under ``mixed_float16`` Keras wraps the optimizer in loss scaling.
     """
     import keras
