@@ -15,6 +15,7 @@ import numpy as np
 
 from .atomic import write_json_atomic
 from .model_io import save_model_atomic
+from .pipeline import EVAL_BATCH_SIZE
 
 RESUME_MODEL = "last.keras"
 RESUME_STATE = "state.json"
@@ -173,17 +174,25 @@ def read_resume_state(folder: Path) -> dict:
 class TensorBoardImages(keras.callbacks.Callback):
     """Write image summaries: a grid of sample inputs once, a confusion matrix per epoch.
 
+    The confusion matrix is of a fixed stratified sample of at most
+    ``max_images`` validation images: predicting all of them again after
+    Keras's own validation pass cost about 7% of each epoch of gap_cnn on
+    54,000 images (6,000 validation images); 2,000 cost about a third of that.
+
     Args:
         log_dir: TensorBoard folder; images go to ``log_dir/images``.
         images: uint8 (N, 28, 28) validation images, labels: (N,) in 0..9.
         batch_size: for predicting the validation images each epoch.
+        max_images: the most validation images predicted each epoch.
     """
 
-    def __init__(self, log_dir: Path, images: np.ndarray, labels: np.ndarray, batch_size: int = 512):
+    def __init__(self, log_dir: Path, images: np.ndarray, labels: np.ndarray, batch_size: int = EVAL_BATCH_SIZE,
+                 max_images: int = 2000):
         super().__init__()
+        from .datasets import stratified_subset
+
         self.log_dir = Path(log_dir) / "images"
-        self.images = images
-        self.labels = labels
+        self.images, self.labels = stratified_subset(images, labels, max_images, seed=0)
         self.batch_size = batch_size
         self._writer = None
 
@@ -214,7 +223,8 @@ class TensorBoardImages(keras.callbacks.Callback):
 
         probabilities = self.model.predict(to_model_input(self.images), batch_size=self.batch_size, verbose=0)
         matrix = confusion_matrix(self.labels, probabilities.argmax(axis=1), labels=range(10))
-        figure = plot_confusion_matrix(matrix, f"Validation confusion matrix, epoch {epoch + 1}")
+        figure = plot_confusion_matrix(matrix, f"Validation confusion matrix, epoch {epoch + 1} "
+                                               f"({len(self.labels):,} images)")
         with self._writer.as_default():
             tf.summary.image("confusion_matrix", _png_to_batch(figure_to_png(figure)), step=epoch)
         self._writer.flush()
@@ -249,7 +259,7 @@ class EmbeddingSnapshots(keras.callbacks.Callback):
         every: snapshot interval in epochs (>= 1).
     """
 
-    def __init__(self, folder: Path, images: np.ndarray, labels: np.ndarray, every: int, batch_size: int = 512):
+    def __init__(self, folder: Path, images: np.ndarray, labels: np.ndarray, every: int, batch_size: int = EVAL_BATCH_SIZE):
         super().__init__()
         from .embedding_snapshots import SNAPSHOT_FILE
 

@@ -31,6 +31,7 @@ from fashion_mnist_vis.calibration import DEFAULT_BINS
 from fashion_mnist_vis.cli import number_in_range, positive_int
 from fashion_mnist_vis.datasets import add_data_arguments
 from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.pipeline import EVAL_BATCH_SIZE
 from fashion_mnist_vis.preprocess import INVERT_CHOICES
 
 PROG = "evaluate.py"
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_arguments(parser, training=False)
     parser.add_argument("--seed", type=int, default=42,
                         help="the seed training used: it picks the synthetic test set and the --test-size subset")
-    parser.add_argument("--batch-size", "--batch_size", type=positive_int, default=512,
+    parser.add_argument("--batch-size", "--batch_size", type=positive_int, default=EVAL_BATCH_SIZE,
                         help="images per prediction batch")
     parser.add_argument("--bins", type=number_in_range(int, low=1, high=100), default=DEFAULT_BINS,
                         help="equal-width confidence bins for the reliability diagram and the ECE")

@@ -7,7 +7,8 @@ disk never leaves a half-written model and never loses the previous one.
 :func:`load_model` reads ``.keras`` files, HDF5 files written by Keras 3,
 and legacy Keras 2 HDF5 files written by TensorFlow 2.1-2.15 (including the
 original demo's, which Keras 3's own loader rejects), always in Keras's safe
-mode: a model file never runs code (Lambda layers are refused).
+mode: a model file never runs code (Lambda layers are refused). A model
+trained under a mixed-precision policy comes back computing in float32.
 """
 
 import contextlib
@@ -105,6 +106,7 @@ def load_model(path: Union[str, Path]):
 
     The model must take one batch of images: input shape ``(None, height,
     width, channels)`` with fixed height and width and 1 or 3 channels.
+    It comes back computing in float32 (see :func:`computing_in_float32`).
 
     Raises:
         UserError: naming the file, if it is missing, a folder, empty,
@@ -147,7 +149,34 @@ def load_model(path: Union[str, Path]):
             f"not a model this toolkit can read ({_shorten(detail)})"
         ) from None
     check_image_model(model, name)
-    return model
+    return computing_in_float32(model)
+
+
+def computing_in_float32(model):
+    """``model`` itself if every layer computes in float32, else a float32 copy with the same weights.
+
+    A model trained under ``mixed_bfloat16``/``mixed_float16`` (see
+    precision.py) keeps float32 weights but computes in 16 bits. Prediction,
+    feature-map plots and CAM want float32 arrays, and CPUs without bf16
+    units emulate bfloat16 slowly, so loaded models always compute in
+    float32. Layer names, weights and the model's name are kept.
+    """
+    import keras  # noqa: PLC0415
+
+    def policies(layers):
+        for layer in layers:
+            yield layer.dtype_policy.name
+            yield from policies(getattr(layer, "layers", []))
+
+    if all(policy == "float32" for policy in policies(model.layers)):
+        return model
+
+    def float32_layer(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    copy = keras.models.clone_model(model, clone_function=float32_layer, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def check_image_model(model, name: str = "the model") -> None:

@@ -2,7 +2,10 @@
 
 Every model takes float32 images of shape (28, 28, 1) with values in [0, 1]
 (the original demo's convention, so its saved models and ours are
-interchangeable) and returns 10 softmax class probabilities.
+interchangeable) and returns 10 softmax class probabilities. The softmax
+layer always computes in float32 (``dtype="float32"``), so a model built
+under a mixed-precision policy (see precision.py) still outputs float32
+probabilities and trains on a float32 loss.
 
 Layers carry explicit names in Keras's own style (``conv2d``, ``conv2d_1``,
 ``max_pooling2d``, ...), so plot file names are stable across runs and match
@@ -82,7 +85,7 @@ def _build_gap_cnn():
         layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name("batch_normalization")),
         layers.GlobalAveragePooling2D(name="global_average_pooling2d"),
         layers.Dropout(0.5, name="dropout"),
-        layers.Dense(NUM_CLASSES, activation="softmax", name="dense"),
+        layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="dense"),
     )
 
 
@@ -94,7 +97,7 @@ def _build_dense():
         "dense",
         layers.Flatten(name="flatten"),
         layers.Dense(128, activation="relu", name="dense"),
-        layers.Dense(NUM_CLASSES, activation="softmax", name="dense_1"),
+        layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="dense_1"),
     )
 
 
@@ -110,7 +113,7 @@ def _build_lenet():
         layers.MaxPooling2D(2, name="max_pooling2d_1"),
         layers.Flatten(name="flatten"),
         layers.Dense(500, activation="relu", name="dense"),
-        layers.Dense(NUM_CLASSES, activation="softmax", name="dense_1"),
+        layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="dense_1"),
     )
 
 
@@ -126,7 +129,7 @@ def _build_cnn64():
         layers.MaxPooling2D(2, name="max_pooling2d_1"),
         layers.Flatten(name="flatten"),
         layers.Dense(128, activation="relu", name="dense"),
-        layers.Dense(NUM_CLASSES, activation="softmax", name="dense_1"),
+        layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="dense_1"),
     )
 
 
@@ -146,7 +149,7 @@ def _build_tinyvgg():
         layers.Conv2D(10, 3, activation="relu", name="conv2d_2"),
         layers.MaxPooling2D(2, name="max_pooling2d_1"),
         layers.Flatten(name="flatten"),
-        layers.Dense(NUM_CLASSES, activation="softmax", name="dense"),
+        layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="dense"),
     )
 
 
@@ -188,7 +191,7 @@ def _build_resnet():
         x = basic_block(x, filters, 1)
     x = layers.GlobalAveragePooling2D(name="global_average_pooling2d")(x)
     x = layers.Dropout(0.3, name="dropout")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="dense")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="dense")(x)
     return keras.Model(inputs, outputs, name="resnet")
 
 

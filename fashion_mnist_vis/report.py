@@ -34,6 +34,7 @@ import numpy as np
 from .atomic import atomic_path, write_json_atomic
 from .calibration import DEFAULT_BINS, calibration_of
 from .classes import CLASS_NAMES
+from .pipeline import EVAL_BATCH_SIZE
 from .plots import (
     plot_confusion_matrices,
     plot_image_grid,
@@ -68,7 +69,7 @@ class Evaluation:
     support: np.ndarray
 
 
-def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 512) -> Evaluation:
+def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = EVAL_BATCH_SIZE) -> Evaluation:
     """Predict ``images`` and score them against labels (N,) in 0..9.
 
     ``images`` are uint8 (N, 28, 28) in 0..255 (a dataset split) or float32
@@ -190,7 +191,7 @@ def write_report(
     labels: np.ndarray,
     history: Optional[Dict[str, Sequence[float]]] = None,
     extra: Optional[Dict[str, object]] = None,
-    batch_size: int = 512,
+    batch_size: int = EVAL_BATCH_SIZE,
     bins: int = DEFAULT_BINS,
 ) -> Dict[str, object]:
     """Evaluate ``model`` on the test images and write every report file into ``run_dir``.

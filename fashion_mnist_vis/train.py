@@ -22,6 +22,7 @@ from fashion_mnist_vis.distribute import CPU_DEVICES_ENV, STRATEGIES, device_lis
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.lr_finder import DEFAULT_STEPS, MIN_STEPS
 from fashion_mnist_vis.models import DEFAULT_MODEL, MODELS, models_help
+from fashion_mnist_vis.precision import PRECISIONS
 
 PROG = "train.py"
 DEFAULT_EPOCHS = 15
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after this many epochs without a lower validation loss (best weights restored)")
     model.add_argument("--target-accuracy", "--target_accuracy", type=open_fraction, default=None,
                        help="stop as soon as validation accuracy reaches this value, e.g. 0.92")
+    model.add_argument("--precision", choices=PRECISIONS, default="auto",
+                       help="numeric precision of training: auto = mixed_float16 on a GPU, mixed_bfloat16 on a CPU with "
+                       "AMX or AVX512-BF16, else float32; the softmax layer always computes in float32")
     add_data_arguments(parser)
     distributed = parser.add_argument_group("distributed training (tf.distribute)")
     distributed.add_argument("--strategy", choices=STRATEGIES, default=None,
@@ -120,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             embedding_snapshots=args.embedding_snapshots,
             output=str(args.output),
             data=data_settings(args),
+            precision=args.precision,
         )
         run_dir = None
     check_model_path(config.output)
@@ -256,7 +261,7 @@ def train_and_report(config, splits, run_dir: Path, resume: bool, model=None, ex
         f"\nTest accuracy {report['test_accuracy']:.4f}, loss {report['test_loss']:.4f} "
         f"on {report['test_images']} test images ({splits.source})\n"
         f"Model: {config.model}, {report['parameters']:,} parameters, {result.epochs_run} epoch{'s' if result.epochs_run != 1 else ''} "
-        f"({result.stopped_because}), {report['seconds_per_epoch']:.1f} s/epoch, "
+        f"({result.stopped_because}), {result.precision}, {report['seconds_per_epoch']:.1f} s/epoch, "
         f"{report['train_images_per_second'] or 0:,.0f} training images/s\n"
         f"{strategy_line}"
         f"Best model saved to {config.output}\n"

@@ -44,6 +44,13 @@ class TrainConfig:
     output: str = "model.keras"
     data: Dict[str, object] = field(default_factory=dict)
     distribution: Dict[str, object] = field(default_factory=dict)  # Distribution.settings(): strategy, global batch
+    precision: str = "auto"  # see precision.py; absent from older run_config.json files, whose models were float32
+
+    def __post_init__(self) -> None:
+        from .precision import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
 
     def save(self, run_dir: Path) -> None:
         from .atomic import write_json_atomic
@@ -71,6 +78,7 @@ class TrainingResult:
     seconds_per_epoch: List[float]
     stopped_because: str
     restarted: bool = False  # continued from a BackupAndRestore backup
+    precision: str = "float32"  # the Keras dtype policy the model trained under
 
 
 def load_data(config: TrainConfig) -> Splits:
@@ -90,15 +98,39 @@ def load_data(config: TrainConfig) -> Splits:
     return splits
 
 
-def compile_model(model, learning_rate: float) -> None:
-    """Adam with sparse categorical cross-entropy and accuracy."""
+def compile_model(model, learning_rate: float, jit_compile="auto") -> None:
+    """Adam with sparse categorical cross-entropy and accuracy.
+
+    ``jit_compile="auto"`` is Keras's choice: XLA on GPUs, not on CPU-only
+    machines (on a 2-core AVX2 CPU XLA made gap_cnn's training steps slower,
+    33 against 81 images/s; see benchmarks/train_ab.py).
+    Under ``mixed_float16`` Keras wraps the optimizer in loss scaling.
+    """
     import keras
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile=jit_compile,
     )
+
+
+def build_for_training(config: TrainConfig):
+    """Build ``config.model`` under ``config.precision`` (auto resolved here), compile it, print the precision.
+
+    Returns the compiled model; its layers keep their dtype policy, the
+    softmax layer computes in float32 (see models.py).
+    """
+    from .models import build_model
+    from .precision import detect_precision, precision_policy
+
+    precision = detect_precision(config.precision)
+    with precision_policy(precision.policy):
+        model = build_model(config.model)
+    compile_model(model, config.learning_rate)
+    print(f"Precision: {precision}", flush=True)
+    return model
 
 
 def fit(
@@ -140,8 +172,8 @@ def fit(
         read_resume_state,
     )
     from .distribute import Distribution, backup_callback, backup_epochs
-    from .models import build_model
-    from .pipeline import make_dataset, steps_per_epoch
+    from .pipeline import EVAL_BATCH_SIZE, make_dataset, steps_per_epoch
+    from .precision import model_policy
 
     distribution = distribution or Distribution()
     keras.utils.set_random_seed(config.seed)
@@ -149,9 +181,12 @@ def fit(
     with distribution.scope():
         if resume:
             model, state = _load_resume_point(resume_dir, read_resume_state)
-        else:
-            model = model if model is not None else build_model(config.model)
+            print(f"Precision: {model_policy(model)} (the resumed model's)", flush=True)
+        elif model is not None:
             compile_model(model, config.learning_rate)
+            state = {"epochs_done": 0, "best_val_loss": None, "history": {}}
+        else:
+            model = build_for_training(config)
             state = {"epochs_done": 0, "best_val_loss": None, "history": {}}
     restarted_at = backup_epochs(backup_dir)
     if restarted_at:
@@ -202,7 +237,7 @@ def fit(
         splits.x_train, splits.y_train, batch_size, training=True, augment=config.augment, seed=config.seed,
         epochs=range(initial_epoch, config.epochs),
     ))
-    val_data = distribution.shard(make_dataset(splits.x_val, splits.y_val, max(batch_size, 512)))
+    val_data = distribution.shard(make_dataset(splits.x_val, splits.y_val, max(batch_size, EVAL_BATCH_SIZE)))
     history = model.fit(
         train_data,
         validation_data=val_data,
@@ -233,6 +268,7 @@ def fit(
         seconds_per_epoch=timer.seconds,
         stopped_because=reason,
         restarted=bool(restarted_at),
+        precision=model_policy(model),
     )
 
 
@@ -279,12 +315,10 @@ def find_learning_rate(config: TrainConfig, splits: Splits, steps: int, progress
     import keras
 
     from .lr_finder import run_range_test
-    from .models import build_model
     from .pipeline import make_dataset
 
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config.model)
-    compile_model(model, config.learning_rate)
+    model = build_for_training(config)
     batches = make_dataset(
         splits.x_train, splits.y_train, config.batch_size, training=True, augment=config.augment, seed=config.seed
     )
@@ -303,6 +337,7 @@ def training_metrics(config: TrainConfig, splits: Splits, result: TrainingResult
         "seconds_per_epoch_each": [round(s, 3) for s in seconds],
         "train_images_per_second": round(len(splits.y_train) / mean_seconds, 1) if seconds else None,
         "best_val_loss": min(result.history.get("val_loss", [float("nan")])),
+        "precision": result.precision,
         "seed": config.seed,
         "learning_rate": config.learning_rate,
         "settings": {k: v for k, v in vars(config).items() if k != "data"},

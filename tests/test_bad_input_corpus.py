@@ -25,7 +25,6 @@ A handful of cases also run as real subprocesses, one with ``--debug`` to
 show that the traceback is then printed.
 """
 
-import contextlib
 import hashlib
 import os
 import socket

@@ -12,7 +12,6 @@ from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.projector_export import (
     MANIFEST_JSON,
     OWN_FILES,
-    SpriteLayout,
     TINT_LEVELS,
     SpriteSheet,
     TensorFiles,

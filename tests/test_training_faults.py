@@ -26,7 +26,6 @@ import numpy as np
 import pytest
 
 from fashion_mnist_vis import train
-from fashion_mnist_vis.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_FLAGS = ["--dataset", "synthetic", "--train-size", "3000", "--test-size", "300", "--model", "tinyvgg",

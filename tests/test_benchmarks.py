@@ -1,0 +1,137 @@
+"""benchmarks/: the pure helpers, and one smoke run of the whole suite. Timings are never asserted."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.machine import cpu_model, memory_gib
+from benchmarks.measure import folder_bytes, run_measured
+from benchmarks.run import _speeds, find_scripts, precision_list
+from benchmarks.summary import Row, build_rows, comparison, format_number, format_table, not_worse
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_cpu_model_skips_the_numeric_x86_model_line():
+    assert cpu_model("processor\t: 0\nmodel\t\t: 1\nmodel name\t: AMD EPYC 7B13\n") == "AMD EPYC 7B13"
+    assert cpu_model("processor\t: 0\nHardware\t: BCM2835\nModel\t: Raspberry Pi 4\n") == "BCM2835"
+    assert cpu_model("") is None
+
+
+def test_memory_is_memtotal_in_gib():
+    assert memory_gib("MemTotal:       24641536 kB\nMemFree: 1 kB\n") == 23.5
+    assert memory_gib("") is None
+
+
+def test_comparison_ratio_is_how_many_times_better_ours_is():
+    faster = comparison("train", "images/s", 3000.0, 1000.0, higher_is_better=True, target_ratio=3)
+    assert faster.ratio == 3.0 and faster.met is True and faster.target == ">= 3x"
+    slower = comparison("classify", "s", 5.0, 30.0, higher_is_better=False, target_ratio=8)
+    assert slower.ratio == 6.0 and slower.met is False
+    assert comparison("memory", "MiB", 300.0, 1200.0, higher_is_better=False).met is None
+    assert comparison("half", "s", 1.0, None, higher_is_better=False, target_ratio=3).ratio is None
+    assert not_worse("acc", 0.98, 0.98, "float32").met is True
+    assert not_worse("acc", 0.979, 0.98, "float32").met is False
+
+
+def test_table_formats_every_row_with_units_and_verdicts():
+    rows = [Row("training float32", "images/s", 2345.6, 1000.0, 2.3456, ">= 3x", False),
+            Row("validation accuracy", "accuracy", 0.98765, 0.9, 1.097, ">= original", True),
+            Row("train --help", "s", 0.4321, None, None, "< 1 s", True)]
+    lines = format_table(rows).splitlines()
+    assert lines[0] == "| what | unit | ours | original | ours better by | target | met |"
+    assert lines[2] == "| training float32 | images/s | 2,346 | 1,000 | 2.35x | >= 3x | NO |"
+    assert lines[3] == "| validation accuracy | accuracy | 0.9877 | 0.9000 | 1.10x | >= original | yes |"
+    assert lines[4] == "| train --help | s | 0.43 | - | - | < 1 s | yes |"
+    assert format_number(12.345, "s") == "12.3" and format_number(None, "s") == "-"
+
+
+def test_summary_rows_cover_every_section_and_count_a_shared_run_once():
+    float32 = {"model": "a.keras", "precision": "float32", "epochs": 2, "images_per_second": 900.0,
+               "images_per_second_after_first": 1000.0, "val_accuracy": 0.97}
+    bf16 = {**float32, "model": "b.keras", "precision": "mixed_bfloat16", "val_accuracy": 0.96}
+    results = {
+        "training": {"ours": {"auto": float32, "float32": float32, "mixed_bfloat16": bf16},
+                     "original": {"images_per_second": 300.0, "images_per_second_after_first": 310.0,
+                                  "val_accuracy": 0.95}},
+        "classify": {"ours_save_plots": {"wall_s": 3.0, "peak_rss_mb": 500.0}, "ours_no_plots": {"wall_s": 2.0},
+                     "original_save_plots": {"wall_s": 30.0, "peak_rss_mb": 1300.0}},
+        "export": {"ours_no_tsne": {"wall_s": 4.0, "bytes": 10_000_000, "images": 10000, "peak_rss_mb": 400.0},
+                   "original": {"wall_s": 15.0, "bytes": 215_000_000, "peak_rss_mb": 900.0}},
+        "help": {"ours": {"train": {"wall_s": 0.3}}, "original": {"wall_s": 5.0}},
+    }
+    rows = {row.what: row for row in build_rows(results)}
+    shared = rows["training auto/float32 (float32), epochs after the first"]
+    assert shared.ratio == pytest.approx(1000 / 310) and shared.met is True
+    assert "training float32 (float32), all epochs" not in rows  # auto = float32: one run, one set of rows
+    assert rows["training mixed_bfloat16 (mixed_bfloat16), validation accuracy against float32"].met is False
+    assert rows["training mixed_bfloat16 (mixed_bfloat16), validation accuracy after 2 epochs"].met is True
+    assert rows["classify --save_plots, whole process"].ratio == 10.0
+    assert rows["export --no-tsne, files written"].ratio == 21.5
+    assert rows["export --no-tsne, 10000 embeddings"].ratio == 3.75
+    assert rows["train --help"].met is True and rows["train --help"].ratio == pytest.approx(5 / 0.3)
+    assert build_rows({}) == []
+
+
+def test_speeds_leave_out_the_first_epoch_when_there_are_more():
+    assert _speeds(1000, [4.0, 1.0, 1.0]) == {"train_images": 1000, "seconds_per_epoch_each": [4.0, 1.0, 1.0],
+                                              "images_per_second": 500.0, "images_per_second_after_first": 1000.0}
+    assert _speeds(1000, [2.0])["images_per_second_after_first"] is None
+
+
+def test_find_scripts_lists_modules_with_a_main_block(tmp_path):
+    (tmp_path / "tool.py").write_text('import sys\nif __name__ == "__main__":\n    sys.exit(0)\n')
+    (tmp_path / "helper.py").write_text("X = 1\n")
+    assert find_scripts(tmp_path) == ["tool"]
+    assert {"train", "classify", "evaluate", "compare", "tensorboard_visualise"} <= set(find_scripts())
+
+
+def test_precision_list_keeps_order_and_refuses_unknown_names():
+    import argparse
+
+    assert precision_list("auto, float32,auto") == ["auto", "float32"]
+    with pytest.raises(argparse.ArgumentTypeError, match="float8"):
+        precision_list("float32,float8")
+
+
+def test_run_measured_reports_the_child_and_its_status(tmp_path):
+    ok = run_measured([sys.executable, "-c", "b = bytearray(50 * 2**20); print('hi')"], tmp_path / "log")
+    assert ok.returncode == 0 and ok.peak_rss_mb >= 50 and ok.wall_s > 0
+    assert "hi" in (tmp_path / "log").read_text()
+    failed = run_measured([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "log", check=False)
+    assert failed.returncode == 3
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f").write_bytes(b"x" * 10)
+    assert folder_bytes(tmp_path / "sub") == 10 and folder_bytes(tmp_path / "missing") == 0
+
+
+@pytest.mark.slow
+def test_quick_suite_writes_every_section(tmp_path):
+    output = tmp_path / "benchmark.json"
+    result = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--output", str(output)],
+                            cwd=REPO, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    results = json.loads(output.read_text())
+    assert {"machine", "settings", "training", "classify", "export", "help", "summary"} <= set(results)
+    assert results["training"]["original"]["parameters"] == results["training"]["ours"]["float32"]["parameters"]
+    assert results["training"]["original"]["recipe"]["batch_norm_momentum"] == 0.99
+    assert results["export"]["original"]["bytes"] > results["export"]["ours_no_tsne"]["bytes"] > 0
+    assert results["classify"]["plots_written"]["ours"] > 10 and results["classify"]["plots_written"]["original"] > 10
+    assert "train" in results["help"]["ours"]
+    assert "| what | unit | ours | original |" in result.stdout
+    assert not list(tmp_path.glob("work-*"))  # the models and exports are cleaned up
+
+
+@pytest.mark.parametrize("script", ["run", "train_ab"])
+@pytest.mark.parametrize("as_module", [False, True], ids=["file", "module"])
+def test_benchmark_help_does_not_import_tensorflow(script, as_module):
+    target = f"benchmarks.{script}" if as_module else f"benchmarks/{script}.py"
+    run = "runpy.run_module" if as_module else "runpy.run_path"
+    code = ("import runpy, sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+            f"sys.argv = [{target!r}, '--help']; {run}({target!r}, run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "--quick" in result.stdout if script == "run" else "--variants" in result.stdout
