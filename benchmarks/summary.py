@@ -87,11 +87,11 @@ def build_rows(results: Dict[str, object]) -> List[Row]:
                                classify.get("ours_no_plots", {}).get("wall_s"), None, False))
     export = results.get("export") or {}
     original_export = export.get("original") or {}
-    for label in ("ours_no_tsne", "ours_default"):
+    for label in ("ours_default", "ours_with_tsne"):
         run = export.get(label)
         if not run:
             continue
-        name = "export --no-tsne" if label == "ours_no_tsne" else "export (default, with t-SNE)"
+        name = "export (default)" if label == "ours_default" else "export --tsne"
         rows.append(comparison(f"{name}, {run.get('images')} embeddings", "s", run.get("wall_s"),
                                original_export.get("wall_s"), False, EXPORT_SPEEDUP))
         rows.append(comparison(f"{name}, files written", "MB", _megabytes(run.get("bytes")),

@@ -59,7 +59,7 @@ def test_summary_rows_cover_every_section_and_count_a_shared_run_once():
                                   "val_accuracy": 0.95}},
         "classify": {"ours_save_plots": {"wall_s": 3.0, "peak_rss_mb": 500.0}, "ours_no_plots": {"wall_s": 2.0},
                      "original_save_plots": {"wall_s": 30.0, "peak_rss_mb": 1300.0}},
-        "export": {"ours_no_tsne": {"wall_s": 4.0, "bytes": 10_000_000, "images": 10000, "peak_rss_mb": 400.0},
+        "export": {"ours_default": {"wall_s": 4.0, "bytes": 10_000_000, "images": 10000, "peak_rss_mb": 400.0},
                    "original": {"wall_s": 15.0, "bytes": 215_000_000, "peak_rss_mb": 900.0}},
         "help": {"ours": {"train": {"wall_s": 0.3}}, "original": {"wall_s": 5.0}},
     }
@@ -70,8 +70,8 @@ def test_summary_rows_cover_every_section_and_count_a_shared_run_once():
     assert rows["training mixed_bfloat16 (mixed_bfloat16), validation accuracy against float32"].met is False
     assert rows["training mixed_bfloat16 (mixed_bfloat16), validation accuracy after 2 epochs"].met is True
     assert rows["classify --save_plots, whole process"].ratio == 10.0
-    assert rows["export --no-tsne, files written"].ratio == 21.5
-    assert rows["export --no-tsne, 10000 embeddings"].ratio == 3.75
+    assert rows["export (default), files written"].ratio == 21.5
+    assert rows["export (default), 10000 embeddings"].ratio == 3.75
     assert rows["train --help"].met is True and rows["train --help"].ratio == pytest.approx(5 / 0.3)
     assert build_rows({}) == []
 
@@ -118,7 +118,7 @@ def test_quick_suite_writes_every_section(tmp_path):
     assert {"machine", "settings", "training", "classify", "export", "help", "summary"} <= set(results)
     assert results["training"]["original"]["parameters"] == results["training"]["ours"]["float32"]["parameters"]
     assert results["training"]["original"]["recipe"]["batch_norm_momentum"] == 0.99
-    assert results["export"]["original"]["bytes"] > results["export"]["ours_no_tsne"]["bytes"] > 0
+    assert results["export"]["original"]["bytes"] > results["export"]["ours_default"]["bytes"] > 0
     assert results["classify"]["plots_written"]["ours"] > 10 and results["classify"]["plots_written"]["original"] > 10
     assert "train" in results["help"]["ours"]
     assert "| what | unit | ours | original |" in result.stdout
