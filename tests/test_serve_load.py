@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_serve import raw_exchange
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCHER = REPO / "tensorboard_assets" / "serve_assets.py"
@@ -90,21 +91,6 @@ def get(port: int, path: str, method: str = "GET", connection=None):
             connection.close()
 
 
-def raw(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
-        sock.sendall(data)
-        chunks = []
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @pytest.mark.slow
 def test_50_clients_x_40_requests_get_every_byte_right(server, export_folder, capsys):
     _, port = server
@@ -163,9 +149,8 @@ def test_attacks_are_refused_and_the_server_keeps_serving(server):
         b"GET / HTTP/1.1 and more\r\n\r\n",
     ]
     for attack in attacks:
-        answer = raw(port, attack)
-        status = re.match(rb"HTTP/1\.[01] (\d{3})", answer)
-        assert answer == b"" or (status and 400 <= int(status.group(1)) < 500), (attack[:60], answer[:120])
+        status, _, _, answer = raw_exchange(port, attack, timeout=20)
+        assert answer == b"" or (status and 400 <= status < 500), (attack[:60], answer[:120])
         assert b"SECRET" not in answer and b"root:" not in answer
         assert get(port, "/config.json")[0] == 200, attack[:60]
     status, headers, body = get(port, "/sprite.png", method="HEAD")
