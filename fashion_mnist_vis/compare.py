@@ -29,7 +29,7 @@ from fashion_mnist_vis.cli import positive_float, positive_int
 from fashion_mnist_vis.datasets import add_data_arguments, data_settings
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.models import MODELS
-from fashion_mnist_vis.precision import PRECISIONS
+from fashion_mnist_vis.precision import add_precision_argument
 
 PROG = "compare.py"
 DEFAULT_MODELS = ("dense", "lenet", "cnn64", "tinyvgg", "gap_cnn", "resnet")
@@ -69,9 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop a model after this many epochs without a lower validation loss")
     group.add_argument("--seed", type=int, default=42,
                        help="random seed: the same split, synthetic data and initial weights for every run")
-    group.add_argument("--precision", choices=PRECISIONS, default="auto",
-                       help="numeric precision of training: auto = mixed_float16 on a GPU, mixed_bfloat16 on a CPU with "
-                       "AMX or AVX512-BF16, else float32; the softmax layer always computes in float32")
+    add_precision_argument(group)
     add_data_arguments(parser)
     output = parser.add_argument_group("output")
     output.add_argument("--output-dir", "--output_dir", type=Path, default=Path("comparison"),

@@ -38,6 +38,10 @@ DEFAULT_TSNE_POINTS = 2000
 PROJECTOR_URL = "https://projector.tensorflow.org/"
 
 
+URL_PORT = cli.number_in_range(int, low=1, high=65535)
+"""argparse type of --port: a port a URL can name, 1..65535 (0, "any free port", makes no URL)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.make_parser(
         PROG,
@@ -71,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_arguments(parser, validation=False)
     served = parser.add_argument_group("where config.json says the files are served")
     served.add_argument("--host", default="localhost", help="host name in the URLs")
-    served.add_argument("--port", type=port_number, default=8000, help="port in the URLs (serve_assets.py's --port)")
+    served.add_argument("--port", type=URL_PORT, default=8000, help="port in the URLs (serve_assets.py's --port)")
     served.add_argument("--base-url", default=None, metavar="URL",
                         help="serve the files from this URL instead (e.g. a web server); overrides --host/--port")
     plots = parser.add_argument_group("static plots")
@@ -83,34 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     plots.add_argument("--tsne-points", "--tsne_points", type=positive_int, default=argparse.SUPPRESS, metavar="N",
                        help=f"t-SNE on a stratified sample of at most N points (default {DEFAULT_TSNE_POINTS}; "
                        "giving N implies --tsne; on 2 idle cores 2000 points take about 5 s, all 10000 about 45 s)")
-    plots.add_argument("--perplexity", type=positive_float, default=30.0,
+    plots.add_argument("--perplexity", type=cli.positive_float, default=30.0,
                        help="t-SNE perplexity (about the number of close neighbours each point has; "
                        "lowered automatically for small samples)")
     plots.add_argument("--no-tsne", "--no_tsne", dest="tsne", action="store_false", default=argparse.SUPPRESS,
                        help="no t-SNE map, even with --tsne-points (the default without them)")
     return parser
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
-    return value
-
-
-def port_number(text: str) -> int:
-    """argparse type: a TCP port, 1..65535."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not between 1 and 65535")
-    return port
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -22,7 +22,7 @@ from fashion_mnist_vis.distribute import CPU_DEVICES_ENV, STRATEGIES, device_lis
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.lr_finder import DEFAULT_STEPS, MIN_STEPS
 from fashion_mnist_vis.models import DEFAULT_MODEL, MODELS, models_help
-from fashion_mnist_vis.precision import PRECISIONS
+from fashion_mnist_vis.precision import add_precision_argument
 
 PROG = "train.py"
 DEFAULT_EPOCHS = 15
@@ -55,9 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after this many epochs without a lower validation loss (best weights restored)")
     model.add_argument("--target-accuracy", "--target_accuracy", type=open_fraction, default=None,
                        help="stop as soon as validation accuracy reaches this value, e.g. 0.92")
-    model.add_argument("--precision", choices=PRECISIONS, default="auto",
-                       help="numeric precision of training: auto = mixed_float16 on a GPU, mixed_bfloat16 on a CPU with "
-                       "AMX or AVX512-BF16, else float32; the softmax layer always computes in float32")
+    add_precision_argument(model)
     add_data_arguments(parser)
     distributed = parser.add_argument_group("distributed training (tf.distribute)")
     distributed.add_argument("--strategy", choices=STRATEGIES, default=None,

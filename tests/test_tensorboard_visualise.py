@@ -538,7 +538,7 @@ def test_tsne_is_off_unless_asked_for(flags, runs, points):
         (["--num", "0"], "argument --num: 0 must be at least 1"),
         (["--num", "ten"], "'ten' is not an integer"),
         (["--format", "xml"], "invalid choice: 'xml'"),
-        (["--port", "0"], "0 is not between 1 and 65535"),
+        (["--port", "0"], "0 must be between 1 and 65535"),
         (["--tsne-points", "-5"], "must be at least 1"),
         (["--perplexity", "0"], "0.0 must be greater than 0"),
         (["--saved-model", "{tmp}/missing.keras"], "model file '{tmp}/missing.keras' does not exist"),
