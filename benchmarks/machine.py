@@ -60,7 +60,10 @@ def _read(path: Path) -> str:
 
 
 def _version(name: str) -> Optional[str]:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
+    """The installed version of ``name`` (TensorFlow may be installed as tensorflow-cpu), else None."""
+    for distribution in (name, f"{name}-cpu") if name == "tensorflow" else (name,):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return None

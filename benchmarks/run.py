@@ -45,6 +45,7 @@ from benchmarks.summary import build_rows, format_table  # noqa: E402
 PACKAGE = REPO / "fashion_mnist_vis"
 SAMPLE_IMAGE = REPO / "sample_images" / "sneaker.jpg"
 QUICK = {"train_images": 600, "test_images": 300, "epochs": 1, "repeats": 1, "help_repeats": 1}
+SECTIONS = ("training", "classify", "export", "help")
 
 
 def find_scripts(package: Path = PACKAGE) -> List[str]:
@@ -64,6 +65,15 @@ def precision_list(text: str) -> List[str]:
     return names
 
 
+def section_list(text: str) -> List[str]:
+    """argparse type: comma-separated sections of SECTIONS, in the suite's order."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = sorted(names - set(SECTIONS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
+    return [name for name in SECTIONS if name in names]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -78,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each classify command (median reported)")
     parser.add_argument("--help-repeats", type=int, default=5, help="runs of each --help (median reported)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--sections", type=section_list, default=list(SECTIONS),
+                        help="which sections to run, comma-separated (classify and export use the models "
+                             "that training makes, so they need it)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke configuration: " + ", ".join(f"{key} {value}" for key, value in QUICK.items()))
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "benchmark.json",
@@ -87,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if {"classify", "export"} & set(args.sections) and "training" not in args.sections:
+        parser.error("--sections: classify and export need training (they use its models)")
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
@@ -98,12 +114,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     settings = {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()}
     results: Dict[str, object] = {"machine": describe_machine(), "settings": settings}
     try:
-        results["training"] = bench_training(args, work, logs)
-        ours_model = Path(results["training"]["ours"]["float32"]["model"])
-        original_model = Path(results["training"]["original"]["model"])
-        results["classify"] = bench_classify(args, ours_model, original_model, work, logs)
-        results["export"] = bench_export(args, ours_model, original_model, work, logs)
-        results["help"] = bench_help(args, logs)
+        if "training" in args.sections:
+            results["training"] = bench_training(args, work, logs)
+            ours_model = Path(results["training"]["ours"]["float32"]["model"])
+            original_model = Path(results["training"]["original"]["model"])
+        if "classify" in args.sections:
+            results["classify"] = bench_classify(args, ours_model, original_model, work, logs)
+        if "export" in args.sections:
+            results["export"] = bench_export(args, ours_model, original_model, work, logs)
+        if "help" in args.sections:
+            results["help"] = bench_help(args, logs)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -113,7 +133,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     write_json_atomic(output, results)
     machine = results["machine"]
-    print(f"\n{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB; "
+    print(f"\n{machine['cpu']}, {machine['cores_usable']} of {machine['cores']} cores usable, "
+          f"{machine['memory_gib']} GiB; "
           f"TensorFlow {machine['versions']['tensorflow']}, Keras {machine['versions']['keras']}\n")
     print(format_table(rows))
     print(f"\nResults in {output}; logs in {logs}")

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.machine import cpu_model, memory_gib
 from benchmarks.measure import folder_bytes, run_measured
-from benchmarks.run import _speeds, find_scripts, precision_list
+from benchmarks.run import _speeds, find_scripts, main, precision_list, section_list
 from benchmarks.summary import Row, build_rows, comparison, format_number, format_table, not_worse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,3 +135,12 @@ def test_benchmark_help_does_not_import_tensorflow(script, as_module):
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--quick" in result.stdout if script == "run" else "--variants" in result.stdout
+
+
+def test_sections_are_kept_in_the_suites_order_and_classify_needs_training(capsys):
+    assert section_list("help, training") == ["training", "help"]
+    with pytest.raises(Exception, match="unknown section"):
+        section_list("training,plots")
+    with pytest.raises(SystemExit):
+        main(["--sections", "export,help"])
+    assert "classify and export need training" in capsys.readouterr().err
