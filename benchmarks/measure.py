@@ -42,7 +42,8 @@ def run_measured(command: Sequence[str], log: Path, cwd: Path = REPO, env: Optio
     """
     log = Path(log)
     log.parent.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO), **(env or {})}
+    python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": python_path, **(env or {})}
     with open(log, "a") as handle:
         handle.write(f"$ {' '.join(map(str, command))}\n")
         handle.flush()
