@@ -58,20 +58,24 @@ class EmbeddingBatch:
     probabilities: np.ndarray
 
 
-def find_embedding_tensor(model, layer_name: Optional[str] = None):
+def find_embedding_tensor(model, layer_name: Optional[str] = None, graph=None):
     """Return ``(symbolic tensor, EmbeddingSource)`` for the embedding of ``model``.
 
     Args:
         model: a built Keras model (e.g. from ``model_io.load_model``).
         layer_name: a layer of ``model`` whose output is the embedding; None
             for the default (GAP output, else the last Dense layer's input).
+        graph: the :class:`~fashion_mnist_vis.activations.LayerGraph` of
+            ``model`` the tensor is taken from (built when None).
 
     Raises:
         UserError: if ``layer_name`` is not a layer of the model, is its
             input layer, or its output has no fixed size.
     """
+    from .activations import LayerGraph
     from .models import find_classifier_layer, find_gap_layer
 
+    graph = graph or LayerGraph(model)
     if layer_name is not None:
         names = [layer.name for layer in model.layers]
         if layer_name not in names:
@@ -79,14 +83,18 @@ def find_embedding_tensor(model, layer_name: Optional[str] = None):
                 f"model {model.name!r} has no layer {layer_name!r}; its layers are: {', '.join(names)}"
             )
         layer = model.get_layer(layer_name)
-        tensor, role = layer.output, f"output of layer {layer_name!r} ({type(layer).__name__})"
+        role = f"output of layer {layer_name!r} ({type(layer).__name__})"
+        tensor = graph.outputs.get(layer_name)
+        if tensor is None:
+            raise UserError(f"layer {layer_name!r} is used more than once in the model; choose a layer with "
+                            "one output (--layer)")
     else:
         layer = find_gap_layer(model)
         if layer is not None:
-            tensor, role = layer.output, "output of the GlobalAveragePooling2D layer"
+            tensor, role = graph.outputs[layer.name], "output of the GlobalAveragePooling2D layer"
         else:
             layer = find_classifier_layer(model)
-            tensor, role = layer.input, "input of the last Dense layer"
+            tensor, role = graph.inputs_of(layer)[0], "input of the last Dense layer"
     if isinstance(tensor, (list, tuple)):
         raise UserError(f"layer {layer.name!r} has {len(tensor)} outputs; choose a layer with one (--layer)")
     shape = tuple(tensor.shape[1:])
@@ -101,14 +109,20 @@ def build_embedding_model(model, layer_name: Optional[str] = None):
     ``feature_model`` maps a float32 batch in the model's input format to
     ``[embedding activations (B, *shape), class probabilities (B, K)]`` in
     one forward pass (inference mode: dropout off, batch norm uses its
-    moving statistics).
+    moving statistics). Both outputs come from one
+    :class:`~fashion_mnist_vis.activations.LayerGraph`: a loaded Sequential
+    model's ``layer.output`` may belong to another copy of its graph, and a
+    model with outputs from two copies runs the network twice.
     """
     import keras
 
-    tensor, source = find_embedding_tensor(model, layer_name)
+    from .activations import LayerGraph
+
     if len(model.outputs) != 1:
         raise UserError(f"model {model.name!r} has {len(model.outputs)} outputs; expected one (class scores)")
-    feature_model = keras.Model(inputs=model.inputs, outputs=[tensor, model.outputs[0]], name="embedding")
+    graph = LayerGraph(model)
+    tensor, source = find_embedding_tensor(model, layer_name, graph)
+    feature_model = keras.Model(inputs=graph.input, outputs=[tensor, graph.model_output], name="embedding")
     return feature_model, source
 
 

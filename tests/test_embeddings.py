@@ -125,3 +125,25 @@ def test_tsne_separates_two_far_apart_clusters_and_is_reproducible():
     np.testing.assert_allclose(tsne_2d(points, chosen, seed=3).coords, first.coords, rtol=1e-4, atol=1e-4)
     with pytest.raises(UserError, match="at least 5 points"):
         tsne_2d(points, np.arange(4))
+
+
+def _node_count(model) -> int:
+    """Layer calls in ``model``'s graph (a network run twice has twice as many)."""
+    return sum(len(nodes) for nodes in model._nodes_by_depth.values())
+
+
+def test_a_loaded_models_feature_model_runs_the_network_once(gap_cnn, tmp_path):
+    """Loading a Sequential model builds its graph several times; the embedding and the class scores
+    must come from one copy of it, or every batch runs the network twice."""
+    from fashion_mnist_vis.model_io import load_model, save_model_atomic
+
+    save_model_atomic(gap_cnn, tmp_path / "gap.keras")
+    loaded = load_model(tmp_path / "gap.keras")
+    fresh_model, _ = build_embedding_model(gap_cnn)
+    loaded_model, source = build_embedding_model(loaded)
+    assert source.layer_name == "global_average_pooling2d"
+    assert _node_count(loaded_model) == _node_count(fresh_model) <= len(gap_cnn.layers) + 1
+    images = np.random.default_rng(1).integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
+    batch = to_model_batch(images, loaded_model.input_shape)
+    for ours, theirs in zip(loaded_model.predict_on_batch(batch), fresh_model.predict_on_batch(batch)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
