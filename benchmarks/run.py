@@ -12,7 +12,9 @@ whole process and peak memory is its maximum resident set (see measure.py).
     epochs and over the epochs after the first (which includes tracing),
     and validation accuracy after the same number of epochs;
 (b) classify of one sample photo: ours with and without ``--save_plots``
-    against the original's classify with plots (median of ``--repeats``);
+    (the default engine, NumPy for this model) and with ``--save_plots
+    --engine keras``, against the original's classify with plots (median of
+    ``--repeats``);
 (c) the export of the test set's embeddings (10,000 by default): ours by
     default (no t-SNE) and with ``--tsne`` against the original's TSV
     export: time, peak memory, bytes written;
@@ -222,6 +224,8 @@ def bench_classify(args, ours_model: Path, original_model: Path, work: Path, log
         "image": str(SAMPLE_IMAGE.relative_to(REPO)),
         "ours_no_plots": repeated(ours, args.repeats, log),
         "ours_save_plots": repeated(ours + ["--save_plots", "--plot_dir", work / "plots-ours"], args.repeats, log),
+        "ours_save_plots_keras": repeated(ours + ["--save_plots", "--plot_dir", work / "plots-keras", "--engine",
+                                                  "keras"], args.repeats, log),
         "original_save_plots": repeated(
             [sys.executable, "-m", "benchmarks.original_recipe", "classify", SAMPLE_IMAGE, "--model", original_model,
              "--plot-dir", work / "plots-original"], args.repeats, log),

@@ -85,6 +85,12 @@ def build_rows(results: Dict[str, object]) -> List[Row]:
                                original_plots.get("peak_rss_mb"), False))
         rows.append(comparison("classify without plots, whole process", "s",
                                classify.get("ours_no_plots", {}).get("wall_s"), None, False))
+        keras_plots = classify.get("ours_save_plots_keras")
+        if keras_plots:
+            rows.append(comparison("classify --save_plots --engine keras, whole process", "s",
+                                   keras_plots.get("wall_s"), original_plots.get("wall_s"), False))
+            rows.append(comparison("classify --save_plots --engine keras, peak memory", "MiB",
+                                   keras_plots.get("peak_rss_mb"), original_plots.get("peak_rss_mb"), False))
     export = results.get("export") or {}
     original_export = export.get("original") or {}
     for label in ("ours_default", "ours_with_tsne"):

@@ -16,7 +16,7 @@ previous layer's values in another shape) and the input layer.
 """
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 
@@ -66,10 +66,8 @@ class ActivationModel:
     """
 
     def __init__(self, model):
-        import keras  # noqa: PLC0415 (lazy: keeps --help fast)
-
         self.model = model
-        graph = LayerGraph(model)
+        graph = layer_graph(model)
         output_layer = graph.producer(graph.model_output) or model.layers[-1]
         self.layers: List[Tuple[object, str]] = []
         self.skipped: List[Tuple[str, str]] = []
@@ -93,7 +91,7 @@ class ActivationModel:
         self.input_shapes = {
             layer.name: tuple(graph.inputs_of(layer)[0].shape[1:]) for layer, _ in self.layers
         }
-        self._probe = keras.Model(graph.input, [graph.outputs[layer.name] for layer, _ in self.layers])
+        self._probe = graph.probe([graph.outputs[layer.name] for layer, _ in self.layers])
 
     def run(self, image: np.ndarray) -> List[LayerOutput]:
         """Outputs for one image: float32 ``image`` (H, W, C) in [0, 1] -> one LayerOutput per layer."""
@@ -143,6 +141,7 @@ class LayerGraph:
 
         self.outputs = {}
         self._inputs_of = {}
+        self._gradient_probes = {}
         self._layers = {layer.name: layer for layer in model.layers}
         if isinstance(model, keras.Sequential):
             tensor = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype)
@@ -173,3 +172,41 @@ class LayerGraph:
             if output is tensor:
                 return self._layers[name]
         return None
+
+    def probe(self, tensors: Sequence):
+        """A Keras model from the graph's input to ``tensors``: called on a float32 batch
+        (N, H, W, C), it returns their values (a list when there are several)."""
+        import keras  # noqa: PLC0415
+
+        return keras.Model(self.input, list(tensors))
+
+    def logit_gradients(self, image: np.ndarray, layer, classifier, class_index: int) -> Tuple[np.ndarray, np.ndarray]:
+        """``layer``'s output for one image (H, W, C) and the gradient of ``classifier``'s
+        pre-activation (the logit) for ``class_index`` with respect to it: both float32 (h, w, k).
+
+        Raises:
+            ValueError: if the class score does not depend on the layer.
+        """
+        import tensorflow as tf  # noqa: PLC0415 (lazy: keeps --help fast)
+
+        probe = self._gradient_probes.get((layer.name, classifier.name))
+        if probe is None:
+            probe = self.probe([self.outputs[layer.name], self.inputs_of(classifier)[0]])
+            self._gradient_probes[(layer.name, classifier.name)] = probe
+        batch = tf.convert_to_tensor(np.asarray(image, dtype=np.float32)[np.newaxis])
+        with tf.GradientTape() as tape:
+            feature_maps, features = probe(batch, training=False)
+            logits = tf.matmul(features, classifier.kernel)
+            if classifier.use_bias:
+                logits = logits + classifier.bias
+            score = logits[:, class_index]
+        gradients = tape.gradient(score, feature_maps)
+        if gradients is None:
+            raise ValueError(f"the class score does not depend on layer {layer.name!r}")
+        return feature_maps.numpy()[0], gradients.numpy()[0]
+
+
+def layer_graph(model):
+    """The graph of ``model``: its own for a :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`,
+    else a :class:`LayerGraph` of the Keras model."""
+    return model.graph if getattr(model, "runs_without_keras", False) else LayerGraph(model)

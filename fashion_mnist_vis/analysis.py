@@ -14,7 +14,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .activations import PROBABILITIES, ActivationModel, LayerOutput, to_probabilities
+from .activations import PROBABILITIES, ActivationModel, LayerOutput, layer_graph, to_probabilities
 from .cam import CamExplainer, CamResult
 from .classes import CLASS_NAMES, NUM_CLASSES
 from .errors import UserError
@@ -35,7 +35,7 @@ def find_class(name: str) -> int:
 
 def check_class_outputs(model) -> None:
     """Raise UserError unless ``model`` outputs one score per Fashion-MNIST class, (None, 10)."""
-    outputs = model.outputs[0].shape
+    outputs = tuple(model.outputs[0].shape)
     if len(outputs) != 2 or outputs[-1] != NUM_CLASSES:
         raise UserError(
             f"model {model.name!r} outputs shape {tuple(outputs)}; expected one score for each of "
@@ -104,7 +104,7 @@ class Analyser:
         self.explain = explain
         self.activations = ActivationModel(model) if explain else None
         self.explainer = CamExplainer(model) if explain else None
-        self._forward = None if explain else _single_input_model(model)
+        self._forward = None if explain else _output_probe(model)
 
     def analyse(self, path) -> Analysis:
         """Load, preprocess and classify the image at ``path``.
@@ -122,7 +122,8 @@ class Analyser:
             scores = next(output.values for output in layer_outputs if output.kind == PROBABILITIES)
         else:
             batch = np.asarray(prepared.model_input, dtype=np.float32)[np.newaxis]
-            scores = np.asarray(self._forward(batch, training=False))[0]
+            outputs = self._forward(batch, training=False)
+            scores = np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs)[0]
         probabilities = to_probabilities(scores)
         order = np.argsort(-probabilities, kind="stable")
         predicted = int(order[0])
@@ -141,8 +142,8 @@ class Analyser:
         )
 
 
-def _single_input_model(model):
-    """``model`` called with one tensor rather than a list (Keras warns when the structure differs)."""
-    import keras  # noqa: PLC0415 (lazy: keeps --help fast)
-
-    return keras.Model(model.inputs[0], model.outputs[0])
+def _output_probe(model):
+    """A function float32 batch (N, H, W, C) -> the model's class scores, called with one
+    tensor rather than a list (Keras warns when the structure differs)."""
+    graph = layer_graph(model)
+    return graph.probe([graph.model_output])

@@ -37,13 +37,12 @@ found by type and role (:func:`fashion_mnist_vis.models.find_gap_layer`,
 :func:`~fashion_mnist_vis.models.find_classifier_layer`), never by index.
 """
 
-import functools
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .activations import LayerGraph
+from .activations import layer_graph
 from .errors import UserError
 from .models import find_classifier_layer, find_gap_layer, find_last_conv_layer
 
@@ -99,12 +98,13 @@ def class_activation_map(
     return normalise_map(raw) if normalise else raw.astype(np.float32)
 
 
-def grad_cam(model, image: np.ndarray, class_index: int, layer, normalise: bool = True) -> np.ndarray:
+def grad_cam(model, image: np.ndarray, class_index: int, layer, normalise: bool = True, graph=None) -> np.ndarray:
     """Grad-CAM (Selvaraju et al. 2017) for one image on one layer.
 
     Args:
-        model: a Keras model whose final Dense layer produces the class scores
-            (its pre-activation, the logit, is differentiated).
+        model: a Keras model (or a :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`)
+            whose final Dense layer produces the class scores (its
+            pre-activation, the logit, is differentiated).
         image: float32 (H, W, C), the model input for one image (no batch axis).
         class_index: the class to explain, 0 <= class_index < number of classes.
         layer: a layer of ``model`` with a 4-D output (batch, h, w, k),
@@ -112,11 +112,14 @@ def grad_cam(model, image: np.ndarray, class_index: int, layer, normalise: bool 
         normalise: apply :func:`normalise_map` (this is the ReLU of the
             paper); if False, return the raw weighted sum ``sum_k alpha_k A^k``
             (before the ReLU).
+        graph: ``model``'s :func:`~fashion_mnist_vis.activations.layer_graph`
+            (built when None; pass it to reuse its sub-models).
 
     Returns:
         float32 (h, w) at the layer's resolution; in [0, 1] when ``normalise``.
     """
-    feature_maps, gradients = layer_gradients(model, image, class_index, layer)
+    graph = graph or layer_graph(model)
+    feature_maps, gradients = graph.logit_gradients(image, layer, find_classifier_layer(model), class_index)
     return grad_cam_from_gradients(feature_maps, gradients, normalise)
 
 
@@ -134,40 +137,6 @@ def grad_cam_from_gradients(feature_maps: np.ndarray, gradients: np.ndarray, nor
     weights = np.asarray(gradients, dtype=np.float64).mean(axis=(0, 1))  # alpha_k: averaged gradients
     raw = np.asarray(feature_maps, dtype=np.float64) @ weights
     return normalise_map(raw) if normalise else raw.astype(np.float32)
-
-
-def layer_gradients(model, image: np.ndarray, class_index: int, layer) -> Tuple[np.ndarray, np.ndarray]:
-    """A layer's output for one image and the gradient of a class's logit with respect to it.
-
-    Returns:
-        (feature_maps, gradients), both float32 (h, w, k).
-    """
-    import tensorflow as tf  # noqa: PLC0415 (lazy: keeps --help fast)
-
-    classifier = find_classifier_layer(model)
-    probe = _probe_model(model, layer.name, classifier.name)
-    batch = tf.convert_to_tensor(np.asarray(image, dtype=np.float32)[np.newaxis])
-    with tf.GradientTape() as tape:
-        feature_maps, features = probe(batch, training=False)
-        logits = tf.matmul(features, classifier.kernel)
-        if classifier.use_bias:
-            logits = logits + classifier.bias
-        score = logits[:, class_index]
-    gradients = tape.gradient(score, feature_maps)
-    if gradients is None:
-        raise ValueError(f"the class score does not depend on layer {layer.name!r}")
-    return feature_maps.numpy()[0], gradients.numpy()[0]
-
-
-@functools.lru_cache(maxsize=8)
-def _probe_model(model, layer_name: str, classifier_name: str):
-    """A model from ``model``'s input to [layer output, classifier input] (built once per model)."""
-    import keras  # noqa: PLC0415
-
-    graph = LayerGraph(model)
-    return keras.Model(graph.input, [
-        graph.outputs[layer_name], graph.inputs_of(model.get_layer(classifier_name))[0],
-    ])
 
 
 @dataclass(frozen=True)
@@ -202,7 +171,7 @@ class CamExplainer:
     def __init__(self, model):
         self.model = model
         self.classifier = find_classifier_layer(model)
-        self._graph = LayerGraph(model)
+        self._graph = layer_graph(model)
         self.gap_layer = _gap_feeding_classifier(model, self.classifier, self._graph)
         self.conv_layer = find_last_conv_layer(model)
         methods = []
@@ -231,7 +200,7 @@ class CamExplainer:
                 results.append(CamResult(CAM, self.gap_input_name(), class_index, heatmap))
             else:
                 try:
-                    heatmap = grad_cam(self.model, image, class_index, self.conv_layer)
+                    heatmap = grad_cam(self.model, image, class_index, self.conv_layer, graph=self._graph)
                 except ValueError as error:  # e.g. the last conv sits on a branch the classifier ignores
                     raise UserError(f"cannot compute Grad-CAM for model {self.model.name!r}: {error}") from None
                 results.append(CamResult(GRAD_CAM, self.conv_layer.name, class_index, heatmap))
@@ -239,13 +208,11 @@ class CamExplainer:
 
     def gap_input(self, image: np.ndarray) -> np.ndarray:
         """The GAP layer's input for one image: float32 (h, w, k)."""
-        import keras  # noqa: PLC0415
-
         if self._gap_input_model is None:
-            tensor = self._graph.inputs_of(self.gap_layer)[0]
-            self._gap_input_model = keras.Model(self._graph.input, tensor)
+            self._gap_input_model = self._graph.probe(self._graph.inputs_of(self.gap_layer))
         batch = np.asarray(image, dtype=np.float32)[np.newaxis]
-        return np.asarray(self._gap_input_model(batch, training=False))[0]
+        outputs = self._gap_input_model(batch, training=False)
+        return np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs)[0]
 
     def gap_input_name(self) -> str:
         """Name of the layer whose output feeds the GAP layer (or "<gap> input")."""

@@ -117,7 +117,7 @@ def load_model(path: Union[str, Path]):
     """
     path = Path(path)
     name = str(path)
-    _check_model_file(path)
+    check_model_file(path)
     with open(path, "rb") as handle:
         head = handle.read(8)
     import h5py  # noqa: PLC0415 (lazy: keeps --help fast)
@@ -445,7 +445,8 @@ def _check_weight_layers(group, model, name: str, legacy_h5_format) -> None:
         raise UserError(f"model file {name!r} is damaged: {'; '.join(problems)}")
 
 
-def _check_model_file(path: Path) -> None:
+def check_model_file(path: Path) -> None:
+    """Raise UserError unless ``path`` is a readable, non-empty regular file."""
     name = str(path)
     if not path.exists():
         raise UserError(f"model file {name!r} does not exist")

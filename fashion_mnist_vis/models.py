@@ -233,29 +233,35 @@ def models_help() -> str:
     return "; ".join(f"{name}: {spec.summary}" for name, spec in MODELS.items())
 
 
-def find_gap_layer(model):
-    """Return the model's last GlobalAveragePooling2D layer, or None if it has none."""
+def layers_of_type(model, class_name: str) -> list:
+    """The layers of ``model`` that are Keras ``class_name`` layers (subclasses included), in order.
+
+    A :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`'s layers are
+    matched by class name, without importing Keras.
+    """
+    if getattr(model, "runs_without_keras", False):
+        return [layer for layer in model.layers if type(layer).__name__ == class_name]
     import keras
 
-    gap_layers = [
-        layer for layer in model.layers if isinstance(layer, keras.layers.GlobalAveragePooling2D)
-    ]
+    keras_class = getattr(keras.layers, class_name)
+    return [layer for layer in model.layers if isinstance(layer, keras_class)]
+
+
+def find_gap_layer(model):
+    """Return the model's last GlobalAveragePooling2D layer, or None if it has none."""
+    gap_layers = layers_of_type(model, "GlobalAveragePooling2D")
     return gap_layers[-1] if gap_layers else None
 
 
 def find_last_conv_layer(model):
     """Return the model's last Conv2D layer, or None if it has none."""
-    import keras
-
-    conv_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    conv_layers = layers_of_type(model, "Conv2D")
     return conv_layers[-1] if conv_layers else None
 
 
 def find_classifier_layer(model):
     """Return the model's final Dense layer (the one producing class scores)."""
-    import keras
-
-    dense_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    dense_layers = layers_of_type(model, "Dense")
     if not dense_layers:
         raise UserError(f"model {model.name!r} has no Dense classifier layer")
     return dense_layers[-1]

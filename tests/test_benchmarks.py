@@ -58,6 +58,7 @@ def test_summary_rows_cover_every_section_and_count_a_shared_run_once():
                      "original": {"images_per_second": 300.0, "images_per_second_after_first": 310.0,
                                   "val_accuracy": 0.95}},
         "classify": {"ours_save_plots": {"wall_s": 3.0, "peak_rss_mb": 500.0}, "ours_no_plots": {"wall_s": 2.0},
+                     "ours_save_plots_keras": {"wall_s": 7.5, "peak_rss_mb": 700.0},
                      "original_save_plots": {"wall_s": 30.0, "peak_rss_mb": 1300.0}},
         "export": {"ours_default": {"wall_s": 4.0, "bytes": 10_000_000, "images": 10000, "peak_rss_mb": 400.0},
                    "original": {"wall_s": 15.0, "bytes": 215_000_000, "peak_rss_mb": 900.0}},
@@ -70,6 +71,8 @@ def test_summary_rows_cover_every_section_and_count_a_shared_run_once():
     assert rows["training mixed_bfloat16 (mixed_bfloat16), validation accuracy against float32"].met is False
     assert rows["training mixed_bfloat16 (mixed_bfloat16), validation accuracy after 2 epochs"].met is True
     assert rows["classify --save_plots, whole process"].ratio == 10.0
+    keras_row = rows["classify --save_plots --engine keras, whole process"]
+    assert keras_row.ratio == 4.0 and keras_row.met is None  # no target: the default engine is the one measured
     assert rows["export (default), files written"].ratio == 21.5
     assert rows["export (default), 10000 embeddings"].ratio == 3.75
     assert rows["train --help"].met is True and rows["train --help"].ratio == pytest.approx(5 / 0.3)
