@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
                 entries.append(BatchEntry(str(path), error=str(error)))
             continue
         if not classified:  # said once, with the first result, so a lone bad image gets one error line
-            print(f"Model: {model_label}", file=sys.stderr)
+            engine = "NumPy" if getattr(model, "runs_without_keras", False) else "Keras"
+            print(f"Model: {model_label}, run by {engine}", file=sys.stderr)
             if args.save_plots and not analyser.explainer.methods:
                 print(f"note: {analyser.explainer.why_none()}", file=sys.stderr)
         classified += 1

@@ -376,7 +376,7 @@ def test_the_original_demo_command_verbatim(tiny_model, tmp_path):
     assert result.stdout.startswith("sample_images/black_bag.jpg: ")
     assert "plots: visualisations/index.html" in result.stdout
     assert result.stderr.splitlines() == [
-        "Model: model.h5 (tinyvgg, input 28 \u00d7 28 \u00d7 1, 4,430 parameters)"]
+        "Model: model.h5 (tinyvgg, input 28 \u00d7 28 \u00d7 1, 4,430 parameters), run by NumPy"]
     files = {path.name for path in (tmp_path / "visualisations").iterdir()}
     assert files == FIXED - {"cam_compare.png"} | {f"{name}.png" for name in _spatial_layers("tinyvgg")} | {
         "dense.png"}

@@ -17,7 +17,7 @@ SCRIPTS = {
     "train": ("--saved_model", "--batch-size", "--data-dir", "--dataset", "--resume", "--lr-find",
               "--embedding-snapshots", "gap_cnn", "resnet", "--strategy", "multiworker", "--devices", "--backup-dir"),
     "classify": ("--saved_model", "--save-plots", "--save_plots", "--plot-dir", "--plot_dir", "--top-k",
-                 "--json", "--invert", "--no-crop", "--preprocess", "--cam-class"),
+                 "--json", "--engine", "--invert", "--no-crop", "--preprocess", "--cam-class"),
     "evaluate": ("--saved_model", "--images", "--invert", "--no-crop", "--bins", "--output-dir", "--dataset"),
     "compare": ("--models", "--epochs", "--force", "--output-dir", "--train-size", "--seed", "resnet"),
     "webcam_classify": ("--source", "--saved_model", "--saved-model", "--output", "--no-display", "--every",
