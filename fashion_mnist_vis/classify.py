@@ -164,11 +164,14 @@ def load_for_engine(path: Path, engine: str, debug: bool = False):
     from fashion_mnist_vis import model_io
 
     if engine != "keras":
-        from fashion_mnist_vis.numpy_network import NotSupported, read_network
+        from fashion_mnist_vis.numpy_network import NotAModelFile, NotSupported, read_network
 
         model_io.check_model_file(path)
         try:
             network = read_network(path)
+        except NotAModelFile as reason:
+            if engine == "numpy":
+                raise UserError(f"{str(path)!r} is not a Keras model file ({reason})") from None
         except NotSupported as reason:
             if engine == "numpy":
                 raise UserError(f"model {str(path)!r} cannot run with --engine numpy ({reason}); "

@@ -33,6 +33,10 @@ class NotSupported(Exception):
     """The file holds something this module does not implement; use Keras instead."""
 
 
+class NotAModelFile(NotSupported):
+    """The file is not a model at all (Keras's own loader says why in its words)."""
+
+
 @dataclass(frozen=True)
 class Symbol:
     """A layer's output in the network's graph: ``shape`` is (None, ...) like a Keras tensor's."""
@@ -516,10 +520,16 @@ def read_network(path: Union[str, Path]) -> NumpyNetwork:
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
+                if not {"config.json", "model.weights.h5"} <= set(archive.namelist()):
+                    raise NotAModelFile("a zip archive without config.json and model.weights.h5")
                 config = json.loads(archive.read("config.json"))
                 with archive.open("model.weights.h5") as weights_file, h5py.File(weights_file, "r") as weights:
                     return _build(config, Keras3Weights(weights))
+        if not h5py.is_hdf5(path):
+            raise NotAModelFile("neither a .keras zip archive nor HDF5")
         with h5py.File(path, "r") as h5_file:
+            if "model_config" not in h5_file.attrs or "model_weights" not in h5_file:
+                raise NotAModelFile("an HDF5 file without a model in it")
             config = json.loads(_text(h5_file.attrs["model_config"]))
             weights = h5_file["model_weights"]
             return _build(config, lambda name, class_name: _hdf5_weights(weights, name))

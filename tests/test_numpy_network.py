@@ -15,7 +15,7 @@ from fashion_mnist_vis.activations import LayerGraph
 from fashion_mnist_vis.classify import main
 from fashion_mnist_vis.model_io import save_model_atomic
 from fashion_mnist_vis.models import MODELS, build_model, find_classifier_layer, find_last_conv_layer
-from fashion_mnist_vis.numpy_network import NotSupported, NumpyNetwork, read_network
+from fashion_mnist_vis.numpy_network import NotAModelFile, NotSupported, NumpyNetwork, read_network
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_images" / "sneaker.jpg"
@@ -122,12 +122,28 @@ def test_unimplemented_layers_and_options_are_refused(tmp_path):
     outer = keras.Sequential([keras.Input((28, 28, 1)), inner, layers.GlobalAveragePooling2D(),
                               layers.Dense(10, activation="softmax")], name="nested")
     cases[save_model_atomic(outer, tmp_path / "nested.keras")] = "layer type 'Sequential'"
-    text = tmp_path / "text.keras"
-    text.write_text("not a model")
-    cases[text] = "OSError"
     for path, reason in cases.items():
         with pytest.raises(NotSupported, match=reason):
             read_network(path)
+
+
+def test_files_that_are_not_models_are_named_so(tmp_path, capsys):
+    import h5py
+    import zipfile
+
+    (tmp_path / "text.keras").write_text("not a model")
+    with zipfile.ZipFile(tmp_path / "archive.keras", "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    with h5py.File(tmp_path / "data.h5", "w") as h5_file:
+        h5_file["x"] = np.zeros(3)
+    cases = {"text.keras": "neither a .keras zip archive nor HDF5",
+             "archive.keras": "a zip archive without config.json and model.weights.h5", "data.h5": "an HDF5 file without a model in it"}
+    for name, reason in cases.items():
+        with pytest.raises(NotAModelFile, match=reason):
+            read_network(tmp_path / name)
+        assert main([str(SAMPLE), "--saved_model", str(tmp_path / name), "--engine", "numpy"]) == 2
+        assert capsys.readouterr().err.strip() == \
+            f"classify.py: error: {str(tmp_path / name)!r} is not a Keras model file ({reason})"
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +198,16 @@ def test_numpy_engine_classifies_with_plots_without_importing_tensorflow(gap_mod
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "plots:" in result.stdout and (tmp_path / "cam.png").is_file() and (tmp_path / "conv2d_5.png").is_file()
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_mixed_precision_model_runs_in_float32_like_model_io(suffix, tmp_path):
+    """A model trained under mixed_bfloat16 keeps float32 weights; both engines compute in float32."""
+    from fashion_mnist_vis.model_io import load_model
+    from fashion_mnist_vis.precision import precision_policy
+
+    with precision_policy("mixed_bfloat16"):
+        model = randomise(build_model("tinyvgg"), seed=2)
+    path = save_model_atomic(model, tmp_path / f"mixed{suffix}")
+    network = read_network(path)
+    assert_same_as_keras(load_model(path), network)
