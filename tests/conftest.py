@@ -1,6 +1,7 @@
 """Shared fixtures: small generated IDX datasets and a local HTTP file server."""
 
 import http.server
+import signal
 import threading
 from pathlib import Path
 from typing import Dict
@@ -122,3 +123,13 @@ def single_error_line(capsys) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     return lines[0]
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child a test stops with SIGINT: the default SIGINT handling.
+
+    A shell's background job (a CI runner, ``cmd &``) starts with SIGINT
+    ignored, children inherit that, and Python then installs no
+    KeyboardInterrupt handler, so the signal would do nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -32,6 +32,7 @@ if str(REPO_ROOT) not in sys.path:  # also run from elsewhere or as plain `pytes
 
 from fashion_mnist_vis import serve  # noqa: E402
 from fashion_mnist_vis.errors import UserError  # noqa: E402
+from conftest import default_sigint
 
 LAUNCHER = REPO_ROOT / "tensorboard_assets" / "serve_assets.py"
 SECRET = "TOP-SECRET-4f1c9b"  # must never appear in any answer
@@ -528,8 +529,7 @@ def test_launcher_subprocess_serves_and_stops_cleanly_on_sigint(tmp_path):
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        # A shell's background job inherits SIGINT ignored; give the child the default.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_sigint,
     )
     try:
         deadline = time.monotonic() + 15

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from test_serve import raw_exchange
+from conftest import default_sigint
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCHER = REPO / "tensorboard_assets" / "serve_assets.py"
@@ -57,6 +58,7 @@ def start(folder: Path, *flags: str):
     process = subprocess.Popen(
         [sys.executable, str(LAUNCHER), "--port", "0", "--quiet", "--directory", str(folder), *flags],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_sigint,
     )
     line = process.stdout.readline()
     match = re.search(r":(\d+)/", line)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import free_port, single_error_line
+from conftest import default_sigint, free_port, single_error_line
 from fashion_mnist_vis.train import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,7 +148,7 @@ def test_ctrl_c_mid_training_keeps_the_best_model_and_explains_resume(tmp_path):
                "--test-size", "500", "--model", "tinyvgg", "--epochs", "50", "--batch-size", "16",
                "--output", str(tmp_path / "model.keras"), "--logdir", str(tmp_path / "runs")]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               preexec_fn=default_sigint)
     deadline = time.monotonic() + 300
     while not (tmp_path / "model.keras").exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.5)

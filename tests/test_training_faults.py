@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from fashion_mnist_vis import train
+from conftest import default_sigint
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_FLAGS = ["--dataset", "synthetic", "--train-size", "3000", "--test-size", "300", "--model", "tinyvgg",
@@ -38,7 +39,7 @@ def _train_process(tmp_path: Path, name: str, *extra: str) -> subprocess.Popen:
     flags = list(extra) or TRAIN_FLAGS + ["--output", str(folder / "model.keras"), "--logdir", str(folder / "runs")]
     return subprocess.Popen([sys.executable, "-m", "fashion_mnist_vis.train", *flags], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=default_sigint)
 
 
 def _run_dir(folder: Path) -> Path:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from classify_helpers import synthetic_data, trained_model_path
-from conftest import single_error_line
+from conftest import default_sigint, single_error_line
 from fashion_mnist_vis import video
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.errors import UserError
@@ -262,6 +262,7 @@ def test_sigint_finishes_a_playable_video_and_exits_130(long_clip, tiny_model, t
             [sys.executable, "-m", "fashion_mnist_vis.webcam_classify", "--source", str(long_clip),
              "--saved-model", str(tiny_model), "--no-display", "--output", str(output), "--json"],
             cwd=REPO, stdout=out, stderr=err,
+                preexec_fn=default_sigint,
         )
         try:
             assert _wait_for(lambda: (tmp_path / "stdout").read_text().count("\n") >= 5), "no frames classified"
