@@ -397,12 +397,12 @@ class NumpyGraph:
         self.outputs = {layer.name: Symbol(layer.name, layer.output_shape) for layer in network.layers}
 
     def inputs_of(self, layer) -> List[Symbol]:
-        return [self._network.symbol(name) for name in self._network.layer(layer.name).inbound]
+        return [self._network.symbol(name) for name in self._network.get_layer(layer.name).inbound]
 
     def producer(self, symbol: Symbol):
         """The layer whose output is ``symbol`` (None for the input of a Sequential model, which,
         as in Keras, has no InputLayer among its layers)."""
-        return self._network.layer(symbol.layer_name) if symbol.layer_name in self.outputs else None
+        return self._network.get_layer(symbol.layer_name) if symbol.layer_name in self.outputs else None
 
     def probe(self, symbols: Sequence[Symbol]) -> Callable[..., List[np.ndarray]]:
         """A function float32 batch (N, H, W, C) -> the values of ``symbols`` (``training`` is ignored)."""
@@ -450,10 +450,8 @@ class NumpyNetwork:
         self.output_shape = shapes[output_name]
         self.graph = NumpyGraph(self)
 
-    def layer(self, name: str) -> Layer:
-        return self._by_name[name]
-
     def get_layer(self, name: str) -> Layer:
+        """The layer called ``name`` (the input layer too)."""
         return self._by_name[name]
 
     def symbol(self, name: str) -> Symbol:
