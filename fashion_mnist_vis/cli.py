@@ -19,6 +19,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `cat big | head`
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -173,7 +174,9 @@ def run_cli(
     """Parse ``argv`` with ``parser`` and run ``action(args)`` behind the error boundary.
 
     Returns the process exit status: ``action``'s own, 2 for bad flags or a
-    :class:`UserError`, 130 for Ctrl-C.
+    :class:`UserError`, 130 for Ctrl-C, 141 when stdout's reader went away
+    (``... --json | head -3``): the rest of the output is dropped quietly, as
+    other command-line tools do, instead of a BrokenPipeError traceback.
     """
     try:
         args = parser.parse_args(argv)
@@ -191,3 +194,9 @@ def run_cli(
             raise
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Python flushes stdout again at exit, which would raise once more: point it at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE

@@ -393,3 +393,17 @@ def test_without_plots_neither_matplotlib_nor_sklearn_is_imported(tiny_model):
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "0 []"
+
+
+def test_a_reader_that_goes_away_ends_classify_quietly(tmp_path):
+    """``classify.py ... | head -1``: when stdout's reader has gone, classify stops with status 141
+    (what a shell reports for a broken pipe) and no traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "fashion_mnist_vis/classify.py", str(SAMPLES), "--saved_model",
+         str(trained_model_path("gap_cnn")), "--json"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    process.stdout.close()  # the reader is gone before the first result is written
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err
