@@ -244,7 +244,7 @@ class EmbeddingSnapshots(keras.callbacks.Callback):
     """Record the embeddings of fixed images every ``every`` epochs; draw them when training ends.
 
     The embeddings (GAP output, or the input of the last Dense layer; see
-    :func:`models.build_embedding_model`) of ``images`` are recorded before
+    :func:`embeddings.build_embedder`) of ``images`` are recorded before
     training (epoch 0), after every ``every``-th epoch and after the last
     epoch, and saved to ``folder/embedding_snapshots.npz`` each time (so
     ``--resume`` continues the series). When training ends,
@@ -276,9 +276,9 @@ class EmbeddingSnapshots(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: Optional[dict] = None) -> None:
         from .embedding_snapshots import load_snapshots
-        from .models import build_embedding_model
+        from .embeddings import build_embedder
 
-        self._embedder = build_embedding_model(self.model)
+        self._embedder = build_embedder(self.model)
         if self.path.exists():  # resuming: keep the earlier snapshots of the same images
             epochs, embeddings, labels = load_snapshots(self.path)
             if np.array_equal(labels, self.labels):

@@ -1,6 +1,6 @@
 """Embedding snapshots: 2-D views of how the classes pull apart during training.
 
-A snapshot is the embedding (see :func:`~fashion_mnist_vis.models.build_embedding_model`)
+A snapshot is the embedding (see :func:`~fashion_mnist_vis.embeddings.build_embedder`)
 of the same fixed images at one epoch: float32 (N, D). To draw all snapshots
 on common axes they are projected with **one** linear map, the 2-D PCA of the
 **final** snapshot (centred on the final snapshot's mean), rather than a PCA

@@ -126,6 +126,23 @@ def build_embedding_model(model, layer_name: Optional[str] = None):
     return feature_model, source
 
 
+def build_embedder(model):
+    """A model from ``model``'s input to its default embedding alone: float32 (B, D).
+
+    The embedding is the GAP layer's output when there is one (64-d for
+    ``gap_cnn``), otherwise the input of the final Dense classifier (see
+    :func:`find_embedding_tensor`); training records it for
+    ``--embedding-snapshots``.
+    """
+    import keras
+
+    from .activations import LayerGraph
+
+    graph = LayerGraph(model)
+    tensor, _ = find_embedding_tensor(model, None, graph)
+    return keras.Model(graph.input, tensor, name=f"{model.name}_embedding")
+
+
 def to_model_batch(images: np.ndarray, input_shape) -> np.ndarray:
     """uint8 (B, 28, 28) in 0..255 -> float32 (B, 28, 28, C) in [0, 1] for a model.
 

@@ -265,17 +265,3 @@ def find_classifier_layer(model):
     if not dense_layers:
         raise UserError(f"model {model.name!r} has no Dense classifier layer")
     return dense_layers[-1]
-
-
-def build_embedding_model(model):
-    """A model sharing ``model``'s layers that outputs its embedding: float32 (batch, D).
-
-    The embedding is the GAP layer's output when there is one (64-d for
-    ``gap_cnn``), otherwise the input of the final Dense classifier (e.g. the
-    128-d hidden layer of ``dense``, the flattened features of ``tinyvgg``).
-    """
-    import keras
-
-    gap = find_gap_layer(model)
-    output = gap.output if gap is not None else find_classifier_layer(model).input
-    return keras.Model(model.inputs, output, name=f"{model.name}_embedding")

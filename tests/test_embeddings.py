@@ -6,6 +6,7 @@ import pytest
 from fashion_mnist_vis.embeddings import (
     EXACT_PCA_MAX_DIMS,
     as_probabilities,
+    build_embedder,
     build_embedding_model,
     entropy,
     find_embedding_tensor,
@@ -147,3 +148,13 @@ def test_a_loaded_models_feature_model_runs_the_network_once(gap_cnn, tmp_path):
     batch = to_model_batch(images, loaded_model.input_shape)
     for ours, theirs in zip(loaded_model.predict_on_batch(batch), fresh_model.predict_on_batch(batch)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_the_embedder_gives_the_feature_models_embedding_alone(tinyvgg):
+    images = np.random.default_rng(2).integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
+    embedder = build_embedder(tinyvgg)
+    feature_model, source = build_embedding_model(tinyvgg)
+    batch = to_model_batch(images, embedder.input_shape)
+    embeddings = np.asarray(embedder.predict_on_batch(batch))
+    assert embeddings.shape == (4, source.dims) == (4, 250)
+    np.testing.assert_allclose(embeddings, feature_model.predict_on_batch(batch)[0], rtol=1e-5, atol=1e-6)
