@@ -170,19 +170,20 @@ def classify_stream(source, predictor, args: argparse.Namespace, output, title: 
         while frame is not None:
             index = stats["read"]
             stats["read"] += 1
+            record = None
             if index % args.every == 0:
                 rgb = cv2.cvtColor(frame[top:bottom, left:right], cv2.COLOR_BGR2RGB)
                 overlay.update(predictor.predict(rgb))
                 classified.tick()
                 stats["classified"] += 1
-                if args.json:
-                    print(json.dumps(frame_record(index, time.perf_counter() - start, source, overlay.prediction)),
-                          flush=True)
+                record = frame_record(index, time.perf_counter() - start, source, overlay.prediction)
             shown.tick()
             annotated = overlay.draw(frame, rate_texts(shown.rate(), classified.rate()))
             if output is not None:
                 output.write(annotated)
                 stats["written"] += 1
+            if args.json and record is not None:  # after the write: every printed frame is in the video
+                print(json.dumps(record), flush=True)
             if title is not None:
                 cv2.imshow(title, annotated)
                 if (cv2.waitKey(1) & 0xFF) in QUIT_KEYS or cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:

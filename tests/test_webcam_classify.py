@@ -261,8 +261,7 @@ def test_sigint_finishes_a_playable_video_and_exits_130(long_clip, tiny_model, t
         process = subprocess.Popen(
             [sys.executable, "-m", "fashion_mnist_vis.webcam_classify", "--source", str(long_clip),
              "--saved-model", str(tiny_model), "--no-display", "--output", str(output), "--json"],
-            cwd=REPO, stdout=out, stderr=err,
-                preexec_fn=default_sigint,
+            cwd=REPO, stdout=out, stderr=err, preexec_fn=default_sigint,
         )
         try:
             assert _wait_for(lambda: (tmp_path / "stdout").read_text().count("\n") >= 5), "no frames classified"
