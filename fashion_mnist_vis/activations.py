@@ -97,8 +97,6 @@ class ActivationModel:
         """Outputs for one image: float32 ``image`` (H, W, C) in [0, 1] -> one LayerOutput per layer."""
         batch = np.asarray(image, dtype=np.float32)[np.newaxis]
         outputs = self._probe(batch, training=False)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
         return [
             LayerOutput(layer.name, type(layer).__name__, kind, np.asarray(values, dtype=np.float32)[0])
             for (layer, kind), values in zip(self.layers, outputs)
@@ -174,11 +172,17 @@ class LayerGraph:
         return None
 
     def probe(self, tensors: Sequence):
-        """A Keras model from the graph's input to ``tensors``: called on a float32 batch
-        (N, H, W, C), it returns their values (a list when there are several)."""
+        """A function float32 batch (N, H, W, C) -> the list of ``tensors``' values (N, ...),
+        computed by one Keras model from the graph's input."""
         import keras  # noqa: PLC0415
 
-        return keras.Model(self.input, list(tensors))
+        model = keras.Model(self.input, list(tensors))
+
+        def run(batch, training=False):
+            outputs = model(batch, training=training)
+            return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+        return run
 
     def logit_gradients(self, image: np.ndarray, layer, classifier, class_index: int) -> Tuple[np.ndarray, np.ndarray]:
         """``layer``'s output for one image (H, W, C) and the gradient of ``classifier``'s
@@ -209,4 +213,6 @@ class LayerGraph:
 def layer_graph(model):
     """The graph of ``model``: its own for a :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`,
     else a :class:`LayerGraph` of the Keras model."""
-    return model.graph if getattr(model, "runs_without_keras", False) else LayerGraph(model)
+    from .numpy_network import is_numpy_network
+
+    return model.graph if is_numpy_network(model) else LayerGraph(model)

@@ -122,8 +122,7 @@ class Analyser:
             scores = next(output.values for output in layer_outputs if output.kind == PROBABILITIES)
         else:
             batch = np.asarray(prepared.model_input, dtype=np.float32)[np.newaxis]
-            outputs = self._forward(batch, training=False)
-            scores = np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs)[0]
+            scores = np.asarray(self._forward(batch, training=False)[0])[0]
         probabilities = to_probabilities(scores)
         order = np.argsort(-probabilities, kind="stable")
         predicted = int(order[0])

@@ -211,8 +211,7 @@ class CamExplainer:
         if self._gap_input_model is None:
             self._gap_input_model = self._graph.probe(self._graph.inputs_of(self.gap_layer))
         batch = np.asarray(image, dtype=np.float32)[np.newaxis]
-        outputs = self._gap_input_model(batch, training=False)
-        return np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs)[0]
+        return np.asarray(self._gap_input_model(batch, training=False)[0])[0]
 
     def gap_input_name(self) -> str:
         """Name of the layer whose output feeds the GAP layer (or "<gap> input")."""

@@ -127,7 +127,9 @@ def run(args: argparse.Namespace) -> int:
                 entries.append(BatchEntry(str(path), error=str(error)))
             continue
         if not classified:  # said once, with the first result, so a lone bad image gets one error line
-            engine = "NumPy" if getattr(model, "runs_without_keras", False) else "Keras"
+            from fashion_mnist_vis.numpy_network import is_numpy_network
+
+            engine = "NumPy" if is_numpy_network(model) else "Keras"
             print(f"Model: {model_label}, run by {engine}", file=sys.stderr)
             if args.save_plots and not analyser.explainer.methods:
                 print(f"note: {analyser.explainer.why_none()}", file=sys.stderr)

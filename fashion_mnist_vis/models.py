@@ -239,7 +239,9 @@ def layers_of_type(model, class_name: str) -> list:
     A :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`'s layers are
     matched by class name, without importing Keras.
     """
-    if getattr(model, "runs_without_keras", False):
+    from .numpy_network import is_numpy_network
+
+    if is_numpy_network(model):
         return [layer for layer in model.layers if type(layer).__name__ == class_name]
     import keras
 

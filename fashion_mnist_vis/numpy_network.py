@@ -419,6 +419,11 @@ class NumpyGraph:
         return self._network.logit_gradients(image, layer.name, classifier.name, class_index)
 
 
+def is_numpy_network(model) -> bool:
+    """Whether ``model`` is a :class:`NumpyNetwork` (rather than a Keras model)."""
+    return isinstance(model, NumpyNetwork)
+
+
 class NumpyNetwork:
     """A model read from a file, run in float32 NumPy (see the module's docstring).
 
@@ -430,8 +435,6 @@ class NumpyNetwork:
         input_shape: (None, H, W, C).
         graph: a :class:`NumpyGraph`.
     """
-
-    runs_without_keras = True
 
     def __init__(self, name: str, input_layer: InputLayer, layers: List[Layer], output_name: str,
                  lists_input: bool):
