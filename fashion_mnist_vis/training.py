@@ -365,8 +365,11 @@ def train_and_evaluate(
 ) -> Tuple[TrainingResult, Dict[str, object]]:
     """:func:`fit`, keep the best model at ``config.output``, and write the report into ``run_dir``.
 
-    Under a tf.distribute strategy the report is computed on one device,
-    from the saved best model.
+    The report always evaluates the saved best model, reloaded from
+    ``config.output`` with :func:`model_io.load_model` (float32, on one
+    device): the same figures whether the run was interrupted, restarted,
+    distributed or trained under a mixed precision policy, and the same as
+    ``evaluate --saved-model`` gives for that file.
 
     Returns:
         (TrainingResult, report): the report is what
@@ -383,12 +386,11 @@ def train_and_evaluate(
     result = fit(config, splits, run_dir, resume=resume, model=model, distribution=distribution, backup_dir=backup_dir)
     if not (resume or result.restarted):  # else the overall best may predate this session; the file holds it
         save_model_atomic(result.model, config.output)
-    if resume or result.restarted or (distribution is not None and distribution.strategy is not None):
-        best = load_model(config.output)
-    else:
-        best = result.model
+    # One rule for every run, interrupted or not, distributed or not: the report evaluates the
+    # model file as users load it (float32, whatever the training precision), so metrics.json
+    # gives the figures that `evaluate --saved-model` prints for that file.
     report = write_report(
-        best, run_dir, splits.x_test, splits.y_test, result.history,
+        load_model(config.output), run_dir, splits.x_test, splits.y_test, result.history,
         extra={**training_metrics(config, splits, result, run_dir), **(extra or {})},
     )
     if config.embedding_snapshots:

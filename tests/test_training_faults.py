@@ -2,7 +2,10 @@
 
 * SIGINT mid-epoch (a real train.py process), then ``--resume``: the result
   is compared with an uninterrupted run of the same flags, and must be
-  identical (weights, every epoch's metrics, test accuracy and loss).
+  identical (weights, every epoch's metrics, test accuracy and loss), under
+  float32 and under mixed_bfloat16 whatever the CPU (emulated on one without
+  bfloat16 units); the test figures are also those ``evaluate`` gives for
+  the saved model.
 * kill -9 at varied moments of processes that save models over and over
   (``save_model_atomic`` and ``BestModelCheckpoint``, .keras and .h5): the
   file is always a complete model, the old or the new one.
@@ -33,10 +36,11 @@ TRAIN_FLAGS = ["--dataset", "synthetic", "--train-size", "3000", "--test-size", 
                "--augment", "--epochs", "6", "--batch-size", "16", "--seed", "7", "--patience", "3"]
 
 
-def _train_process(tmp_path: Path, name: str, *extra: str) -> subprocess.Popen:
+def _train_process(tmp_path: Path, name: str, *extra: str, precision: str = "float32") -> subprocess.Popen:
     folder = tmp_path / name
     folder.mkdir(exist_ok=True)
-    flags = list(extra) or TRAIN_FLAGS + ["--output", str(folder / "model.keras"), "--logdir", str(folder / "runs")]
+    flags = list(extra) or TRAIN_FLAGS + ["--precision", precision,
+                                          "--output", str(folder / "model.keras"), "--logdir", str(folder / "runs")]
     return subprocess.Popen([sys.executable, "-m", "fashion_mnist_vis.train", *flags], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=default_sigint)
@@ -61,9 +65,10 @@ def _epochs_done(run: Path) -> int:
 
 
 @pytest.mark.slow
-def test_sigint_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
-    interrupted = _train_process(tmp_path, "interrupted")
-    uninterrupted = _train_process(tmp_path, "uninterrupted")  # runs meanwhile: same flags, same seed
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_sigint_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, precision):
+    interrupted = _train_process(tmp_path, "interrupted", precision=precision)
+    uninterrupted = _train_process(tmp_path, "uninterrupted", precision=precision)  # meanwhile: same flags
     folder = tmp_path / "interrupted"
     deadline = time.monotonic() + 400
     ends = {}
@@ -98,13 +103,26 @@ def test_sigint_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(mine, theirs)
     mine, theirs = (json.loads((r / "metrics.json").read_text()) for r in (run, other))
     assert mine["epochs_run"] == theirs["epochs_run"] == 6
+    assert mine["precision"] == theirs["precision"] == precision
     for key in ("test_accuracy", "test_loss", "best_val_loss"):
         assert mine[key] == theirs[key], key
+    evaluated = _evaluate(folder / "model.keras", tmp_path / "evaluation")
+    for key in ("test_accuracy", "test_loss"):
+        assert evaluated[key] == mine[key], f"evaluate --saved-model gives another {key} than the training report"
     history = [json.loads((r / "resume" / "state.json").read_text())["history"] for r in (run, other)]
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert history[0][key] == history[1][key], key
     print(f"\nSIGINT after {stopped_after} epochs; resumed run equals the uninterrupted one: "
           f"test accuracy {mine['test_accuracy']}, val_loss per epoch {history[0]['val_loss']}")
+
+
+def _evaluate(model: Path, output_dir: Path) -> dict:
+    """metrics.json of ``evaluate --saved-model`` on the test set the training flags used."""
+    from fashion_mnist_vis import evaluate
+
+    data_flags = ["--dataset", "synthetic", "--test-size", "300", "--seed", "7"]
+    assert evaluate.main(["--saved-model", str(model), *data_flags, "--output-dir", str(output_dir)]) == 0
+    return json.loads((output_dir / "metrics.json").read_text())
 
 
 # ----------------------------------------------------------------- kill -9 during saves
