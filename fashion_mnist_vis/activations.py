@@ -20,6 +20,8 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from .graph import ModelGraph
+
 SPATIAL = "spatial"
 VECTOR = "vector"
 PROBABILITIES = "probabilities"
@@ -65,9 +67,8 @@ class ActivationModel:
             layer (its first input for layers with several, such as Add).
     """
 
-    def __init__(self, model):
+    def __init__(self, model, graph: ModelGraph):
         self.model = model
-        graph = layer_graph(model)
         output_layer = graph.producer(graph.model_output) or model.layers[-1]
         self.layers: List[Tuple[object, str]] = []
         self.skipped: List[Tuple[str, str]] = []
@@ -117,8 +118,9 @@ def to_probabilities(outputs: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
-class LayerGraph:
-    """The symbolic inputs and outputs of a model's layers, all from one consistent graph.
+class LayerGraph(ModelGraph):
+    """A Keras model's :class:`~fashion_mnist_vis.graph.ModelGraph`: the symbolic inputs and
+    outputs of its layers, all from one consistent graph.
 
     Keras 3 rebuilds a Sequential model's graph each time a layer is added
     while it is loaded from a file, so ``layer.output`` of a loaded
@@ -209,10 +211,3 @@ class LayerGraph:
             raise ValueError(f"the class score does not depend on layer {layer.name!r}")
         return feature_maps.numpy()[0], gradients.numpy()[0]
 
-
-def layer_graph(model):
-    """The graph of ``model``: its own for a :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`,
-    else a :class:`LayerGraph` of the Keras model."""
-    from .numpy_network import is_numpy_network
-
-    return model.graph if is_numpy_network(model) else LayerGraph(model)

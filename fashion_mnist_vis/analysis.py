@@ -14,7 +14,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .activations import PROBABILITIES, ActivationModel, LayerOutput, layer_graph, to_probabilities
+from .activations import PROBABILITIES, ActivationModel, LayerOutput, to_probabilities
 from .cam import CamExplainer, CamResult
 from .classes import CLASS_NAMES, NUM_CLASSES
 from .errors import UserError
@@ -83,7 +83,8 @@ class Analyser:
     """Classifies images with one model.
 
     Args:
-        model: a loaded Keras image model with 10 outputs.
+        handle: the model, from :func:`fashion_mnist_vis.model_handle.open_model`
+            (either engine), an image model with 10 outputs.
         top_k: how many classes to report (at most 10).
         invert, crop, method: passed to :func:`fashion_mnist_vis.preprocess.preprocess`.
         cam_class: class index to explain, or None for each image's prediction.
@@ -93,8 +94,9 @@ class Analyser:
         UserError: if the model does not output one score per Fashion-MNIST class.
     """
 
-    def __init__(self, model, top_k: int = 3, invert: str = "auto", crop: bool = True,
+    def __init__(self, handle, top_k: int = 3, invert: str = "auto", crop: bool = True,
                  method: str = "standard", cam_class: Optional[int] = None, explain: bool = False):
+        model, graph = handle.model, handle.graph
         check_class_outputs(model)
         self.model = model
         self.input_shape = tuple(model.input_shape[1:])
@@ -102,9 +104,9 @@ class Analyser:
         self.options = {"invert": invert, "crop": crop, "method": method}
         self.cam_class = cam_class
         self.explain = explain
-        self.activations = ActivationModel(model) if explain else None
-        self.explainer = CamExplainer(model) if explain else None
-        self._forward = None if explain else _output_probe(model)
+        self.activations = ActivationModel(model, graph) if explain else None
+        self.explainer = CamExplainer(model, graph) if explain else None
+        self._forward = None if explain else graph.probe([graph.model_output])
 
     def analyse(self, path) -> Analysis:
         """Load, preprocess and classify the image at ``path``.
@@ -140,9 +142,3 @@ class Analyser:
             cams=cams,
         )
 
-
-def _output_probe(model):
-    """A function float32 batch (N, H, W, C) -> the model's class scores, called with one
-    tensor rather than a list (Keras warns when the structure differs)."""
-    graph = layer_graph(model)
-    return graph.probe([graph.model_output])

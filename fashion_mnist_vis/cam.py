@@ -42,7 +42,6 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .activations import layer_graph
 from .errors import UserError
 from .models import find_classifier_layer, find_gap_layer, find_last_conv_layer
 
@@ -112,13 +111,17 @@ def grad_cam(model, image: np.ndarray, class_index: int, layer, normalise: bool 
         normalise: apply :func:`normalise_map` (this is the ReLU of the
             paper); if False, return the raw weighted sum ``sum_k alpha_k A^k``
             (before the ReLU).
-        graph: ``model``'s :func:`~fashion_mnist_vis.activations.layer_graph`
-            (built when None; pass it to reuse its sub-models).
+        graph: ``model``'s :class:`~fashion_mnist_vis.graph.ModelGraph` (for a
+            Keras model, a :class:`~fashion_mnist_vis.activations.LayerGraph` is
+            built when None; pass it to reuse its sub-models).
 
     Returns:
         float32 (h, w) at the layer's resolution; in [0, 1] when ``normalise``.
     """
-    graph = graph or layer_graph(model)
+    if graph is None:
+        from .activations import LayerGraph  # noqa: PLC0415
+
+        graph = LayerGraph(model)
     feature_maps, gradients = graph.logit_gradients(image, layer, find_classifier_layer(model), class_index)
     return grad_cam_from_gradients(feature_maps, gradients, normalise)
 
@@ -166,12 +169,16 @@ class CamExplainer:
     ``methods`` lists what applies, the preferred (exact) one first; it is
     empty for models without convolutions (e.g. the ``dense`` baseline).
     The sub-models are built once, so one explainer serves many images.
+
+    Args:
+        model: the model (Keras, or a :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`).
+        graph: its :class:`~fashion_mnist_vis.graph.ModelGraph`.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, graph):
         self.model = model
         self.classifier = find_classifier_layer(model)
-        self._graph = layer_graph(model)
+        self._graph = graph
         self.gap_layer = _gap_feeding_classifier(model, self.classifier, self._graph)
         self.conv_layer = find_last_conv_layer(model)
         methods = []

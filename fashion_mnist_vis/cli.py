@@ -104,6 +104,18 @@ def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
+ENGINE_HELP = ("what runs the model: numpy (no TensorFlow: starts in a fraction of the time; the layer types "
+               "train.py builds), keras, or auto: numpy when it implements every layer of the model, else keras")
+
+
+def add_engine_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--engine {auto,numpy,keras}`` flag of every command that runs a model (see
+    :func:`fashion_mnist_vis.model_handle.open_model`, which applies it)."""
+    from .model_handle import ENGINES
+
+    parser.add_argument("--engine", choices=ENGINES, default="auto", help=ENGINE_HELP)
+
+
 def import_tensorflow(debug: bool = False) -> None:
     """Import TensorFlow and Keras once, hiding their C++ start-up log lines unless ``debug``.
 

@@ -21,7 +21,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .activations import LayerGraph, to_probabilities
+from .activations import to_probabilities
 from .analysis import check_class_outputs
 from .cam import CAM, GRAD_CAM, CamExplainer, class_activation_map, grad_cam_from_gradients
 from .classes import CLASS_NAMES, NUM_CLASSES
@@ -64,7 +64,8 @@ class FramePredictor:
     """Classifies RGB frames with one model, reusing one compiled function.
 
     Args:
-        model: a loaded Keras image model with 10 outputs.
+        handle: the model, opened by :func:`fashion_mnist_vis.model_handle.open_model` (Keras
+            engine), an image model with 10 outputs.
         top_k: how many classes to report (1 to 10).
         invert, crop, method: passed to :func:`fashion_mnist_vis.preprocess.preprocess`.
 
@@ -77,22 +78,22 @@ class FramePredictor:
         UserError: if the model does not output one score per class.
     """
 
-    def __init__(self, model, top_k: int = 3, invert: str = "auto", crop: bool = True,
+    def __init__(self, handle, top_k: int = 3, invert: str = "auto", crop: bool = True,
                  method: str = "standard"):
         import keras  # noqa: PLC0415 (lazy: keeps --help fast)
         import tensorflow as tf  # noqa: PLC0415
 
+        model, graph = handle.model, handle.graph
         check_class_outputs(model)
         self.input_shape = tuple(model.input_shape[1:])
         self.top_k = max(1, min(top_k, NUM_CLASSES))
         self.options = {"invert": invert, "crop": crop, "method": method}
         self.traces = 0
-        explainer = CamExplainer(model)
+        explainer = CamExplainer(model, graph)
         self.cam_method = explainer.methods[0] if explainer.methods else None
         self._classifier = explainer.classifier
         self._kernel = np.asarray(explainer.classifier.kernel, dtype=np.float64)
 
-        graph = LayerGraph(model)
         outputs = [graph.model_output]
         if self.cam_method == CAM:
             outputs.append(graph.inputs_of(explainer.gap_layer)[0])

@@ -1,12 +1,12 @@
 """A saved model's forward pass, and the gradients Grad-CAM needs, in NumPy: no TensorFlow.
 
 Importing TensorFlow takes 4-6 s on a small CPU; classifying one 28 x 28
-photo takes milliseconds. :func:`read_network` reads a model file itself
-(a ``.keras`` zip or an HDF5 file, Keras 3 or Keras 2: the JSON config and
-the weights, through h5py) and builds a :class:`NumpyNetwork` when every
-layer is one of :data:`LAYER_TYPES` with options implemented here. Anything
-else raises :class:`NotSupported`, and the caller loads the model with Keras
-instead (``classify --engine auto``), so no model is ever run approximately.
+photo takes milliseconds. :func:`build_network` builds a :class:`NumpyNetwork`
+from the config and weights of a model file that
+:func:`fashion_mnist_vis.model_handle.open_model` has read, when every layer
+is one of :data:`LAYER_TYPES` with options implemented here. Anything else
+raises :class:`NotSupported`, and the model is run by Keras instead
+(``--engine auto``), so no model is ever run approximately.
 
 The network mimics the parts of a Keras model and of
 :class:`~fashion_mnist_vis.activations.LayerGraph` that classify uses:
@@ -19,22 +19,16 @@ tests/test_numpy_network.py checks every architecture of
 :mod:`fashion_mnist_vis.models` against Keras.
 """
 
-import json
-import re
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from .graph import ModelGraph
 
 
 class NotSupported(Exception):
     """The file holds something this module does not implement; use Keras instead."""
-
-
-class NotAModelFile(NotSupported):
-    """The file is not a model at all (Keras's own loader says why in its words)."""
 
 
 @dataclass(frozen=True)
@@ -381,8 +375,8 @@ LAYER_TYPES: Dict[str, type] = {cls.__name__: cls for cls in (
 # ------------------------------------------------------------------ the network
 
 
-class NumpyGraph:
-    """The network's graph with the interface of :class:`~fashion_mnist_vis.activations.LayerGraph`.
+class NumpyGraph(ModelGraph):
+    """A :class:`NumpyNetwork`'s :class:`~fashion_mnist_vis.graph.ModelGraph`.
 
     Attributes:
         input: the input :class:`Symbol`.
@@ -417,11 +411,6 @@ class NumpyGraph:
     def logit_gradients(self, image: np.ndarray, layer, classifier, class_index: int) -> Tuple[np.ndarray, np.ndarray]:
         """``layer``'s output for one image and d(class logit)/d(that output), both float32 (h, w, k)."""
         return self._network.logit_gradients(image, layer.name, classifier.name, class_index)
-
-
-def is_numpy_network(model) -> bool:
-    """Whether ``model`` is a :class:`NumpyNetwork` (rather than a Keras model)."""
-    return isinstance(model, NumpyNetwork)
 
 
 class NumpyNetwork:
@@ -471,9 +460,17 @@ class NumpyNetwork:
                                                                                                   copy=False)
         return values
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        """The network's output for a float (N, H, W, C) batch: float32 (N, classes)."""
-        return self.run(batch)[self.outputs[0].layer_name]
+    def predict(self, inputs: np.ndarray, batch_size: Optional[int] = None, verbose=0) -> np.ndarray:
+        """The network's output for float (N, H, W, C) ``inputs``: float32 (N, classes).
+
+        As ``keras.Model.predict``: ``batch_size`` inputs go through at a time
+        (all at once when None), so memory holds one batch's activations;
+        ``verbose`` is accepted and ignored.
+        """
+        step = batch_size or max(len(inputs), 1)
+        name = self.outputs[0].layer_name
+        parts = [self.run(inputs[start:start + step])[name] for start in range(0, len(inputs), step)]
+        return np.concatenate(parts) if parts else np.zeros((0, *self.output_shape[1:]), np.float32)
 
     def logit_gradients(self, image: np.ndarray, layer_name: str, classifier_name: str,
                         class_index: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -505,82 +502,21 @@ class NumpyNetwork:
         return values[layer_name][0], gradients[layer_name][0].astype(np.float32)
 
 
-# ------------------------------------------------------------------ reading files
+# ------------------------------------------------------------------ building from a config
 
 
-def read_network(path: Union[str, Path]) -> NumpyNetwork:
-    """Read the ``.keras`` zip or HDF5 model at ``path`` into a :class:`NumpyNetwork`.
+def build_network(model_config: dict, weights_of: Callable[[str, str], List[np.ndarray]]) -> NumpyNetwork:
+    """The :class:`NumpyNetwork` of a model file's (upgraded) config, with weights from ``weights_of``.
+
+    Args:
+        model_config: the file's model config, Keras 2 configs upgraded (see
+            :func:`fashion_mnist_vis.model_handle.open_model`, which reads files).
+        weights_of: ``(layer name, class name)`` -> that layer's weights, asked
+            for in the order of the model's layers.
 
     Raises:
-        NotSupported: for anything not implemented here, and for files that
-            are not readable models (Keras then gives the user its own error).
+        NotSupported: for anything not implemented here.
     """
-    import h5py  # noqa: PLC0415 (lazy: keeps --help fast)
-
-    path = Path(path)
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                if not {"config.json", "model.weights.h5"} <= set(archive.namelist()):
-                    raise NotAModelFile("a zip archive without config.json and model.weights.h5")
-                config = json.loads(archive.read("config.json"))
-                with archive.open("model.weights.h5") as weights_file, h5py.File(weights_file, "r") as weights:
-                    return _build(config, Keras3Weights(weights))
-        if not h5py.is_hdf5(path):
-            raise NotAModelFile("neither a .keras zip archive nor HDF5")
-        with h5py.File(path, "r") as h5_file:
-            if "model_config" not in h5_file.attrs or "model_weights" not in h5_file:
-                raise NotAModelFile("an HDF5 file without a model in it")
-            config = json.loads(_text(h5_file.attrs["model_config"]))
-            weights = h5_file["model_weights"]
-            return _build(config, lambda name, class_name: _hdf5_weights(weights, name))
-    except NotSupported:
-        raise
-    except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError, zipfile.BadZipFile) as error:
-        raise NotSupported(f"{type(error).__name__}: {error}") from None
-
-
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-class Keras3Weights:
-    """The weights of a ``.keras`` file's layers, asked for in the model's layer order.
-
-    Keras 3 files them as ``layers/<class name in snake case>[_<n>]/vars/<i>``
-    (``conv2d``, ``conv2d_1``, ...: the n-th layer of that class, whatever its
-    own name), so they are found by counting, in the order of the model's
-    ``layers`` (a functional model's InputLayer included).
-    """
-
-    def __init__(self, weights):
-        self._weights = weights
-        self._seen: Dict[str, int] = {}
-
-    def __call__(self, name: str, class_name: str) -> List[np.ndarray]:
-        stem = snake_case(class_name)
-        count = self._seen.get(stem, 0)
-        self._seen[stem] = count + 1
-        group = self._weights.get(f"layers/{stem}{f'_{count}' if count else ''}/vars")
-        if group is None:
-            return []
-        return [group[str(index)][()] for index in range(len(group))]
-
-
-def snake_case(class_name: str) -> str:
-    """Keras's file name for a class: ``Conv2D`` -> ``conv2d``, ``ReLU`` -> ``re_lu``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", class_name))
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _hdf5_weights(weights, name: str) -> List[np.ndarray]:
-    if name not in weights:
-        return []
-    group = weights[name]
-    return [group[_text(weight_name)][()] for weight_name in group.attrs.get("weight_names", [])]
-
-
-def _build(model_config: dict, weights_of: Callable[[str], List[np.ndarray]]) -> NumpyNetwork:
     kind, config = model_config.get("class_name"), model_config.get("config", {})
     if kind == "Sequential":
         return _build_sequential(config, weights_of)
@@ -611,12 +547,10 @@ def _build_sequential(config: dict, weights_of) -> NumpyNetwork:
     entries = list(config.get("layers", []))
     if not entries:
         raise NotSupported("an empty Sequential model")
-    if entries[0].get("class_name") == "InputLayer":
-        first = entries.pop(0)["config"]
-        input_layer = _input_layer(first.get("name", "input"), first)
-    else:  # Keras 2: the first layer carries batch_input_shape
-        first = entries[0]["config"]
-        input_layer = _input_layer(f"{first.get('name')}_input", first)
+    if entries[0].get("class_name") != "InputLayer":  # upgraded Keras 2 configs have one too
+        raise NotSupported("a Sequential model without an input shape")
+    first = entries.pop(0)["config"]
+    input_layer = _input_layer(first.get("name", "input"), first)
     layers, previous = [], input_layer.name
     for entry in entries:
         layer = _make_layer(entry, [previous], weights_of)

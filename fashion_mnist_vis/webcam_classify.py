@@ -119,13 +119,12 @@ def wants_window(args: argparse.Namespace, display: bool) -> bool:
 
 def load_predictor(args: argparse.Namespace):
     """The model from --saved-model, wrapped once in a FramePredictor; and a one-line description."""
-    cli.import_tensorflow(args.debug)
     from fashion_mnist_vis.frame_predictor import FramePredictor
-    from fashion_mnist_vis.model_io import describe_model, load_model
+    from fashion_mnist_vis.model_handle import open_model
 
-    model = load_model(args.saved_model)
-    predictor = FramePredictor(model, top_k=args.top_k, **preprocess_options(args))
-    return predictor, describe_model(model, args.saved_model)
+    handle = open_model(args.saved_model, "keras", args.debug)
+    predictor = FramePredictor(handle, top_k=args.top_k, **preprocess_options(args))
+    return predictor, handle.describe()
 
 
 @contextlib.contextmanager

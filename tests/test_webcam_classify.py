@@ -77,9 +77,10 @@ def classify_with_classify_py(model, frames, folder: Path):
     from PIL import Image
 
     from fashion_mnist_vis.analysis import Analyser
+    from fashion_mnist_vis.model_handle import keras_handle
 
     left, top, right, bottom = CENTRE
-    analyser = Analyser(model)
+    analyser = Analyser(keras_handle(model))
     predictions = []
     for index, frame in enumerate(frames):
         path = folder / f"frame_{index:03d}.png"
