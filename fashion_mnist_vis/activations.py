@@ -16,7 +16,7 @@ previous layer's values in another shape) and the input layer.
 """
 
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Tuple
 
 import numpy as np
 
@@ -116,98 +116,3 @@ def to_probabilities(outputs: np.ndarray) -> np.ndarray:
         return values / values.sum()
     shifted = np.exp(values - values.max())
     return shifted / shifted.sum()
-
-
-class LayerGraph(ModelGraph):
-    """A Keras model's :class:`~fashion_mnist_vis.graph.ModelGraph`: the symbolic inputs and
-    outputs of its layers, all from one consistent graph.
-
-    Keras 3 rebuilds a Sequential model's graph each time a layer is added
-    while it is loaded from a file, so ``layer.output`` of a loaded
-    Sequential model may belong to an outdated partial graph. For Sequential
-    models the layers are therefore called once more on a fresh input, in
-    order; for functional models the layers' own tensors are used. Layers
-    called more than once in a functional model have no single output and
-    are left out of ``outputs``.
-
-    Attributes:
-        input: the graph's (single) input tensor.
-        outputs: layer name -> the layer's output tensor.
-        model_output: the tensor of the model's (first) output.
-    """
-
-    def __init__(self, model):
-        import keras  # noqa: PLC0415
-
-        self.outputs = {}
-        self._inputs_of = {}
-        self._gradient_probes = {}
-        self._layers = {layer.name: layer for layer in model.layers}
-        if isinstance(model, keras.Sequential):
-            tensor = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype)
-            self.input = tensor
-            for layer in model.layers:
-                self._inputs_of[layer.name] = [tensor]
-                tensor = layer(tensor)
-                self.outputs[layer.name] = tensor
-            self.model_output = tensor
-            return
-        self.input = model.inputs[0]
-        self.model_output = model.outputs[0]
-        for layer in model.layers:
-            try:
-                output, inputs = layer.output, layer.input
-            except (AttributeError, ValueError):  # used several times: no single output
-                continue
-            self.outputs[layer.name] = output
-            self._inputs_of[layer.name] = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-
-    def inputs_of(self, layer) -> list:
-        """The input tensors of ``layer`` in this graph (one for most layers, several for Add)."""
-        return self._inputs_of[layer.name]
-
-    def producer(self, tensor):
-        """The layer whose output in this graph is ``tensor`` (None for the graph's input)."""
-        for name, output in self.outputs.items():
-            if output is tensor:
-                return self._layers[name]
-        return None
-
-    def probe(self, tensors: Sequence):
-        """A function float32 batch (N, H, W, C) -> the list of ``tensors``' values (N, ...),
-        computed by one Keras model from the graph's input."""
-        import keras  # noqa: PLC0415
-
-        model = keras.Model(self.input, list(tensors))
-
-        def run(batch, training=False):
-            outputs = model(batch, training=training)
-            return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-
-        return run
-
-    def logit_gradients(self, image: np.ndarray, layer, classifier, class_index: int) -> Tuple[np.ndarray, np.ndarray]:
-        """``layer``'s output for one image (H, W, C) and the gradient of ``classifier``'s
-        pre-activation (the logit) for ``class_index`` with respect to it: both float32 (h, w, k).
-
-        Raises:
-            ValueError: if the class score does not depend on the layer.
-        """
-        import tensorflow as tf  # noqa: PLC0415 (lazy: keeps --help fast)
-
-        probe = self._gradient_probes.get((layer.name, classifier.name))
-        if probe is None:
-            probe = self.probe([self.outputs[layer.name], self.inputs_of(classifier)[0]])
-            self._gradient_probes[(layer.name, classifier.name)] = probe
-        batch = tf.convert_to_tensor(np.asarray(image, dtype=np.float32)[np.newaxis])
-        with tf.GradientTape() as tape:
-            feature_maps, features = probe(batch, training=False)
-            logits = tf.matmul(features, classifier.kernel)
-            if classifier.use_bias:
-                logits = logits + classifier.bias
-            score = logits[:, class_index]
-        gradients = tape.gradient(score, feature_maps)
-        if gradients is None:
-            raise ValueError(f"the class score does not depend on layer {layer.name!r}")
-        return feature_maps.numpy()[0], gradients.numpy()[0]
-

@@ -7,7 +7,7 @@ class probabilities and top-k, each plotted layer's output and the class
 activation maps. Building the sub-models once keeps batch mode fast.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -44,25 +44,19 @@ def check_class_outputs(model) -> None:
 
 
 @dataclass
-class Analysis:
-    """One classified image and everything seen on the way.
+class Classified:
+    """What the model made of one model input.
 
     Attributes:
-        path: the image file.
-        photo: the image as loaded (8-bit RGB, upright).
-        prepared: every preprocessing stage (``prepared.model_input`` is
-            float32 (H, W, C) in [0, 1]).
         probabilities: float64 (10,) summing to 1.
         predicted: index of the most probable class.
         top_k: (class index, probability) pairs, most probable first.
-        layer_outputs: every plotted layer's output, in model order.
+        layer_outputs: every plotted layer's output, in model order (empty
+            unless the analyser explains).
         cam_class: the class the maps explain (the prediction unless chosen).
         cams: the class activation maps, the exact method first (may be empty).
     """
 
-    path: Path
-    photo: Image.Image
-    prepared: Preprocessed
     probabilities: np.ndarray
     predicted: int
     top_k: List[Tuple[int, float]]
@@ -79,8 +73,24 @@ class Analysis:
         return float(self.probabilities[self.predicted])
 
 
+@dataclass
+class Analysis(Classified):
+    """One classified image file and everything seen on the way (see :class:`Classified`).
+
+    Attributes:
+        path: the image file.
+        photo: the image as loaded (8-bit RGB, upright).
+        prepared: every preprocessing stage (``prepared.model_input`` is
+            float32 (H, W, C) in [0, 1]).
+    """
+
+    path: Path
+    photo: Image.Image
+    prepared: Preprocessed
+
+
 class Analyser:
-    """Classifies images with one model.
+    """Classifies images with one model: the per-image computation of classify and webcam_classify.
 
     Args:
         handle: the model, from :func:`fashion_mnist_vis.model_handle.open_model`
@@ -88,14 +98,18 @@ class Analyser:
         top_k: how many classes to report (at most 10).
         invert, crop, method: passed to :func:`fashion_mnist_vis.preprocess.preprocess`.
         cam_class: class index to explain, or None for each image's prediction.
-        explain: also compute layer outputs and class activation maps (for plots).
+        explain: also compute layer outputs and every class activation map (for plots).
+        preferred_map: compute the preferred class activation map alone
+            (CAM, else Grad-CAM), from the same forward pass as the scores where it can.
+        compiled: run compiled functions, traced once (for a stream of frames).
 
     Raises:
         UserError: if the model does not output one score per Fashion-MNIST class.
     """
 
     def __init__(self, handle, top_k: int = 3, invert: str = "auto", crop: bool = True,
-                 method: str = "standard", cam_class: Optional[int] = None, explain: bool = False):
+                 method: str = "standard", cam_class: Optional[int] = None, explain: bool = False,
+                 preferred_map: bool = False, compiled: bool = False):
         model, graph = handle.model, handle.graph
         check_class_outputs(model)
         self.model = model
@@ -105,8 +119,13 @@ class Analyser:
         self.cam_class = cam_class
         self.explain = explain
         self.activations = ActivationModel(model, graph) if explain else None
-        self.explainer = CamExplainer(model, graph) if explain else None
-        self._forward = None if explain else graph.probe([graph.model_output])
+        self.explainer = None
+        if explain or preferred_map:
+            self.explainer = CamExplainer(model, graph, preferred_only=not explain, compiled=compiled)
+        self._forward = None
+        if not explain:
+            needs = self.explainer.needs if self.explainer is not None else []
+            self._forward = graph.probe([graph.model_output, *needs], compiled=compiled)
 
     def analyse(self, path) -> Analysis:
         """Load, preprocess and classify the image at ``path``.
@@ -118,22 +137,29 @@ class Analyser:
         path = Path(path)
         photo = load_image(path)
         prepared = preprocess(photo, self.input_shape, **self.options)
+        result = self.classify(prepared.model_input)
+        return Analysis(path=path, photo=photo, prepared=prepared,
+                        **{item.name: getattr(result, item.name) for item in fields(Classified)})
+
+    def classify(self, model_input: np.ndarray) -> Classified:
+        """Classify (and explain) one float32 model input (H, W, C) in [0, 1]."""
         layer_outputs: List[LayerOutput] = []
+        gap_input = None
         if self.explain:
-            layer_outputs = self.activations.run(prepared.model_input)
+            layer_outputs = self.activations.run(model_input)
             scores = next(output.values for output in layer_outputs if output.kind == PROBABILITIES)
         else:
-            batch = np.asarray(prepared.model_input, dtype=np.float32)[np.newaxis]
-            scores = np.asarray(self._forward(batch, training=False)[0])[0]
+            batch = np.asarray(model_input, dtype=np.float32)[np.newaxis]
+            values = self._forward(batch, training=False)
+            scores = np.asarray(values[0])[0]
+            if len(values) > 1:
+                gap_input = np.asarray(values[1])[0]
         probabilities = to_probabilities(scores)
         order = np.argsort(-probabilities, kind="stable")
         predicted = int(order[0])
         cam_class = predicted if self.cam_class is None else self.cam_class
-        cams = self.explainer.explain(prepared.model_input, cam_class) if self.explain else []
-        return Analysis(
-            path=path,
-            photo=photo,
-            prepared=prepared,
+        cams = self.explainer.explain(model_input, cam_class, gap_input) if self.explainer is not None else []
+        return Classified(
             probabilities=probabilities,
             predicted=predicted,
             top_k=[(int(index), float(probabilities[index])) for index in order[: self.top_k]],
@@ -141,4 +167,3 @@ class Analyser:
             cam_class=cam_class,
             cams=cams,
         )
-

@@ -72,7 +72,7 @@ def find_embedding_tensor(model, layer_name: Optional[str] = None, graph=None):
         UserError: if ``layer_name`` is not a layer of the model, is its
             input layer, or its output has no fixed size.
     """
-    from .activations import LayerGraph
+    from .keras_graph import LayerGraph
     from .models import find_classifier_layer, find_gap_layer
 
     graph = graph or LayerGraph(model)
@@ -116,7 +116,7 @@ def build_embedding_model(model, layer_name: Optional[str] = None):
     """
     import keras
 
-    from .activations import LayerGraph
+    from .keras_graph import LayerGraph
 
     if len(model.outputs) != 1:
         raise UserError(f"model {model.name!r} has {len(model.outputs)} outputs; expected one (class scores)")
@@ -136,7 +136,7 @@ def build_embedder(model):
     """
     import keras
 
-    from .activations import LayerGraph
+    from .keras_graph import LayerGraph
 
     graph = LayerGraph(model)
     tensor, _ = find_embedding_tensor(model, None, graph)

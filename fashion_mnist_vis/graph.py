@@ -25,6 +25,10 @@ import numpy as np
 Probe = Callable[..., List[np.ndarray]]
 """``probe(batch, training=False)``: float32 (N, H, W, C) -> one array (N, ...) per symbol."""
 
+GradientProbe = Callable[[np.ndarray, int], Tuple[np.ndarray, np.ndarray]]
+"""``gradients(image, class_index)``: float32 (H, W, C) -> a layer's output and the class logit's
+gradient with respect to it, both float32 (h, w, k)."""
+
 
 @runtime_checkable
 class ModelGraph(Protocol):
@@ -35,11 +39,14 @@ class ModelGraph(Protocol):
         outputs: layer name -> the symbol of that layer's output (layers used
             more than once have no single output and are left out).
         model_output: the symbol of the model's (first) output.
+        traces: how many times compiled functions have been traced (0 where
+            nothing is compiled).
     """
 
     input: Any
     outputs: Dict[str, Any]
     model_output: Any
+    traces: int
 
     def inputs_of(self, layer) -> list:
         """The symbols ``layer`` reads (one for most layers, several for Add)."""
@@ -47,13 +54,17 @@ class ModelGraph(Protocol):
     def producer(self, symbol):
         """The layer whose output is ``symbol`` (None for the model's input)."""
 
-    def probe(self, symbols: Sequence) -> Probe:
-        """A function computing the values of ``symbols`` for a batch, in one forward pass."""
+    def probe(self, symbols: Sequence, compiled: bool = False) -> Probe:
+        """A function computing the values of ``symbols`` for a batch, in one forward pass.
 
-    def logit_gradients(self, image: np.ndarray, layer, classifier, class_index: int) -> Tuple[np.ndarray, np.ndarray]:
-        """``layer``'s output for one float32 image (H, W, C) and the gradient of ``classifier``'s
-        pre-activation (the logit) for ``class_index`` with respect to it: both float32 (h, w, k).
+        Built once and called for many batches; ``compiled`` asks for one
+        traced graph reused for every call (where the engine compiles).
+        """
 
-        Raises:
-            ValueError: if the class score does not depend on the layer.
+    def logit_gradients(self, layer, classifier, compiled: bool = False) -> GradientProbe:
+        """A function (image, class index) -> ``layer``'s output for the float32 image (H, W, C) and
+        the gradient of ``classifier``'s pre-activation (the logit) for the class with respect to
+        it: both float32 (h, w, k) (Grad-CAM's inputs, Selvaraju et al. 2017).
+
+        The function raises ValueError if the class score does not depend on the layer.
         """

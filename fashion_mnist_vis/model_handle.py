@@ -70,7 +70,7 @@ class ModelHandle:
             if self.engine == "NumPy":
                 self._graph = self.model.graph
             else:
-                from .activations import LayerGraph  # noqa: PLC0415
+                from .keras_graph import LayerGraph  # noqa: PLC0415
 
                 self._graph = LayerGraph(self.model)
         return self._graph

@@ -24,7 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .graph import ModelGraph
+from .graph import GradientProbe, ModelGraph
 
 
 class NotSupported(Exception):
@@ -382,10 +382,12 @@ class NumpyGraph(ModelGraph):
         input: the input :class:`Symbol`.
         outputs: layer name -> its output :class:`Symbol` (every layer but the input).
         model_output: the network's output :class:`Symbol`.
+        traces: always 0 (nothing is compiled).
     """
 
     def __init__(self, network: "NumpyNetwork"):
         self._network = network
+        self.traces = 0
         self.input = network.inputs[0]
         self.model_output = network.outputs[0]
         self.outputs = {layer.name: Symbol(layer.name, layer.output_shape) for layer in network.layers}
@@ -398,8 +400,9 @@ class NumpyGraph(ModelGraph):
         as in Keras, has no InputLayer among its layers)."""
         return self._network.get_layer(symbol.layer_name) if symbol.layer_name in self.outputs else None
 
-    def probe(self, symbols: Sequence[Symbol]) -> Callable[..., List[np.ndarray]]:
-        """A function float32 batch (N, H, W, C) -> the values of ``symbols`` (``training`` is ignored)."""
+    def probe(self, symbols: Sequence[Symbol], compiled: bool = False) -> Callable[..., List[np.ndarray]]:
+        """A function float32 batch (N, H, W, C) -> the values of ``symbols`` (``training`` and
+        ``compiled`` are ignored: NumPy has nothing to compile)."""
         names = [symbol.layer_name for symbol in symbols]
 
         def run(batch, training=False):
@@ -408,9 +411,11 @@ class NumpyGraph(ModelGraph):
 
         return run
 
-    def logit_gradients(self, image: np.ndarray, layer, classifier, class_index: int) -> Tuple[np.ndarray, np.ndarray]:
-        """``layer``'s output for one image and d(class logit)/d(that output), both float32 (h, w, k)."""
-        return self._network.logit_gradients(image, layer.name, classifier.name, class_index)
+    def logit_gradients(self, layer, classifier, compiled: bool = False) -> GradientProbe:
+        """A function (image (H, W, C), class index) -> ``layer``'s output and d(class logit)/d(that
+        output), both float32 (h, w, k), from :meth:`NumpyNetwork.logit_gradients`."""
+        network = self._network
+        return lambda image, class_index: network.logit_gradients(image, layer.name, classifier.name, class_index)
 
 
 class NumpyNetwork:

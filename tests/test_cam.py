@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from classify_helpers import trained_model
-from fashion_mnist_vis.activations import LayerGraph
+from fashion_mnist_vis.keras_graph import LayerGraph
 from fashion_mnist_vis.cam import (
     CAM,
     GRAD_CAM,

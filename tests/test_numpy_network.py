@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.activations import LayerGraph
+from fashion_mnist_vis.keras_graph import LayerGraph
 from fashion_mnist_vis.classify import main
 from fashion_mnist_vis.model_io import save_model_atomic
 from fashion_mnist_vis.models import MODELS, build_model, find_classifier_layer, find_last_conv_layer
@@ -59,8 +59,8 @@ def assert_same_as_keras(model, network: NumpyNetwork, batch=BATCH):
     if conv is not None:
         classifier = find_classifier_layer(model)
         for class_index in (0, 7):
-            want_maps, want_grads = graph.logit_gradients(batch[0], conv, classifier, class_index)
-            maps, grads = network.graph.logit_gradients(batch[0], conv, classifier, class_index)
+            want_maps, want_grads = graph.logit_gradients(conv, classifier)(batch[0], class_index)
+            maps, grads = network.graph.logit_gradients(conv, classifier)(batch[0], class_index)
             np.testing.assert_allclose(maps, want_maps, rtol=1e-4, atol=2e-5 * max(1.0, np.abs(want_maps).max()))
             np.testing.assert_allclose(grads, want_grads, rtol=1e-4, atol=2e-5 * np.abs(want_grads).max())
             assert np.abs(grads).max() > 0
