@@ -403,17 +403,18 @@ def check_output_folder(folder: Path) -> Path:
 
 
 def export_projector(
-    model,
+    handle,
     images: np.ndarray,
     labels: np.ndarray,
     indices: np.ndarray,
     options: ExportOptions,
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> ExportResult:
-    """Embed ``images`` with ``model`` and write the Projector files into ``options.output``.
+    """Embed ``images`` with a model and write the Projector files into ``options.output``.
 
     Args:
-        model: a Keras classifier taking (B, 28, 28, 1|3) float32 in [0, 1].
+        handle: the classifier, from :func:`fashion_mnist_vis.model_handle.open_model`
+            (either engine), taking (B, 28, 28, 1|3) float32 in [0, 1].
         images: uint8 (N, 28, 28) in 0..255.
         labels: integer (N,) true classes in 0..9.
         indices: integer (N,) each image's position in the test set (the
@@ -431,7 +432,7 @@ def export_projector(
             large to keep in memory, too many points for the sprite, or an OS
             error while writing.
     """
-    from .embeddings import build_embedding_model, iter_embeddings
+    from .embeddings import embedding_probe, iter_embeddings
 
     if options.formats not in FORMATS:
         raise UserError(f"unknown format {options.formats!r}; choose one of: {', '.join(FORMATS)}")
@@ -439,7 +440,7 @@ def export_projector(
     if count < 1:
         raise UserError("there are no images to export")
     layout = sprite_layout(count)
-    feature_model, source = build_embedding_model(model, options.layer)
+    probe, source = embedding_probe(handle.model, handle.graph, options.layer)
     if count * source.dims * 4 > MAX_EMBEDDING_BYTES:
         raise UserError(
             f"{count} embeddings of {source.dims} values (layer {source.layer_name!r}) need "
@@ -487,7 +488,7 @@ def export_projector(
                             writers[name] = handles.enter_context(
                                 open(temp_for(name), "w" if text else "wb", **({"encoding": "ascii", "newline": "\n"} if text else {}))
                             )
-                for batch in iter_embeddings(feature_model, images, options.batch_size):
+                for batch in iter_embeddings(probe, images, handle.model.input_shape, options.batch_size):
                     part = slice(batch.start, batch.start + len(batch.embeddings))
                     embeddings[part] = batch.embeddings
                     predictions[part] = batch.probabilities.argmax(axis=1)
