@@ -15,24 +15,21 @@ reason: dropout (does nothing at prediction time), Flatten and Reshape (the
 previous layer's values in another shape) and the input layer.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Tuple
 
 import numpy as np
 
 from .graph import ModelGraph
+from .models import PASS_THROUGH_LAYERS
 
 SPATIAL = "spatial"
 VECTOR = "vector"
 PROBABILITIES = "probabilities"
 
 _SKIP_REASONS = {
-    "Dropout": "dropout does nothing at prediction time",
-    "SpatialDropout1D": "dropout does nothing at prediction time",
-    "SpatialDropout2D": "dropout does nothing at prediction time",
-    "GaussianDropout": "dropout does nothing at prediction time",
-    "AlphaDropout": "dropout does nothing at prediction time",
-    "GaussianNoise": "noise is only added while training",
+    **{name: "noise is only added while training" if "Noise" in name else "dropout does nothing at prediction time"
+       for name in PASS_THROUGH_LAYERS},
     "Flatten": "it only reshapes the previous layer's values into one long vector",
     "Reshape": "it only reshapes the previous layer's values",
     "InputLayer": "the input is shown above",
@@ -48,12 +45,17 @@ class LayerOutput:
         layer_type: the layer's class name, e.g. ``Conv2D``.
         kind: :data:`SPATIAL`, :data:`VECTOR` or :data:`PROBABILITIES`.
         values: float32, (h, w, channels) for spatial layers, (n,) otherwise.
+        config: the layer's Keras config (kernel size, strides, ... for captions).
+        input_shape: one image's input shape of the layer (its first input
+            for layers with several, such as Add).
     """
 
     name: str
     layer_type: str
     kind: str
     values: np.ndarray
+    config: dict = field(default_factory=dict)
+    input_shape: Tuple[int, ...] = ()
 
 
 class ActivationModel:
@@ -92,6 +94,7 @@ class ActivationModel:
         self.input_shapes = {
             layer.name: tuple(graph.inputs_of(layer)[0].shape[1:]) for layer, _ in self.layers
         }
+        self._configs = {layer.name: layer.get_config() for layer, _ in self.layers}
         self._probe = graph.probe([graph.outputs[layer.name] for layer, _ in self.layers])
 
     def run(self, image: np.ndarray) -> List[LayerOutput]:
@@ -99,20 +102,8 @@ class ActivationModel:
         batch = np.asarray(image, dtype=np.float32)[np.newaxis]
         outputs = self._probe(batch, training=False)
         return [
-            LayerOutput(layer.name, type(layer).__name__, kind, np.asarray(values, dtype=np.float32)[0])
+            LayerOutput(layer.name, type(layer).__name__, kind, np.asarray(values, dtype=np.float32)[0],
+                        self._configs[layer.name], self.input_shapes[layer.name])
             for (layer, kind), values in zip(self.layers, outputs)
         ]
 
-
-def to_probabilities(outputs: np.ndarray) -> np.ndarray:
-    """Class scores as probabilities: float (K,) -> float64 (K,) summing to 1.
-
-    Outputs that already are probabilities (non-negative, summing to 1 within
-    1e-3, as from a softmax layer) are returned as they are; anything else is
-    treated as logits and passed through a softmax.
-    """
-    values = np.asarray(outputs, dtype=np.float64)
-    if values.min() >= 0.0 and abs(values.sum() - 1.0) < 1e-3:
-        return values / values.sum()
-    shifted = np.exp(values - values.max())
-    return shifted / shifted.sum()

@@ -9,28 +9,30 @@ activation maps. Building the sub-models once keeps batch mode fast.
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
-from .activations import PROBABILITIES, ActivationModel, LayerOutput, to_probabilities
+from .activations import PROBABILITIES, ActivationModel, LayerOutput
 from .cam import CamExplainer, CamResult
-from .classes import CLASS_NAMES, NUM_CLASSES
+from .classes import CLASS_NAMES, NUM_CLASSES, accepted_class_names, match_class_name
 from .errors import UserError
 from .images import load_image
 from .preprocess import Preprocessed, preprocess
+from .scores import to_probabilities
 
 
 def find_class(name: str) -> int:
-    """The index of the class called ``name`` (case-insensitive), or UserError listing the classes."""
-    wanted = name.strip().casefold()
-    for index, class_name in enumerate(CLASS_NAMES):
-        if class_name.casefold() == wanted:
-            return index
-    raise UserError(
-        f"unknown class {name!r}; choose one of: {', '.join(repr(c) for c in CLASS_NAMES)}"
-    )
+    """The index of the class ``name`` names (see :func:`fashion_mnist_vis.classes.match_class_name`:
+    any case or punctuation, ``tshirt``, plurals, the label 0-9), or UserError listing the spellings."""
+    index = match_class_name(name)
+    if index is None:
+        raise UserError(
+            f"unknown class {name!r}; choose one of: {', '.join(repr(c) for c in CLASS_NAMES)}, spelt "
+            f"{accepted_class_names()}"
+        )
+    return index
 
 
 def check_class_outputs(model) -> None:
@@ -82,11 +84,17 @@ class Analysis(Classified):
         photo: the image as loaded (8-bit RGB, upright).
         prepared: every preprocessing stage (``prepared.model_input`` is
             float32 (H, W, C) in [0, 1]).
+        settings: the preprocessing options (``invert``, ``crop``, ``method``).
+        skipped_layers: (layer name, reason) for every layer not in ``layer_outputs``.
+        no_map_reason: why ``cams`` is empty, when it is.
     """
 
     path: Path
     photo: Image.Image
     prepared: Preprocessed
+    settings: Dict[str, object]
+    skipped_layers: List[Tuple[str, str]]
+    no_map_reason: Optional[str]
 
 
 class Analyser:
@@ -138,8 +146,11 @@ class Analyser:
         photo = load_image(path)
         prepared = preprocess(photo, self.input_shape, **self.options)
         result = self.classify(prepared.model_input)
-        return Analysis(path=path, photo=photo, prepared=prepared,
-                        **{item.name: getattr(result, item.name) for item in fields(Classified)})
+        return Analysis(
+            path=path, photo=photo, prepared=prepared, settings=dict(self.options),
+            skipped_layers=list(self.activations.skipped) if self.explain else [],
+            no_map_reason=self.explainer.why_none() if self.explainer is not None and not result.cams else None,
+            **{item.name: getattr(result, item.name) for item in fields(Classified)})
 
     def classify(self, model_input: np.ndarray) -> Classified:
         """Classify (and explain) one float32 model input (H, W, C) in [0, 1]."""

@@ -43,15 +43,11 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from .errors import UserError
-from .models import find_classifier_layer, find_gap_layer, find_last_conv_layer
+from .models import PASS_THROUGH_LAYERS, find_classifier_layer, find_gap_layer, find_last_conv_layer
 
 CAM = "CAM"
 GRAD_CAM = "Grad-CAM"
 
-# Layers that may sit between the GAP layer and the classifier without
-# changing the maths (they do nothing at prediction time).
-_PASS_THROUGH_TYPES = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianDropout",
-                       "GaussianNoise", "AlphaDropout")
 
 
 def normalise_map(raw: np.ndarray) -> np.ndarray:
@@ -252,7 +248,7 @@ def _gap_feeding_classifier(model, classifier, graph) -> Optional[object]:
         layer = graph.producer(inputs[0]) if len(inputs) == 1 else None
         if layer is gap:
             break
-        if layer is None or type(layer).__name__ not in _PASS_THROUGH_TYPES:
+        if layer is None or type(layer).__name__ not in PASS_THROUGH_LAYERS:
             return None
     else:
         return None

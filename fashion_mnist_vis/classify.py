@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             analysis = analyser.analyse(path)
             if plot_folder is not None:
-                write_plots(image_report, analysis, analyser, plot_folder, model_label)
+                write_plots(image_report, analysis, plot_folder, model_label)
         except UserError as error:
             report_failure(str(path), error, args.json)
             failed += 1
@@ -125,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         if not classified:  # said once, with the first result, so a lone bad image gets one error line
             print(f"Model: {model_label}, run by {handle.engine}", file=sys.stderr)
-            if args.save_plots and not analyser.explainer.methods:
-                print(f"note: {analyser.explainer.why_none()}", file=sys.stderr)
+            if args.save_plots and analysis.no_map_reason:
+                print(f"note: {analysis.no_map_reason}", file=sys.stderr)
         classified += 1
         print_result(analysis, plot_folder, args.json)
         if args.save_plots:
@@ -162,9 +162,9 @@ def collect_inputs(inputs: Sequence[str], as_json: bool) -> Tuple[List[Path], in
     return paths, failed
 
 
-def write_plots(image_report, analysis, analyser, folder: Path, model_label: str) -> None:
+def write_plots(image_report, analysis, folder: Path, model_label: str) -> None:
     try:
-        image_report.write_image_report(analysis, analyser, folder, model_label)
+        image_report.write_image_report(analysis, folder, model_label)
     except OSError as error:
         raise UserError(f"cannot write the plots for {str(analysis.path)!r} into {str(folder)!r}: "
                         f"{error.strerror or error}") from None

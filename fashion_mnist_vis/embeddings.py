@@ -27,6 +27,7 @@ from typing import Iterator, Optional, Tuple
 import numpy as np
 
 from .errors import UserError
+from .scores import as_probabilities
 
 DEFAULT_BATCH_SIZE = 100
 
@@ -158,20 +159,6 @@ def to_model_batch(images: np.ndarray, input_shape) -> np.ndarray:
         )
     batch = to_model_input(images)
     return np.repeat(batch, channels, axis=-1) if channels == 3 else batch
-
-
-def as_probabilities(scores: np.ndarray) -> np.ndarray:
-    """float (B, K) model outputs -> float32 probabilities (rows sum to 1).
-
-    Softmax outputs pass through unchanged; outputs that are not already a
-    probability distribution (logits) get a softmax.
-    """
-    scores = np.asarray(scores, dtype=np.float32)
-    if scores.size and scores.min() >= 0 and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3):
-        return scores
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exponentials = np.exp(shifted)
-    return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
 def iter_embeddings(

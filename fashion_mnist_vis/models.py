@@ -233,6 +233,12 @@ def models_help() -> str:
     return "; ".join(f"{name}: {spec.summary}" for name, spec in MODELS.items())
 
 
+PASS_THROUGH_LAYERS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout",
+                       "GaussianDropout", "GaussianNoise")
+"""Keras layer classes that return their input unchanged at prediction time (dropout, noise): the
+layer plots skip them, CAM looks through them, the NumPy engine runs them as the identity."""
+
+
 def layers_of_type(model, class_name: str) -> list:
     """The layers of ``model`` whose class, or a class it derives from, is called ``class_name``, in order.
 

@@ -25,6 +25,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .graph import GradientProbe, ModelGraph
+from .models import PASS_THROUGH_LAYERS
+from .scores import softmax
 
 
 class NotSupported(Exception):
@@ -42,17 +44,12 @@ class Symbol:
 # ------------------------------------------------------------------ activations
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    shifted = np.exp(x - x.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
 ACTIVATIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: x,
     "relu": lambda x: np.maximum(x, 0.0),
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "tanh": np.tanh,
-    "softmax": _softmax,
+    "softmax": softmax,
 }
 
 # d activation / d input, from the activation's output y (softmax is never differentiated:
@@ -125,29 +122,14 @@ class InputLayer(Layer):
 
 
 class Identity(Layer):
-    """Layers that do nothing at prediction time (dropout, noise)."""
+    """Layers that do nothing at prediction time (:data:`~fashion_mnist_vis.models.PASS_THROUGH_LAYERS`,
+    each a subclass named like its Keras class)."""
 
     def forward(self, inputs):
         return inputs[0]
 
     def backward(self, inputs, output, gradient):
         return [gradient]
-
-
-class Dropout(Identity):
-    pass
-
-
-class SpatialDropout2D(Identity):
-    pass
-
-
-class GaussianDropout(Identity):
-    pass
-
-
-class GaussianNoise(Identity):
-    pass
 
 
 class Flatten(Layer):
@@ -366,9 +348,10 @@ class GlobalMaxPooling2D(GlobalAveragePooling2D):
 
 
 LAYER_TYPES: Dict[str, type] = {cls.__name__: cls for cls in (
-    InputLayer, Dropout, SpatialDropout2D, GaussianDropout, GaussianNoise, Flatten, Activation, ReLU, Add,
-    Dense, BatchNormalization, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
-    GlobalMaxPooling2D)}
+    InputLayer, Flatten, Activation, ReLU, Add, Dense, BatchNormalization, Conv2D, MaxPooling2D, AveragePooling2D,
+    GlobalAveragePooling2D, GlobalMaxPooling2D,
+    *(type(name, (Identity,), {"__doc__": f"Keras's {name}: the identity at prediction time."})
+      for name in PASS_THROUGH_LAYERS))}
 """Keras layer class name -> the class here that runs it."""
 
 

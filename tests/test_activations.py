@@ -8,9 +8,9 @@ from fashion_mnist_vis.activations import (
     SPATIAL,
     VECTOR,
     ActivationModel,
-    to_probabilities,
 )
 from fashion_mnist_vis.keras_graph import LayerGraph
+from fashion_mnist_vis.scores import to_probabilities
 from fashion_mnist_vis.model_io import load_model, save_model_atomic
 from fashion_mnist_vis.models import build_model
 

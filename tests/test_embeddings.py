@@ -5,7 +5,6 @@ import pytest
 
 from fashion_mnist_vis.embeddings import (
     EXACT_PCA_MAX_DIMS,
-    as_probabilities,
     build_embedder,
     embedding_probe,
     entropy,
@@ -17,6 +16,7 @@ from fashion_mnist_vis.embeddings import (
 )
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.keras_graph import LayerGraph
+from fashion_mnist_vis.scores import as_probabilities
 from fashion_mnist_vis.models import build_model
 
 
