@@ -130,16 +130,16 @@ def open_model(path: Union[str, Path], engine: str = "auto", debug: bool = False
     file_format = _file_format(path)
     with _opened(path, file_format) as container:
         config = upgrade_legacy_config(_read_config(container, file_format, str(path)))
-        model = None if engine == "keras" else _numpy_network(path, file_format, config, container, engine)
+        model, runs = None, "NumPy"
+        if engine != "keras":
+            model = _numpy_network(path, file_format, config, container, engine)
         if model is None:
             from .cli import import_tensorflow  # noqa: PLC0415
 
             import_tensorflow(debug)
-            model = model_io.build_keras_model(path, file_format, config, container)
+            model, runs = model_io.build_keras_model(path, file_format, config, container), "Keras"
     model_io.check_image_model(model, str(path))
-    from .numpy_network import NumpyNetwork  # noqa: PLC0415
-
-    return ModelHandle(path, model, "NumPy" if isinstance(model, NumpyNetwork) else "Keras", config, file_format)
+    return ModelHandle(path, model, runs, config, file_format)
 
 
 def _numpy_network(path: Path, file_format: str, config: dict, container, engine: str):
