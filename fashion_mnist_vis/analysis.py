@@ -1,10 +1,16 @@
 """Classify one photo and collect everything the plots need: one call per image.
 
-:class:`Analyser` holds a loaded model and the sub-models built from it (all
-layer outputs in one forward pass, class activation maps) and turns an image
-file into an :class:`Analysis`: the photo, every preprocessing stage, the
-class probabilities and top-k, each plotted layer's output and the class
-activation maps. Building the sub-models once keeps batch mode fast.
+:class:`Analyser` is the per-image computation of classify and webcam_classify.
+It holds a model handle (:func:`fashion_mnist_vis.model_handle.open_model`,
+either engine) and the functions built once from its graph (all layer
+outputs in one forward pass, class activation maps), and turns a model input
+into a :class:`Classified` (:meth:`Analyser.classify`) or an image file into
+an :class:`Analysis` (:meth:`Analyser.analyse`): the photo, every
+preprocessing stage, the class probabilities and top-k, each plotted layer's
+output and the class activation maps, as plain data for the plotting code.
+Building the functions once keeps batch mode (and video) fast;
+:class:`~fashion_mnist_vis.frame_predictor.FramePredictor` is its compiled
+variant.
 """
 
 from dataclasses import dataclass, fields

@@ -108,7 +108,7 @@ def grad_cam(model, image: np.ndarray, class_index: int, layer, normalise: bool 
             paper); if False, return the raw weighted sum ``sum_k alpha_k A^k``
             (before the ReLU).
         graph: ``model``'s :class:`~fashion_mnist_vis.graph.ModelGraph` (for a
-            Keras model, a :class:`~fashion_mnist_vis.activations.LayerGraph` is
+            Keras model, a :class:`~fashion_mnist_vis.keras_graph.LayerGraph` is
             built when None; pass it to reuse its sub-models).
 
     Returns:

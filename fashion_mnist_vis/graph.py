@@ -7,7 +7,7 @@ any symbols' values for a batch, and the gradient Grad-CAM needs. It has two
 implementations, built once per model by
 :attr:`fashion_mnist_vis.model_handle.ModelHandle.graph`:
 
-* :class:`fashion_mnist_vis.activations.LayerGraph` for a Keras model
+* :class:`fashion_mnist_vis.keras_graph.LayerGraph` for a Keras model
   (symbols are Keras tensors; gradients come from TensorFlow's autodiff);
 * :class:`fashion_mnist_vis.numpy_network.NumpyGraph` for a
   :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork` (symbols are

@@ -441,19 +441,7 @@ def export_projector(
         raise UserError("there are no images to export")
     layout = sprite_layout(count)
     probe, source = embedding_probe(handle.model, handle.graph, options.layer)
-    if count * source.dims * 4 > MAX_EMBEDDING_BYTES:
-        raise UserError(
-            f"{count} embeddings of {source.dims} values (layer {source.layer_name!r}) need "
-            f"{count * source.dims * 4 / 2**30:.1f} GiB of memory; use fewer points (--num) or a narrower layer"
-        )
-    suffixes = {"both": ("bytes", "tsv"), "bytes": ("bytes",), "tsv": ("tsv",)}[options.formats]
-    stems = [(EMBEDDINGS_STEM, f"{source.layer_name} ({source.dims}-d)", source.dims)]
-    if options.raw:
-        stems.append((PIXELS_STEM, f"raw pixels ({IMAGE_SIZE * IMAGE_SIZE}-d)", IMAGE_SIZE * IMAGE_SIZE))
-    tensors = [
-        TensorFiles(name, (count, dims), *(f"{stem}.{suffix}" if suffix in suffixes else None for suffix in ("tsv", "bytes")))
-        for stem, name, dims in stems
-    ]
+    tensors, suffixes = _tensor_files(count, source, options)
     output = check_output_folder(options.output)
     embeddings = np.empty((count, source.dims), dtype=np.float32)
     predictions = np.empty(count, dtype=np.int64)
@@ -480,14 +468,7 @@ def export_projector(
             with contextlib.ExitStack() as handles:
                 metadata = handles.enter_context(open(temp_for(METADATA_TSV), "w", encoding="utf-8", newline="\n"))
                 metadata.write(metadata_header())
-                writers = {}
-                for tensor in tensors:
-                    for name in (tensor.tsv, tensor.bytes):
-                        if name is not None:
-                            text = name.endswith(".tsv")
-                            writers[name] = handles.enter_context(
-                                open(temp_for(name), "w" if text else "wb", **({"encoding": "ascii", "newline": "\n"} if text else {}))
-                            )
+                writers = _open_writers(handles, tensors, temp_for)
                 for batch in iter_embeddings(probe, images, handle.model.input_shape, options.batch_size):
                     part = slice(batch.start, batch.start + len(batch.embeddings))
                     embeddings[part] = batch.embeddings
@@ -507,6 +488,41 @@ def export_projector(
         raise UserError(f"could not write the export to {str(output)!r}: {error.strerror or error}") from error
     accuracy = float((predictions == np.asarray(labels)).mean())
     return ExportResult(source, embeddings, predictions, accuracy, layout, tensors, files, notes)
+
+
+def _tensor_files(count: int, source, options: ExportOptions):
+    """The tensors to write (the embedding, and with ``options.raw`` the pixels) and the file suffixes.
+
+    Raises:
+        UserError: if the embeddings would not fit in memory.
+    """
+    if count * source.dims * 4 > MAX_EMBEDDING_BYTES:
+        raise UserError(
+            f"{count} embeddings of {source.dims} values (layer {source.layer_name!r}) need "
+            f"{count * source.dims * 4 / 2**30:.1f} GiB of memory; use fewer points (--num) or a narrower layer"
+        )
+    suffixes = {"both": ("bytes", "tsv"), "bytes": ("bytes",), "tsv": ("tsv",)}[options.formats]
+    stems = [(EMBEDDINGS_STEM, f"{source.layer_name} ({source.dims}-d)", source.dims)]
+    if options.raw:
+        stems.append((PIXELS_STEM, f"raw pixels ({IMAGE_SIZE * IMAGE_SIZE}-d)", IMAGE_SIZE * IMAGE_SIZE))
+    tensors = [
+        TensorFiles(name, (count, dims), *(f"{stem}.{suffix}" if suffix in suffixes else None for suffix in ("tsv", "bytes")))
+        for stem, name, dims in stems
+    ]
+    return tensors, suffixes
+
+
+def _open_writers(handles: contextlib.ExitStack, tensors, temp_for) -> Dict:
+    """File name -> open file (text for .tsv, binary for .bytes) of every tensor file, closed by ``handles``."""
+    writers = {}
+    for tensor in tensors:
+        for name in (tensor.tsv, tensor.bytes):
+            if name is not None:
+                text = name.endswith(".tsv")
+                writers[name] = handles.enter_context(
+                    open(temp_for(name), "w" if text else "wb", **({"encoding": "ascii", "newline": "\n"} if text else {}))
+                )
+    return writers
 
 
 def _write_rows(writers: Dict, stem: str, rows: np.ndarray, to_tsv: Callable[[np.ndarray], str]) -> None:
