@@ -93,9 +93,8 @@ def run(args: argparse.Namespace) -> int:
         return cli.EXIT_USAGE
 
     from fashion_mnist_vis.analysis import Analyser
-    from fashion_mnist_vis.model_handle import open_model
 
-    handle = open_model(args.saved_model, args.engine, args.debug)
+    handle = cli.open_model(args)
 
     if args.save_plots:  # matplotlib is imported only when plots are asked for
         from fashion_mnist_vis import image_report

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--saved-model", "--saved_model", type=Path, default=Path("model.keras"),
                         help="the model file to evaluate (.keras or .h5)")
-    cli.add_engine_argument(parser)
+    cli.add_engine_argument(parser, many_images=True)
     images = parser.add_argument_group("a folder of images (instead of the test set)")
     images.add_argument("--images", type=Path, default=None, metavar="DIR",
                         help="evaluate on DIR/<class>/* instead of the test set; class folders are named after "
@@ -82,10 +82,9 @@ def run(args: argparse.Namespace) -> int:
         from fashion_mnist_vis.image_folders import find_class_folders
 
         find_class_folders(args.images)  # fail on a bad folder before loading TensorFlow
-    from fashion_mnist_vis.model_handle import open_model
     from fashion_mnist_vis.report import write_report
 
-    handle = open_model(args.saved_model, args.engine, args.debug)
+    handle = cli.open_model(args)
     model = handle.model
     inputs, labels, described = load_images(args, model.input_shape)
     report = write_report(

@@ -8,9 +8,14 @@ upgrades Keras 2 configs (:func:`~fashion_mnist_vis.legacy_config.upgrade_legacy
 and then builds the model with one engine, chosen by one rule (:data:`ENGINES`):
 
 * ``auto``: NumPy (:mod:`fashion_mnist_vis.numpy_network`, no TensorFlow)
-  when it implements every layer of the model, else Keras;
+  when it implements every layer of the model and the command runs the
+  model on a few images (classify: importing TensorFlow would take longer
+  than the work); Keras otherwise, and always for a command that runs it on
+  many images or a video stream (``many_images``: evaluate, the Projector
+  export, webcam_classify), where TensorFlow's start-up is repaid by
+  convolutions 2-5x faster than NumPy's;
 * ``numpy``: NumPy, or a one-line :class:`UserError` saying why it cannot
-  (:func:`numpy_refusal`);
+  (:func:`numpy_refusal`), the same in every command;
 * ``keras``: always Keras (:func:`fashion_mnist_vis.model_io.build_keras_model`,
   in safe mode).
 
@@ -106,8 +111,12 @@ def numpy_refusal(path: Union[str, Path], reason: object) -> UserError:
     return UserError(f"model {str(path)!r} cannot run with --engine numpy ({reason}); use --engine keras")
 
 
-def open_model(path: Union[str, Path], engine: str = "auto", debug: bool = False) -> ModelHandle:
+def open_model(path: Union[str, Path], engine: str = "auto", debug: bool = False,
+               many_images: bool = False) -> ModelHandle:
     """Read the model file at ``path`` once and build its model with ``engine`` (see :data:`ENGINES`).
+
+    ``many_images`` says the command runs the model on many images or a video
+    stream, so that ``auto`` means Keras (see the module's docstring).
 
     TensorFlow is imported (quietly unless ``debug``, see
     :func:`fashion_mnist_vis.cli.import_tensorflow`) only when Keras runs the
@@ -131,7 +140,7 @@ def open_model(path: Union[str, Path], engine: str = "auto", debug: bool = False
     with _opened(path, file_format) as container:
         config = upgrade_legacy_config(_read_config(container, file_format, str(path)))
         model, runs = None, "NumPy"
-        if engine != "keras":
+        if engine == "numpy" or (engine == "auto" and not many_images):
             model = _numpy_network(path, file_format, config, container, engine)
         if model is None:
             from .cli import import_tensorflow  # noqa: PLC0415

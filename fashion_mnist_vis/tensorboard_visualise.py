@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--saved-model", "--saved_model", type=Path, default=Path("model.keras"),
                         help="the trained model (.keras or .h5)")
-    cli.add_engine_argument(parser)
+    cli.add_engine_argument(parser, many_images=True)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="export folder; only the export's own files in it are replaced")
     parser.add_argument("--num", type=positive_int, default=None, metavar="N",
@@ -108,9 +108,7 @@ def run(args: argparse.Namespace) -> int:
     url = args.base_url or base_url(args.host, args.port)
     if not url.endswith("/"):
         url += "/"
-    from fashion_mnist_vis.model_handle import open_model
-
-    handle = open_model(args.saved_model, args.engine, args.debug)
+    handle = cli.open_model(args)
     images, labels, indices, source = load_test_points(args)
     print(f"Model: {args.saved_model} ({handle.model.name}), run by {handle.engine}; exporting {len(labels)} "
           f"images of the {source}", flush=True)

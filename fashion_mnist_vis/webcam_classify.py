@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a camera index (0 is the first camera) or a video file")
     parser.add_argument("--saved-model", "--saved_model", dest="saved_model", type=Path,
                         default=Path("model.keras"), help="the trained model file (.keras or .h5)")
-    cli.add_engine_argument(parser)
+    cli.add_engine_argument(parser, many_images=True)
     parser.add_argument("--every", type=positive_int, default=1,
                         help="classify every N-th frame (1: all); frames in between show the last result")
     parser.add_argument("--region", choices=REGION_CHOICES, default="centre",
@@ -122,9 +122,8 @@ def load_predictor(args: argparse.Namespace):
     """The model from --saved-model run by --engine, wrapped once in a FramePredictor; and a one-line
     description that names the engine."""
     from fashion_mnist_vis.frame_predictor import FramePredictor
-    from fashion_mnist_vis.model_handle import open_model
 
-    handle = open_model(args.saved_model, args.engine, args.debug)
+    handle = cli.open_model(args)
     predictor = FramePredictor(handle, top_k=args.top_k, **preprocess_options(args))
     return predictor, f"{handle.describe()}, run by {handle.engine}"
 

@@ -39,6 +39,9 @@ def test_one_rule_picks_the_engine(models, kind):
     assert open_model(models[kind], "numpy").engine == "NumPy"
     assert open_model(models[kind], "keras").engine == "Keras"
     assert open_model(models["rescaling"]).engine == "Keras"
+    # many images or a video stream: auto means Keras; numpy and keras still force an engine
+    assert open_model(models[kind], many_images=True).engine == "Keras"
+    assert open_model(models[kind], "numpy", many_images=True).engine == "NumPy"
     with pytest.raises(UserError, match=r"^model '.*rescaling.keras' " + REFUSAL.replace("(", r"\(").replace(")", r"\)")):
         open_model(models["rescaling"], "numpy")
 
@@ -102,6 +105,15 @@ def test_every_command_takes_engine_and_refuses_alike(models, tmp_path, capsys):
         assert err[-1] == f"{prog}: error: model {str(models['rescaling'])!r} {REFUSAL}", prog
         assert main([*argv, "--engine", "nope"]) == 2
         assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_auto_is_numpy_for_classify_and_keras_for_the_commands_that_run_many_images(models, tmp_path, capsys):
+    for prog, main, argv in _commands(models, tmp_path):
+        argv = [str(models["keras"]) if arg == str(models["rescaling"]) else arg for arg in argv]
+        assert main(argv) == 0, prog
+        out, err = capsys.readouterr()
+        ran = "NumPy" if prog == "classify.py" else "Keras"
+        assert f"run by {ran}" in out + err, prog
 
 
 def test_evaluate_gives_the_same_numbers_under_both_engines(models, tmp_path, capsys):
