@@ -186,6 +186,7 @@ class CamExplainer:
             methods.append(GRAD_CAM)
         self.methods: Tuple[str, ...] = tuple(methods[:1] if preferred_only else methods)
         self._compiled = compiled
+        self._kernel = np.asarray(self.classifier.kernel)  # (k, classes), read once: not per image
         self._gap_input_model = None
         self._gradients = graph.logit_gradients(self.conv_layer, self.classifier, compiled) \
             if GRAD_CAM in self.methods else None
@@ -213,7 +214,7 @@ class CamExplainer:
         for method in self.methods:
             if method == CAM:
                 feature_maps = self.gap_input(image) if gap_input is None else gap_input
-                weights = np.asarray(self.classifier.kernel)[:, class_index]
+                weights = self._kernel[:, class_index]
                 heatmap = class_activation_map(feature_maps, weights)
                 results.append(CamResult(CAM, self.gap_input_name(), class_index, heatmap))
             else:
