@@ -80,11 +80,6 @@ class ModelHandle:
                 self._graph = LayerGraph(self.model)
         return self._graph
 
-    @property
-    def input_shape(self) -> tuple:
-        """One image's shape (height, width, channels)."""
-        return tuple(self.model.input_shape[1:])
-
     def describe(self) -> str:
         """One line: file, model name, input shape and parameter count."""
         from .model_io import describe_model  # noqa: PLC0415
@@ -194,7 +189,8 @@ def _opened(path: Path, file_format: str) -> Iterator[Any]:
     try:
         container = zipfile.ZipFile(path) if file_format == ZIP else h5py.File(path, "r")
     except (OSError, zipfile.BadZipFile) as error:
-        raise UserError(f"model file {name!r} is truncated or damaged: it cannot be opened "
+        reader = "HDF5" if file_format == HDF5 else "zipfile"
+        raise UserError(f"model file {name!r} is truncated or damaged: {reader} cannot open it "
                         f"({shorten(one_line(error))})") from None
     with container:
         yield container
