@@ -6,7 +6,8 @@ Run as ``python -m fashion_mnist_vis.webcam_classify`` or ``python fashion_mnist
     python -m fashion_mnist_vis.webcam_classify --source clip.mp4 --no-display --output annotated.mp4 --json
 
 Every ``--every``-th frame is preprocessed as ``classify.py`` does (its centre
-square by default) and classified by one compiled forward pass
+square by default) and classified by functions compiled once (Keras, by
+default; ``--engine numpy`` runs NumPy)
 (:class:`~fashion_mnist_vis.frame_predictor.FramePredictor`); every frame is
 shown and written with the latest result drawn on it
 (:class:`~fashion_mnist_vis.frame_overlay.FrameOverlay`): the class activation
