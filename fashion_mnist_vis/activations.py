@@ -15,22 +15,21 @@ reason: dropout (does nothing at prediction time), Flatten and Reshape (the
 previous layer's values in another shape) and the input layer.
 """
 
-from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import List, Tuple
 
 import numpy as np
+
+from .graph import ModelGraph
+from .models import PASS_THROUGH_LAYERS
 
 SPATIAL = "spatial"
 VECTOR = "vector"
 PROBABILITIES = "probabilities"
 
 _SKIP_REASONS = {
-    "Dropout": "dropout does nothing at prediction time",
-    "SpatialDropout1D": "dropout does nothing at prediction time",
-    "SpatialDropout2D": "dropout does nothing at prediction time",
-    "GaussianDropout": "dropout does nothing at prediction time",
-    "AlphaDropout": "dropout does nothing at prediction time",
-    "GaussianNoise": "noise is only added while training",
+    **{name: "noise is only added while training" if "Noise" in name else "dropout does nothing at prediction time"
+       for name in PASS_THROUGH_LAYERS},
     "Flatten": "it only reshapes the previous layer's values into one long vector",
     "Reshape": "it only reshapes the previous layer's values",
     "InputLayer": "the input is shown above",
@@ -46,12 +45,17 @@ class LayerOutput:
         layer_type: the layer's class name, e.g. ``Conv2D``.
         kind: :data:`SPATIAL`, :data:`VECTOR` or :data:`PROBABILITIES`.
         values: float32, (h, w, channels) for spatial layers, (n,) otherwise.
+        config: the layer's Keras config (kernel size, strides, ... for captions).
+        input_shape: one image's input shape of the layer (its first input
+            for layers with several, such as Add).
     """
 
     name: str
     layer_type: str
     kind: str
     values: np.ndarray
+    config: dict = field(default_factory=dict)
+    input_shape: Tuple[int, ...] = ()
 
 
 class ActivationModel:
@@ -65,9 +69,8 @@ class ActivationModel:
             layer (its first input for layers with several, such as Add).
     """
 
-    def __init__(self, model):
+    def __init__(self, model, graph: ModelGraph):
         self.model = model
-        graph = layer_graph(model)
         output_layer = graph.producer(graph.model_output) or model.layers[-1]
         self.layers: List[Tuple[object, str]] = []
         self.skipped: List[Tuple[str, str]] = []
@@ -91,6 +94,7 @@ class ActivationModel:
         self.input_shapes = {
             layer.name: tuple(graph.inputs_of(layer)[0].shape[1:]) for layer, _ in self.layers
         }
+        self._configs = {layer.name: layer.get_config() for layer, _ in self.layers}
         self._probe = graph.probe([graph.outputs[layer.name] for layer, _ in self.layers])
 
     def run(self, image: np.ndarray) -> List[LayerOutput]:
@@ -98,121 +102,8 @@ class ActivationModel:
         batch = np.asarray(image, dtype=np.float32)[np.newaxis]
         outputs = self._probe(batch, training=False)
         return [
-            LayerOutput(layer.name, type(layer).__name__, kind, np.asarray(values, dtype=np.float32)[0])
+            LayerOutput(layer.name, type(layer).__name__, kind, np.asarray(values, dtype=np.float32)[0],
+                        self._configs[layer.name], self.input_shapes[layer.name])
             for (layer, kind), values in zip(self.layers, outputs)
         ]
 
-
-def to_probabilities(outputs: np.ndarray) -> np.ndarray:
-    """Class scores as probabilities: float (K,) -> float64 (K,) summing to 1.
-
-    Outputs that already are probabilities (non-negative, summing to 1 within
-    1e-3, as from a softmax layer) are returned as they are; anything else is
-    treated as logits and passed through a softmax.
-    """
-    values = np.asarray(outputs, dtype=np.float64)
-    if values.min() >= 0.0 and abs(values.sum() - 1.0) < 1e-3:
-        return values / values.sum()
-    shifted = np.exp(values - values.max())
-    return shifted / shifted.sum()
-
-
-class LayerGraph:
-    """The symbolic inputs and outputs of a model's layers, all from one consistent graph.
-
-    Keras 3 rebuilds a Sequential model's graph each time a layer is added
-    while it is loaded from a file, so ``layer.output`` of a loaded
-    Sequential model may belong to an outdated partial graph. For Sequential
-    models the layers are therefore called once more on a fresh input, in
-    order; for functional models the layers' own tensors are used. Layers
-    called more than once in a functional model have no single output and
-    are left out of ``outputs``.
-
-    Attributes:
-        input: the graph's (single) input tensor.
-        outputs: layer name -> the layer's output tensor.
-        model_output: the tensor of the model's (first) output.
-    """
-
-    def __init__(self, model):
-        import keras  # noqa: PLC0415
-
-        self.outputs = {}
-        self._inputs_of = {}
-        self._gradient_probes = {}
-        self._layers = {layer.name: layer for layer in model.layers}
-        if isinstance(model, keras.Sequential):
-            tensor = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype)
-            self.input = tensor
-            for layer in model.layers:
-                self._inputs_of[layer.name] = [tensor]
-                tensor = layer(tensor)
-                self.outputs[layer.name] = tensor
-            self.model_output = tensor
-            return
-        self.input = model.inputs[0]
-        self.model_output = model.outputs[0]
-        for layer in model.layers:
-            try:
-                output, inputs = layer.output, layer.input
-            except (AttributeError, ValueError):  # used several times: no single output
-                continue
-            self.outputs[layer.name] = output
-            self._inputs_of[layer.name] = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-
-    def inputs_of(self, layer) -> list:
-        """The input tensors of ``layer`` in this graph (one for most layers, several for Add)."""
-        return self._inputs_of[layer.name]
-
-    def producer(self, tensor):
-        """The layer whose output in this graph is ``tensor`` (None for the graph's input)."""
-        for name, output in self.outputs.items():
-            if output is tensor:
-                return self._layers[name]
-        return None
-
-    def probe(self, tensors: Sequence):
-        """A function float32 batch (N, H, W, C) -> the list of ``tensors``' values (N, ...),
-        computed by one Keras model from the graph's input."""
-        import keras  # noqa: PLC0415
-
-        model = keras.Model(self.input, list(tensors))
-
-        def run(batch, training=False):
-            outputs = model(batch, training=training)
-            return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-
-        return run
-
-    def logit_gradients(self, image: np.ndarray, layer, classifier, class_index: int) -> Tuple[np.ndarray, np.ndarray]:
-        """``layer``'s output for one image (H, W, C) and the gradient of ``classifier``'s
-        pre-activation (the logit) for ``class_index`` with respect to it: both float32 (h, w, k).
-
-        Raises:
-            ValueError: if the class score does not depend on the layer.
-        """
-        import tensorflow as tf  # noqa: PLC0415 (lazy: keeps --help fast)
-
-        probe = self._gradient_probes.get((layer.name, classifier.name))
-        if probe is None:
-            probe = self.probe([self.outputs[layer.name], self.inputs_of(classifier)[0]])
-            self._gradient_probes[(layer.name, classifier.name)] = probe
-        batch = tf.convert_to_tensor(np.asarray(image, dtype=np.float32)[np.newaxis])
-        with tf.GradientTape() as tape:
-            feature_maps, features = probe(batch, training=False)
-            logits = tf.matmul(features, classifier.kernel)
-            if classifier.use_bias:
-                logits = logits + classifier.bias
-            score = logits[:, class_index]
-        gradients = tape.gradient(score, feature_maps)
-        if gradients is None:
-            raise ValueError(f"the class score does not depend on layer {layer.name!r}")
-        return feature_maps.numpy()[0], gradients.numpy()[0]
-
-
-def layer_graph(model):
-    """The graph of ``model``: its own for a :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`,
-    else a :class:`LayerGraph` of the Keras model."""
-    from .numpy_network import is_numpy_network
-
-    return model.graph if is_numpy_network(model) else LayerGraph(model)

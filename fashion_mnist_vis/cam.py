@@ -42,17 +42,12 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .activations import layer_graph
 from .errors import UserError
-from .models import find_classifier_layer, find_gap_layer, find_last_conv_layer
+from .models import PASS_THROUGH_LAYERS, find_classifier_layer, find_gap_layer, find_last_conv_layer
 
 CAM = "CAM"
 GRAD_CAM = "Grad-CAM"
 
-# Layers that may sit between the GAP layer and the classifier without
-# changing the maths (they do nothing at prediction time).
-_PASS_THROUGH_TYPES = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianDropout",
-                       "GaussianNoise", "AlphaDropout")
 
 
 def normalise_map(raw: np.ndarray) -> np.ndarray:
@@ -112,14 +107,18 @@ def grad_cam(model, image: np.ndarray, class_index: int, layer, normalise: bool 
         normalise: apply :func:`normalise_map` (this is the ReLU of the
             paper); if False, return the raw weighted sum ``sum_k alpha_k A^k``
             (before the ReLU).
-        graph: ``model``'s :func:`~fashion_mnist_vis.activations.layer_graph`
-            (built when None; pass it to reuse its sub-models).
+        graph: ``model``'s :class:`~fashion_mnist_vis.graph.ModelGraph` (for a
+            Keras model, a :class:`~fashion_mnist_vis.keras_graph.LayerGraph` is
+            built when None; pass it to reuse its sub-models).
 
     Returns:
         float32 (h, w) at the layer's resolution; in [0, 1] when ``normalise``.
     """
-    graph = graph or layer_graph(model)
-    feature_maps, gradients = graph.logit_gradients(image, layer, find_classifier_layer(model), class_index)
+    if graph is None:
+        from .keras_graph import LayerGraph  # noqa: PLC0415
+
+        graph = LayerGraph(model)
+    feature_maps, gradients = graph.logit_gradients(layer, find_classifier_layer(model))(image, class_index)
     return grad_cam_from_gradients(feature_maps, gradients, normalise)
 
 
@@ -166,21 +165,31 @@ class CamExplainer:
     ``methods`` lists what applies, the preferred (exact) one first; it is
     empty for models without convolutions (e.g. the ``dense`` baseline).
     The sub-models are built once, so one explainer serves many images.
+
+    Args:
+        model: the model (Keras, or a :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`).
+        graph: its :class:`~fashion_mnist_vis.graph.ModelGraph`.
+        preferred_only: compute only the first method of ``methods``.
+        compiled: build compiled functions (see :meth:`~fashion_mnist_vis.graph.ModelGraph.probe`).
     """
 
-    def __init__(self, model):
+    def __init__(self, model, graph, preferred_only: bool = False, compiled: bool = False):
         self.model = model
         self.classifier = find_classifier_layer(model)
-        self._graph = layer_graph(model)
-        self.gap_layer = _gap_feeding_classifier(model, self.classifier, self._graph)
+        self._graph = graph
+        self.gap_layer = _gap_feeding_classifier(model, self.classifier, graph)
         self.conv_layer = find_last_conv_layer(model)
         methods = []
         if self.gap_layer is not None:
             methods.append(CAM)
         if self.conv_layer is not None:
             methods.append(GRAD_CAM)
-        self.methods: Tuple[str, ...] = tuple(methods)
+        self.methods: Tuple[str, ...] = tuple(methods[:1] if preferred_only else methods)
+        self._compiled = compiled
+        self._kernel = np.asarray(self.classifier.kernel)  # (k, classes), read once: not per image
         self._gap_input_model = None
+        self._gradients = graph.logit_gradients(self.conv_layer, self.classifier, compiled) \
+            if GRAD_CAM in self.methods else None
 
     def why_none(self) -> str:
         """One sentence saying why no map can be computed (when ``methods`` is empty)."""
@@ -189,18 +198,28 @@ class CamExplainer:
             "activation map (CAM needs GAP -> Dense, Grad-CAM a Conv2D layer)"
         )
 
-    def explain(self, image: np.ndarray, class_index: int) -> List[CamResult]:
-        """Every applicable map for ``image`` (float32 (H, W, C)), in the order of ``methods``."""
+    @property
+    def needs(self) -> list:
+        """The graph symbols whose values :meth:`explain` can take from a forward pass already made
+        (``gap_input``): the GAP layer's input when CAM is among ``methods``."""
+        return self._graph.inputs_of(self.gap_layer)[:1] if CAM in self.methods else []
+
+    def explain(self, image: np.ndarray, class_index: int, gap_input: Optional[np.ndarray] = None) -> List[CamResult]:
+        """Every applicable map for ``image`` (float32 (H, W, C)), in the order of ``methods``.
+
+        ``gap_input``, float32 (h, w, k): the value of :attr:`needs` for this
+        image, when the caller has it already (computed here when None).
+        """
         results = []
         for method in self.methods:
             if method == CAM:
-                feature_maps = self.gap_input(image)
-                weights = np.asarray(self.classifier.kernel)[:, class_index]
+                feature_maps = self.gap_input(image) if gap_input is None else gap_input
+                weights = self._kernel[:, class_index]
                 heatmap = class_activation_map(feature_maps, weights)
                 results.append(CamResult(CAM, self.gap_input_name(), class_index, heatmap))
             else:
                 try:
-                    heatmap = grad_cam(self.model, image, class_index, self.conv_layer, graph=self._graph)
+                    heatmap = grad_cam_from_gradients(*self._gradients(image, class_index))
                 except ValueError as error:  # e.g. the last conv sits on a branch the classifier ignores
                     raise UserError(f"cannot compute Grad-CAM for model {self.model.name!r}: {error}") from None
                 results.append(CamResult(GRAD_CAM, self.conv_layer.name, class_index, heatmap))
@@ -209,7 +228,7 @@ class CamExplainer:
     def gap_input(self, image: np.ndarray) -> np.ndarray:
         """The GAP layer's input for one image: float32 (h, w, k)."""
         if self._gap_input_model is None:
-            self._gap_input_model = self._graph.probe(self._graph.inputs_of(self.gap_layer))
+            self._gap_input_model = self._graph.probe(self._graph.inputs_of(self.gap_layer), self._compiled)
         batch = np.asarray(image, dtype=np.float32)[np.newaxis]
         return np.asarray(self._gap_input_model(batch, training=False)[0])[0]
 
@@ -230,7 +249,7 @@ def _gap_feeding_classifier(model, classifier, graph) -> Optional[object]:
         layer = graph.producer(inputs[0]) if len(inputs) == 1 else None
         if layer is gap:
             break
-        if layer is None or type(layer).__name__ not in _PASS_THROUGH_TYPES:
+        if layer is None or type(layer).__name__ not in PASS_THROUGH_LAYERS:
             return None
     else:
         return None

@@ -30,7 +30,6 @@ from fashion_mnist_vis.preprocess import INVERT_CHOICES, METHOD_CHOICES
 
 PROG = "classify.py"
 DEFAULT_PLOT_DIR = Path("visualisations")
-ENGINES = ("auto", "numpy", "keras")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,10 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"how many of the most likely classes to report (at most {NUM_CLASSES})")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per image on stdout instead of text")
-    parser.add_argument("--engine", choices=ENGINES, default="auto",
-                        help="what runs the model: numpy (no TensorFlow: starts in a fraction of the time; "
-                        "the layer types train.py builds), keras, or auto: numpy when it can run every "
-                        "layer of the model, else keras")
+    cli.add_engine_argument(parser)
     add_preprocess_arguments(parser)
     plots = parser.add_argument_group("plots")
     plots.add_argument("--save-plots", "--save_plots", dest="save_plots", action="store_true",
@@ -96,16 +92,16 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         return cli.EXIT_USAGE
 
-    model = load_for_engine(args.saved_model, args.engine, args.debug)
     from fashion_mnist_vis.analysis import Analyser
-    from fashion_mnist_vis.model_io import describe_model
+
+    handle = cli.open_model(args)
 
     if args.save_plots:  # matplotlib is imported only when plots are asked for
         from fashion_mnist_vis import image_report
         from fashion_mnist_vis.html_page import BatchEntry
-    analyser = Analyser(model, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
+    analyser = Analyser(handle, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
                         **preprocess_options(args))
-    model_label = describe_model(model, args.saved_model)
+    model_label = handle.describe()
 
     batch = len(paths) + failed > 1
     folders = [None] * len(paths)
@@ -119,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             analysis = analyser.analyse(path)
             if plot_folder is not None:
-                write_plots(image_report, analysis, analyser, plot_folder, model_label)
+                write_plots(image_report, analysis, plot_folder, model_label)
         except UserError as error:
             report_failure(str(path), error, args.json)
             failed += 1
@@ -127,12 +123,9 @@ def run(args: argparse.Namespace) -> int:
                 entries.append(BatchEntry(str(path), error=str(error)))
             continue
         if not classified:  # said once, with the first result, so a lone bad image gets one error line
-            from fashion_mnist_vis.numpy_network import is_numpy_network
-
-            engine = "NumPy" if is_numpy_network(model) else "Keras"
-            print(f"Model: {model_label}, run by {engine}", file=sys.stderr)
-            if args.save_plots and not analyser.explainer.methods:
-                print(f"note: {analyser.explainer.why_none()}", file=sys.stderr)
+            print(f"Model: {model_label}, run by {handle.engine}", file=sys.stderr)
+            if args.save_plots and analysis.no_map_reason:
+                print(f"note: {analysis.no_map_reason}", file=sys.stderr)
         classified += 1
         print_result(analysis, plot_folder, args.json)
         if args.save_plots:
@@ -148,41 +141,6 @@ def run(args: argparse.Namespace) -> int:
     if failed == 0:
         return cli.EXIT_OK
     return cli.EXIT_FAILURE if classified else cli.EXIT_USAGE
-
-
-def load_for_engine(path: Path, engine: str, debug: bool = False):
-    """The model at ``path``, run by ``engine`` (see --engine).
-
-    Returns a :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork` for
-    ``numpy``, and for ``auto`` when the file holds only layers it
-    implements; otherwise TensorFlow is imported and a Keras model is
-    returned (:func:`fashion_mnist_vis.model_io.load_model`, whose errors
-    describe bad files).
-
-    Raises:
-        UserError: for a missing or unreadable file, a file Keras cannot
-            load, or (``numpy``) a model NumPy cannot run.
-    """
-    from fashion_mnist_vis import model_io
-
-    if engine != "keras":
-        from fashion_mnist_vis.numpy_network import NotAModelFile, NotSupported, read_network
-
-        model_io.check_model_file(path)
-        try:
-            network = read_network(path)
-        except NotAModelFile as reason:
-            if engine == "numpy":
-                raise UserError(f"{str(path)!r} is not a Keras model file ({reason})") from None
-        except NotSupported as reason:
-            if engine == "numpy":
-                raise UserError(f"model {str(path)!r} cannot run with --engine numpy ({reason}); "
-                                "use --engine keras") from None
-        else:
-            model_io.check_image_model(network, str(path))
-            return network
-    cli.import_tensorflow(debug)
-    return model_io.load_model(path)
 
 
 def collect_inputs(inputs: Sequence[str], as_json: bool) -> Tuple[List[Path], int]:
@@ -203,9 +161,9 @@ def collect_inputs(inputs: Sequence[str], as_json: bool) -> Tuple[List[Path], in
     return paths, failed
 
 
-def write_plots(image_report, analysis, analyser, folder: Path, model_label: str) -> None:
+def write_plots(image_report, analysis, folder: Path, model_label: str) -> None:
     try:
-        image_report.write_image_report(analysis, analyser, folder, model_label)
+        image_report.write_image_report(analysis, folder, model_label)
     except OSError as error:
         raise UserError(f"cannot write the plots for {str(analysis.path)!r} into {str(folder)!r}: "
                         f"{error.strerror or error}") from None

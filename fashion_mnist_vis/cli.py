@@ -104,6 +104,27 @@ def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def add_engine_argument(parser: argparse.ArgumentParser, many_images: bool = False) -> None:
+    """The ``--engine {auto,numpy,keras}`` flag of every command that runs a model (see
+    :func:`fashion_mnist_vis.model_handle.open_model`, which applies it; ``many_images`` as there)."""
+    from .model_handle import ENGINES
+
+    auto = ("keras, whose convolutions are faster on many images" if many_images else
+            "numpy when it implements every layer of the model, else keras")
+    parser.add_argument("--engine", choices=ENGINES, default="auto",
+                        help="what runs the model: numpy (no TensorFlow: starts in a fraction of the time; the "
+                        f"layer types train.py builds; refuses any other model), keras, or auto: {auto}")
+    parser.set_defaults(many_images=many_images)
+
+
+def open_model(args: argparse.Namespace):
+    """The model of ``--saved-model``, run by ``--engine`` as :func:`add_engine_argument` set it up:
+    a :class:`~fashion_mnist_vis.model_handle.ModelHandle`."""
+    from .model_handle import open_model as open_handle
+
+    return open_handle(args.saved_model, args.engine, args.debug, args.many_images)
+
+
 def import_tensorflow(debug: bool = False) -> None:
     """Import TensorFlow and Keras once, hiding their C++ start-up log lines unless ``debug``.
 

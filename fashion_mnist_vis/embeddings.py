@@ -12,7 +12,8 @@ The embedding of an image is the output of one layer, flattened to a vector:
 Layers are found by role (:func:`~fashion_mnist_vis.models.find_gap_layer`,
 :func:`~fashion_mnist_vis.models.find_classifier_layer`) or by name, never by
 index. Images go through the model in batches (:func:`iter_embeddings`), so
-memory holds one batch of activations at a time.
+memory holds one batch of activations at a time, with either engine (see
+:func:`fashion_mnist_vis.model_handle.open_model`).
 
 :func:`pca_2d` and :func:`tsne_2d` project embeddings to two dimensions for
 static plots (PCA: Pearson 1901; t-SNE: van der Maaten & Hinton 2008).
@@ -26,6 +27,7 @@ from typing import Iterator, Optional, Tuple
 import numpy as np
 
 from .errors import UserError
+from .scores import as_probabilities
 
 DEFAULT_BATCH_SIZE = 100
 
@@ -62,17 +64,18 @@ def find_embedding_tensor(model, layer_name: Optional[str] = None, graph=None):
     """Return ``(symbolic tensor, EmbeddingSource)`` for the embedding of ``model``.
 
     Args:
-        model: a built Keras model (e.g. from ``model_io.load_model``).
+        model: a model (Keras, or a :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`).
         layer_name: a layer of ``model`` whose output is the embedding; None
             for the default (GAP output, else the last Dense layer's input).
-        graph: the :class:`~fashion_mnist_vis.activations.LayerGraph` of
-            ``model`` the tensor is taken from (built when None).
+        graph: the :class:`~fashion_mnist_vis.graph.ModelGraph` of ``model``
+            the tensor is taken from (for a Keras model, a LayerGraph is built
+            when None).
 
     Raises:
         UserError: if ``layer_name`` is not a layer of the model, is its
             input layer, or its output has no fixed size.
     """
-    from .activations import LayerGraph
+    from .keras_graph import LayerGraph
     from .models import find_classifier_layer, find_gap_layer
 
     graph = graph or LayerGraph(model)
@@ -103,27 +106,21 @@ def find_embedding_tensor(model, layer_name: Optional[str] = None, graph=None):
     return tensor, EmbeddingSource(layer.name, role, shape, int(np.prod(shape)))
 
 
-def build_embedding_model(model, layer_name: Optional[str] = None):
-    """Return ``(feature_model, EmbeddingSource)``.
+def embedding_probe(model, graph, layer_name: Optional[str] = None):
+    """Return ``(probe, EmbeddingSource)``.
 
-    ``feature_model`` maps a float32 batch in the model's input format to
-    ``[embedding activations (B, *shape), class probabilities (B, K)]`` in
-    one forward pass (inference mode: dropout off, batch norm uses its
-    moving statistics). Both outputs come from one
-    :class:`~fashion_mnist_vis.activations.LayerGraph`: a loaded Sequential
-    model's ``layer.output`` may belong to another copy of its graph, and a
-    model with outputs from two copies runs the network twice.
+    ``probe`` maps a float32 batch in the model's input format to
+    ``[embedding activations (B, *shape), class scores (B, K)]`` in one
+    compiled forward pass (inference mode: dropout off, batch norm uses its
+    moving statistics), both from ``graph``, the model's
+    :class:`~fashion_mnist_vis.graph.ModelGraph` (a loaded Sequential
+    model's ``layer.output`` may belong to another copy of its graph, and
+    outputs from two copies would run the network twice).
     """
-    import keras
-
-    from .activations import LayerGraph
-
     if len(model.outputs) != 1:
         raise UserError(f"model {model.name!r} has {len(model.outputs)} outputs; expected one (class scores)")
-    graph = LayerGraph(model)
     tensor, source = find_embedding_tensor(model, layer_name, graph)
-    feature_model = keras.Model(inputs=graph.input, outputs=[tensor, graph.model_output], name="embedding")
-    return feature_model, source
+    return graph.probe([tensor, graph.model_output], compiled=True), source
 
 
 def build_embedder(model):
@@ -136,7 +133,7 @@ def build_embedder(model):
     """
     import keras
 
-    from .activations import LayerGraph
+    from .keras_graph import LayerGraph
 
     graph = LayerGraph(model)
     tensor, _ = find_embedding_tensor(model, None, graph)
@@ -164,35 +161,22 @@ def to_model_batch(images: np.ndarray, input_shape) -> np.ndarray:
     return np.repeat(batch, channels, axis=-1) if channels == 3 else batch
 
 
-def as_probabilities(scores: np.ndarray) -> np.ndarray:
-    """float (B, K) model outputs -> float32 probabilities (rows sum to 1).
-
-    Softmax outputs pass through unchanged; outputs that are not already a
-    probability distribution (logits) get a softmax.
-    """
-    scores = np.asarray(scores, dtype=np.float32)
-    if scores.size and scores.min() >= 0 and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3):
-        return scores
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exponentials = np.exp(shifted)
-    return exponentials / exponentials.sum(axis=1, keepdims=True)
-
-
 def iter_embeddings(
-    feature_model, images: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE
+    probe, images: np.ndarray, input_shape, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> Iterator[EmbeddingBatch]:
     """Yield the embeddings and class probabilities of ``images``, one batch at a time.
 
     Args:
-        feature_model: from :func:`build_embedding_model`.
+        probe: from :func:`embedding_probe`.
         images: uint8 (N, 28, 28) in 0..255.
+        input_shape: the model's ``(None, 28, 28, C)``.
         batch_size: images per forward pass.
     """
     for start in range(0, len(images), batch_size):
-        batch = to_model_batch(images[start : start + batch_size], feature_model.input_shape)
-        activations, scores = feature_model.predict_on_batch(batch)
+        batch = to_model_batch(images[start : start + batch_size], input_shape)
+        activations, scores = probe(batch)
         activations = np.asarray(activations, dtype=np.float32).reshape(len(batch), -1)
-        yield EmbeddingBatch(start, activations, as_probabilities(scores))
+        yield EmbeddingBatch(start, activations, as_probabilities(np.asarray(scores)))
 
 
 def entropy(probabilities: np.ndarray) -> np.ndarray:

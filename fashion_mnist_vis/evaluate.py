@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--saved-model", "--saved_model", type=Path, default=Path("model.keras"),
                         help="the model file to evaluate (.keras or .h5)")
+    cli.add_engine_argument(parser, many_images=True)
     images = parser.add_argument_group("a folder of images (instead of the test set)")
     images.add_argument("--images", type=Path, default=None, metavar="DIR",
                         help="evaluate on DIR/<class>/* instead of the test set; class folders are named after "
@@ -81,20 +82,20 @@ def run(args: argparse.Namespace) -> int:
         from fashion_mnist_vis.image_folders import find_class_folders
 
         find_class_folders(args.images)  # fail on a bad folder before loading TensorFlow
-    cli.import_tensorflow(args.debug)
-    from fashion_mnist_vis.model_io import load_model
     from fashion_mnist_vis.report import write_report
 
-    model = load_model(args.saved_model)
+    handle = cli.open_model(args)
+    model = handle.model
     inputs, labels, described = load_images(args, model.input_shape)
     report = write_report(
         model, args.output_dir, inputs, labels, extra={
             "model_file": str(args.saved_model),
             "model": model.name,
+            "engine": handle.engine,
             "evaluated_on": described,
             "seed": args.seed,
         },
-        batch_size=args.batch_size, bins=args.bins,
+        batch_size=args.batch_size, bins=args.bins, diagram=handle.diagram_model,
     )
     for note in report["notes"] + described.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         f"Accuracy {report['test_accuracy']:.4f}, loss {report['test_loss']:.4f}, expected calibration error "
         f"{report['expected_calibration_error']:.4f} ({args.bins} bins) on {report['test_images']} images "
         f"({described['source']})\n"
-        f"Model: {args.saved_model} ({model.name}, {report['parameters']:,} parameters)\n"
+        f"Model: {args.saved_model} ({model.name}, {report['parameters']:,} parameters), run by {handle.engine}\n"
         f"Report in {args.output_dir}: {', '.join(report['files'])}",
         flush=True,
     )

@@ -21,7 +21,7 @@ from typing import Dict, Iterable, List
 
 from . import html_page, layer_plots
 from .activations import PROBABILITIES, SPATIAL
-from .analysis import Analyser, Analysis
+from .analysis import Analysis
 from .atomic import atomic_path
 from .classes import CLASS_NAMES
 from .html_page import ImagePage, Panel, Section
@@ -92,17 +92,15 @@ def _write_text(path: Path, text: str) -> None:
         temp.write_text(text, encoding="utf-8")
 
 
-def write_image_report(analysis: Analysis, analyser: Analyser, folder: Path, model_label: str) -> List[Path]:
+def write_image_report(analysis: Analysis, folder: Path, model_label: str) -> List[Path]:
     """Write every plot of ``analysis`` and ``index.html`` into ``folder``; return the paths written.
 
     Args:
-        analysis: a result of ``analyser.analyse(...)``.
-        analyser: the :class:`~fashion_mnist_vis.analysis.Analyser` that made it,
-            built with ``explain=True``.
+        analysis: a result of ``Analyser(..., explain=True).analyse(...)``: all
+            this draws (the page is built from its data alone).
         model_label: a one-line description of the model for the page
-            (see :func:`fashion_mnist_vis.model_io.describe_model`).
+            (see :meth:`fashion_mnist_vis.model_handle.ModelHandle.describe`).
     """
-    activations, explainer = analyser.activations, analyser.explainer
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written: List[Path] = []
@@ -113,9 +111,47 @@ def write_image_report(analysis: Analysis, analyser: Analyser, folder: Path, mod
         written.append(path)
         return name
 
+    sections = [
+        Section("input", "1. From photo to model input",
+                "A Fashion-MNIST model only knows small greyscale pictures of a light item on a black "
+                "background, centred and filling the frame. These steps turn the photo into one.",
+                _input_panels(analysis, save)),
+    ]
+    layer_panels = _layer_panels(analysis, save)
+    sections.append(Section(
+        "layers", "2. Layer by layer",
+        f"The network's layers in order ({len(layer_panels)} shown). Each one takes the previous "
+        "layer's output; the feature maps shrink while the channels respond to ever more "
+        "specific patterns, until the last layer gives one probability per class."
+        + _skipped_sentence(analysis.skipped_layers),
+        layer_panels))
+    cam_panels = _cam_panels(analysis, save)
+    if cam_panels:
+        sections.append(Section(
+            "cam", "3. Where the model looked",
+            "Class activation maps highlight the regions of the image that raised the score of a class.",
+            cam_panels))
+    page = ImagePage(
+        source=str(analysis.path),
+        prediction=analysis.prediction,
+        score=analysis.score,
+        top_k=[(CLASS_NAMES[index], score) for index, score in analysis.top_k],
+        model=model_label,
+        settings=describe_settings(**analysis.settings),
+        sections=sections,
+        notes=_notes(analysis),
+    )
+    index = folder / INDEX
+    _write_text(index, html_page.render_image_page(page))
+    written.append(index)
+    return written
+
+
+def _input_panels(analysis: Analysis, save) -> List[Panel]:
+    """The photo, its preprocessing and the model input, each saved with ``save(figure, name)``."""
     prepared = analysis.prepared
     model_input = prepared.model_input
-    input_panels = [
+    return [
         Panel(save(layer_plots.plot_photo(analysis.photo, f"Original image: {analysis.path.name}"), INPUT_IMAGE),
               "The original image",
               "The image as read from the file: upright (using its EXIF orientation) and with any "
@@ -130,18 +166,18 @@ def write_image_report(analysis: Analysis, analyser: Analyser, folder: Path, mod
               f"{model_input.shape[0] * model_input.shape[1]} numbers are the network's whole input."),
     ]
 
-    layers = {layer.name: layer for layer, _ in activations.layers}
+
+def _layer_panels(analysis: Analysis, save) -> List[Panel]:
+    """One panel per plotted layer output, each figure saved with ``save(figure, name)``."""
     files = layer_file_names(output.name for output in analysis.layer_outputs)
-    layer_panels = []
+    panels = []
     grids = layer_plots.ChannelGridFigure()
     for output in analysis.layer_outputs:
-        layer = layers[output.name]
-        config = layer.get_config()
-        input_shape = activations.input_shapes[output.name]
         heading = f"{output.name} ({output.layer_type})"
         if output.kind == SPATIAL:
             figure = grids.plot(output.values, output.name, output.layer_type)
-            caption = html_page.layer_caption(output.layer_type, config, output.values.shape, input_shape)
+            caption = html_page.layer_caption(output.layer_type, output.config, output.values.shape,
+                                              output.input_shape)
         elif output.kind == PROBABILITIES:
             figure = layer_plots.plot_probabilities(
                 analysis.probabilities,
@@ -157,73 +193,49 @@ def write_image_report(analysis: Analysis, analyser: Analyser, folder: Path, mod
                 "channel" if pooled else "unit",
                 "average activation" if "Average" in output.layer_type else "activation",
             )
-            caption = html_page.layer_caption(output.layer_type, config, output.values.shape, input_shape)
-        layer_panels.append(Panel(save(figure, files[output.name]), heading, caption))
+            caption = html_page.layer_caption(output.layer_type, output.config, output.values.shape,
+                                              output.input_shape)
+        panels.append(Panel(save(figure, files[output.name]), heading, caption))
+    return panels
 
+
+def _cam_panels(analysis: Analysis, save) -> List[Panel]:
+    """The class activation map over the model input and the photo, and the two methods compared."""
+    if not analysis.cams:
+        return []
+    prepared, model_input = analysis.prepared, analysis.prepared.model_input
+    primary = analysis.cams[0]
+    class_name = CLASS_NAMES[analysis.cam_class]
+    panels = [
+        Panel(save(layer_plots.plot_cam(primary, model_input, class_name), CAM_FILE),
+              f"{primary.method} over the model input",
+              html_page.cam_caption(primary.method, primary.layer_name, class_name, primary.heatmap.shape)),
+        Panel(save(layer_plots.plot_cam_on_photo(
+                  primary.heatmap, analysis.photo, prepared.canvas_box,
+                  f"{primary.method} for \u201c{class_name}\u201d on the original image"), CAM_ON_INPUT),
+              f"{primary.method} on the original image",
+              html_page.cam_photo_caption(primary.method, prepared.canvas_box is not None)),
+    ]
+    if len(analysis.cams) > 1:
+        correlation = layer_plots.map_correlation(analysis.cams[0].heatmap, analysis.cams[1].heatmap)
+        panels.append(Panel(
+            save(layer_plots.plot_cam_comparison(analysis.cams, model_input, class_name), CAM_COMPARE),
+            " and ".join(result.method for result in analysis.cams) + " compared",
+            html_page.cam_compare_caption(analysis.cams, correlation),
+        ))
+    return panels
+
+
+def _notes(analysis: Analysis) -> List[str]:
     notes = []
-    cam_panels = []
-    if analysis.cams:
-        primary = analysis.cams[0]
-        class_name = CLASS_NAMES[analysis.cam_class]
-        cam_panels.append(Panel(
-            save(layer_plots.plot_cam(primary, model_input, class_name), CAM_FILE),
-            f"{primary.method} over the model input",
-            html_page.cam_caption(primary.method, primary.layer_name, class_name, primary.heatmap.shape),
-        ))
-        cam_panels.append(Panel(
-            save(layer_plots.plot_cam_on_photo(
-                primary.heatmap, analysis.photo, prepared.canvas_box,
-                f"{primary.method} for \u201c{class_name}\u201d on the original image"), CAM_ON_INPUT),
-            f"{primary.method} on the original image",
-            html_page.cam_photo_caption(primary.method, prepared.canvas_box is not None),
-        ))
-        if len(analysis.cams) > 1:
-            correlation = layer_plots.map_correlation(analysis.cams[0].heatmap, analysis.cams[1].heatmap)
-            cam_panels.append(Panel(
-                save(layer_plots.plot_cam_comparison(analysis.cams, model_input, class_name), CAM_COMPARE),
-                " and ".join(result.method for result in analysis.cams) + " compared",
-                html_page.cam_compare_caption(analysis.cams, correlation),
-            ))
-    else:
-        notes.append(f"No class activation map: {explainer.why_none()}.")
-
+    if not analysis.cams:
+        notes.append(f"No class activation map: {analysis.no_map_reason}.")
     if analysis.cam_class != analysis.predicted:
         notes.append(
             f"The maps explain \u201c{CLASS_NAMES[analysis.cam_class]}\u201d (chosen with --cam-class), "
             f"not the prediction \u201c{analysis.prediction}\u201d."
         )
-
-    sections = [
-        Section("input", "1. From photo to model input",
-                "A Fashion-MNIST model only knows small greyscale pictures of a light item on a black "
-                "background, centred and filling the frame. These steps turn the photo into one.",
-                input_panels),
-        Section("layers", "2. Layer by layer",
-                f"The network's layers in order ({len(layer_panels)} shown). Each one takes the previous "
-                "layer's output; the feature maps shrink while the channels respond to ever more "
-                "specific patterns, until the last layer gives one probability per class."
-                + _skipped_sentence(activations.skipped),
-                layer_panels),
-    ]
-    if cam_panels:
-        sections.append(Section(
-            "cam", "3. Where the model looked",
-            "Class activation maps highlight the regions of the image that raised the score of a class.",
-            cam_panels))
-    page = ImagePage(
-        source=str(analysis.path),
-        prediction=analysis.prediction,
-        score=analysis.score,
-        top_k=[(CLASS_NAMES[index], score) for index, score in analysis.top_k],
-        model=model_label,
-        settings=describe_settings(**analyser.options),
-        sections=sections,
-        notes=notes,
-    )
-    index = folder / INDEX
-    _write_text(index, html_page.render_image_page(page))
-    written.append(index)
-    return written
+    return notes
 
 
 def write_batch_index(folder: Path, entries, model_label: str) -> Path:

@@ -29,7 +29,7 @@ from typing import Iterable, List, Optional, Tuple, Union
 import numpy as np
 from PIL import Image, ImageOps
 
-from .errors import UserError
+from .errors import UserError, one_line
 
 MAX_PIXELS = 40_000_000
 """Images with more pixels than this (40 megapixels) are refused before decoding.
@@ -114,7 +114,7 @@ def load_image(path: PathLike) -> Image.Image:
         raise UserError(f"image file {name!r} is too large to decode in the available memory") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:
         # Pillow reports truncated or corrupt data with any of these.
-        detail = _one_line(error) or type(error).__name__
+        detail = one_line(error)
         raise UserError(f"image file {name!r} is truncated or damaged ({detail})") from None
 
 
@@ -263,7 +263,3 @@ def _too_big(name: str, width: int, height: int) -> UserError:
         f"{MAX_PIXELS // 1_000_000} megapixel limit; refusing to decode it "
         "(if it is a real photo, scale it down first)"
     )
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())

@@ -1,26 +1,27 @@
-"""Saving and loading Keras model files.
+"""Saving Keras model files, and building the Keras model of a file that has been read.
 
 Saves are atomic: the model is written to a temporary file in the target's
 folder and renamed over the target only once complete, so a crash or a full
 disk never leaves a half-written model and never loses the previous one.
 
-:func:`load_model` reads ``.keras`` files, HDF5 files written by Keras 3,
-and legacy Keras 2 HDF5 files written by TensorFlow 2.1-2.15 (including the
-original demo's, which Keras 3's own loader rejects), always in Keras's safe
-mode: a model file never runs code (Lambda layers are refused). A model
-trained under a mixed-precision policy comes back computing in float32.
+Model files are read by :func:`fashion_mnist_vis.model_handle.open_model`
+(format, config, Lambda refusal, Keras 2 upgrade); :func:`build_keras_model`
+builds its Keras model, always in Keras's safe mode, and :func:`load_model`
+is the two in one call. This includes legacy Keras 2 HDF5 files written by
+TensorFlow 2.1-2.15 (the original demo's, which Keras 3's own loader
+rejects). A model trained under a mixed-precision policy comes back
+computing in float32.
 """
 
 import contextlib
-import json
 import logging
 import re
 import zipfile
 from pathlib import Path
-from typing import Any, List, Union
+from typing import Union
 
 from .atomic import atomic_path
-from .errors import UserError
+from .errors import UserError, one_line, shorten
 
 MODEL_SUFFIXES = (".keras", ".h5")
 
@@ -86,70 +87,120 @@ def _quiet_hdf5_notice():
 
 
 # --------------------------------------------------------------------------
-# Loading
-
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_ZIP_SIGNATURE = b"PK"
-_MODEL_CLASSES = ("Sequential", "Functional", "Model")
-_CODE_LAYERS = ("Lambda",)
+# Loading (the file is read by :func:`fashion_mnist_vis.model_handle.open_model`)
 
 
 def load_model(path: Union[str, Path]):
     """Load the Keras model at ``path`` for prediction and return it (uncompiled).
 
-    Accepts ``.keras`` files, HDF5 (``.h5``) files written by Keras 3, and
-    legacy Keras 2 HDF5 files written by TensorFlow 2.1-2.15 (see
-    :func:`upgrade_legacy_config`). The file type is recognised from its
-    contents, so an HDF5 model named ``.keras`` loads too. Loading always
-    uses Keras's safe mode, and any Lambda layer (Python code stored in the
-    file) is refused before anything is built.
-
-    The model must take one batch of images: input shape ``(None, height,
-    width, channels)`` with fixed height and width and 1 or 3 channels.
-    It comes back computing in float32 (see :func:`computing_in_float32`).
+    The same as ``open_model(path, engine="keras").model`` (see
+    :func:`fashion_mnist_vis.model_handle.open_model`): ``.keras`` files,
+    Keras 3 HDF5 files and legacy Keras 2 HDF5 files, recognised from their
+    contents, always in Keras's safe mode (Lambda layers are refused), as a
+    model computing in float32 that takes one batch of images.
 
     Raises:
-        UserError: naming the file, if it is missing, a folder, empty,
-            unreadable, not a Keras model (a text file, a zip or HDF5 file
-            without a model in it), truncated or damaged, contains a Lambda
-            layer or layer types Keras 3 does not know, or does not take
-            images.
+        UserError: naming the file, if it is missing, unreadable, not a Keras
+            model, damaged, contains a Lambda layer or layer types Keras 3
+            does not know, or does not take images.
     """
-    path = Path(path)
-    name = str(path)
-    check_model_file(path)
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-    import h5py  # noqa: PLC0415 (lazy: keeps --help fast)
+    from .model_handle import open_model  # noqa: PLC0415 (model_handle imports this module)
 
+    return open_model(path, engine="keras").model
+
+
+def build_keras_model(path: Path, file_format: str, config: dict, container):
+    """The Keras model of a file :func:`~fashion_mnist_vis.model_handle.open_model` has read.
+
+    Args:
+        path: the model file.
+        file_format: ``"zip"`` (a ``.keras`` archive, loaded by Keras's own
+            loader) or ``"hdf5"``.
+        config: the file's model config, already checked and upgraded.
+        container: the open file (a ``zipfile.ZipFile`` or an ``h5py.File``).
+
+    Raises:
+        UserError: naming the file, for anything Keras cannot build or load.
+    """
+    name = str(path)
     try:
-        if head.startswith(_ZIP_SIGNATURE):
+        if file_format == "zip":
             model = _load_keras_zip(path)
-        elif head == _HDF5_SIGNATURE or h5py.is_hdf5(path):
-            model = _load_hdf5(path)
         else:
-            raise UserError(
-                f"{name!r} is not a Keras model file (neither a .keras zip archive nor HDF5)"
-            )
+            if "model_weights" not in container:
+                raise UserError(f"model file {name!r} has no model_weights group; it is damaged")
+            model = _build_hdf5(config, container["model_weights"], name)
     except UserError:
         raise
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError,
             EOFError, zipfile.BadZipFile) as error:
-        detail = _one_line(error)
-        if "safe_mode" in detail or "unsafe" in detail.lower():
-            raise _code_refused(name) from None
-        unknown = re.match(r"Unknown [\w ]+: '([^']+)'", detail)
-        if unknown:
-            raise UserError(
-                f"model {name!r} uses {unknown.group(1)!r}, which is not part of Keras 3; "
-                "models with custom layers or functions cannot be loaded"
-            ) from None
-        raise UserError(
-            f"could not load the model in {name!r}: the file is damaged, truncated or "
-            f"not a model this toolkit can read ({_shorten(detail)})"
-        ) from None
-    check_image_model(model, name)
+        raise _load_error(name, one_line(error)) from None
     return computing_in_float32(model)
+
+
+def build_keras_architecture(file_format: str, config: dict):
+    """The Keras model of a file's (checked, upgraded) ``config`` with fresh weights: enough to draw it."""
+    import keras  # noqa: PLC0415
+    from keras.src.legacy.saving import saving_options, saving_utils  # noqa: PLC0415
+    from keras.src.saving import serialization_lib  # noqa: PLC0415
+
+    if file_format == "zip":
+        return keras.saving.deserialize_keras_object(config, safe_mode=True)
+    with saving_options.keras_option_scope(use_legacy_config=True), serialization_lib.SafeModeScope(True):
+        return saving_utils.model_from_config(config)
+
+
+def _load_error(name: str, detail: str) -> UserError:
+    """Keras's error ``detail`` as the one-line UserError the user sees."""
+    if "safe_mode" in detail or "unsafe" in detail.lower():
+        return code_refused(name)
+    unknown = re.match(r"Unknown [\w ]+: '([^']+)'", detail)
+    if unknown:
+        return UserError(
+            f"model {name!r} uses {unknown.group(1)!r}, which is not part of Keras 3; "
+            "models with custom layers or functions cannot be loaded"
+        )
+    return UserError(
+        f"could not load the model in {name!r}: the file is damaged, truncated or "
+        f"not a model this toolkit can read ({shorten(detail)})"
+    )
+
+
+def code_refused(name: str, layers=()) -> UserError:
+    """The error for a model file holding Python code (Lambda layers, named when known)."""
+    which = f" ({', '.join(map(str, layers))})" if layers else ""
+    return UserError(
+        f"model {name!r} contains a Lambda layer{which}, i.e. Python code stored in the "
+        "file; refusing to load it, since loading would run that code. Rebuild the model "
+        "without Lambda layers"
+    )
+
+
+def _load_keras_zip(path: Path):
+    """Load a ``.keras`` zip archive with keras.saving.load_model in safe mode."""
+    import keras  # noqa: PLC0415
+
+    if path.suffix.lower() != ".keras":
+        raise UserError(
+            f"{str(path)!r} is a .keras (zip) model but its name ends in {path.suffix!r}; "
+            "rename it to end in .keras"
+        )
+    return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
+def _build_hdf5(config: dict, weights, name: str):
+    """Build a whole-model HDF5 file's model (Keras 3, or legacy Keras 2 upgraded) in safe mode.
+
+    Builds the model from ``config`` with Keras's legacy-config deserializer
+    in safe mode, then loads the weights from the ``model_weights`` group
+    ``weights`` by layer name, checking that every layer with weights gets them.
+    """
+    from keras.src.legacy.saving import legacy_h5_format  # noqa: PLC0415
+
+    model = build_keras_architecture("hdf5", config)
+    _check_weight_layers(weights, model, name, legacy_h5_format)
+    legacy_h5_format.load_weights_from_hdf5_group_by_name(weights, model)
+    return model
 
 
 def computing_in_float32(model):
@@ -211,220 +262,6 @@ def describe_model(model, path: Union[str, Path]) -> str:
     return f"{Path(path).name} ({model.name}, input {shape}, {model.count_params():,} parameters)"
 
 
-def upgrade_legacy_config(config: Any) -> Any:
-    """Return a copy of a Keras 2 ``model_config`` that Keras 3 can build.
-
-    Keras 2 (TensorFlow 2.1 and later 2.x) stored a Sequential model's input
-    shape as ``batch_input_shape`` on its first layer, with no InputLayer.
-    Keras 3 reads that as a per-sample ``input_shape``, adds a second batch
-    axis and fails ("Kernel shape must have the same length as input ...").
-    This function, applied recursively to nested models:
-
-    * inserts an explicit ``InputLayer`` (``batch_input_shape`` and ``dtype``
-      of the first layer, named ``<first layer>_input`` as Keras 2 did) into
-      any Sequential that has none;
-    * removes ``batch_input_shape``/``input_shape``/``batch_size`` from every
-      layer but InputLayers (Keras 2 repeated it on the first layer even with
-      an InputLayer present);
-    * turns Keras 2 dtype policies (``{"class_name": "Policy", "config":
-      {"name": "mixed_float16"}}``) into the plain name Keras 3 accepts.
-
-    Configs that need none of this (Keras 3's own HDF5 files, TensorFlow
-    2.4+ Sequential models that already have an InputLayer) come back equal.
-    """
-    return _upgrade(json.loads(json.dumps(config)))
-
-
-def _upgrade(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_upgrade(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: _upgrade(value) for key, value in node.items()}
-    class_name = node.get("class_name")
-    layer_config = node.get("config")
-    if class_name in ("Policy", "DTypePolicy") and isinstance(layer_config, dict) \
-            and isinstance(layer_config.get("name"), str) and "module" not in node:
-        return layer_config["name"]
-    if not isinstance(layer_config, dict):
-        return node
-    if class_name == "Sequential" and isinstance(layer_config.get("layers"), list):
-        layers = layer_config["layers"]
-        if layers and isinstance(layers[0], dict) and layers[0].get("class_name") != "InputLayer":
-            first = layers[0].get("config", {})
-            batch_input_shape = first.get("batch_input_shape")
-            if batch_input_shape is not None:
-                dtype = first.get("dtype")
-                layers.insert(0, {
-                    "class_name": "InputLayer",
-                    "config": {
-                        "batch_input_shape": batch_input_shape,
-                        "dtype": dtype if isinstance(dtype, str) else "float32",
-                        "sparse": False,
-                        "name": f"{first.get('name', 'input')}_input",
-                    },
-                })
-    if class_name in ("Functional", "Model") and isinstance(layer_config.get("layers"), list):
-        _renumber_nested_sequential_nodes(layer_config)
-    if isinstance(layer_config.get("layers"), list):
-        for layer in layer_config["layers"]:
-            if isinstance(layer, dict) and layer.get("class_name") != "InputLayer" \
-                    and isinstance(layer.get("config"), dict):
-                for key in ("batch_input_shape", "input_shape", "batch_size"):
-                    layer["config"].pop(key, None)
-    return node
-
-
-def _renumber_nested_sequential_nodes(model_config: dict) -> None:
-    """Shift Keras 2 node indices of built Sequential models nested in a functional model.
-
-    In Keras 2 a Sequential built with an input shape had a node of its own
-    (index 0), so the functional model's first call of it was node 1. Keras 3
-    creates no such node, so legacy (list-format) references to node ``n >= 1``
-    of such a Sequential become ``n - 1``. Keras 3's own files use the dict
-    node format and are left alone.
-    """
-    built = {
-        layer.get("name") or layer["config"].get("name")
-        for layer in model_config["layers"]
-        if isinstance(layer, dict) and layer.get("class_name") == "Sequential"
-        and isinstance(layer.get("config"), dict)
-        and (layer["config"].get("layers") or [{}])[0].get("class_name") == "InputLayer"
-    }
-    if not built:
-        return
-
-    def shift(entry):
-        if (isinstance(entry, list) and len(entry) >= 3 and entry[0] in built
-                and isinstance(entry[1], int) and entry[1] >= 1):
-            entry[1] -= 1
-
-    for layer in model_config["layers"]:
-        for node in layer.get("inbound_nodes") or []:
-            if isinstance(node, list):  # Keras 2 format: [[name, node, tensor, kwargs], ...]
-                for entry in node:
-                    shift(entry)
-    for key in ("input_layers", "output_layers"):
-        entries = model_config.get(key)
-        if isinstance(entries, list) and entries and isinstance(entries[0], str):
-            entries = [entries]
-        for entry in entries or []:
-            shift(entry)
-
-
-def _find_classes(node: Any, wanted) -> List[str]:
-    """Names of config entries anywhere in ``node`` whose class_name is in ``wanted``."""
-    found = []
-    if isinstance(node, dict):
-        if node.get("class_name") in wanted:
-            config = node.get("config")
-            found.append(config.get("name", node["class_name"]) if isinstance(config, dict)
-                         else node["class_name"])
-        for value in node.values():
-            found.extend(_find_classes(value, wanted))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_find_classes(item, wanted))
-    return found
-
-
-def _refuse_code(config: Any, name: str) -> None:
-    lambdas = _find_classes(config, _CODE_LAYERS)
-    if lambdas:
-        raise _code_refused(name, lambdas)
-
-
-def _code_refused(name: str, layers=()) -> UserError:
-    which = f" ({', '.join(map(str, layers))})" if layers else ""
-    return UserError(
-        f"model {name!r} contains a Lambda layer{which}, i.e. Python code stored in the "
-        "file; refusing to load it, since loading would run that code. Rebuild the model "
-        "without Lambda layers"
-    )
-
-
-def _load_keras_zip(path: Path):
-    """Load a ``.keras`` zip archive with keras.saving.load_model in safe mode."""
-    import keras  # noqa: PLC0415
-
-    name = str(path)
-    if not zipfile.is_zipfile(path):
-        raise UserError(f"model file {name!r} is truncated or damaged (not a complete zip archive)")
-    with zipfile.ZipFile(path) as archive:
-        members = set(archive.namelist())
-        if "config.json" not in members:
-            raise UserError(
-                f"{name!r} is a zip archive but not a Keras model (it has no config.json)"
-            )
-        try:
-            config = json.loads(archive.read("config.json"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile) as error:
-            raise UserError(
-                f"model file {name!r} is damaged: its config.json cannot be read ({_one_line(error)})"
-            ) from None
-    _refuse_code(config, name)
-    if path.suffix.lower() != ".keras":
-        raise UserError(
-            f"{name!r} is a .keras (zip) model but its name ends in {path.suffix!r}; "
-            "rename it to end in .keras"
-        )
-    return keras.saving.load_model(path, compile=False, safe_mode=True)
-
-
-def _load_hdf5(path: Path):
-    """Load a whole-model HDF5 file (Keras 3, or legacy Keras 2) in safe mode.
-
-    Reads ``model_config`` with h5py, rewrites Keras 2 configs with
-    :func:`upgrade_legacy_config`, builds the model with Keras's legacy-config
-    deserializer in safe mode, then loads the weights from ``model_weights``
-    by layer name, checking that every layer with weights gets them.
-    """
-    import h5py  # noqa: PLC0415
-    from keras.src.legacy.saving import legacy_h5_format, saving_options, saving_utils  # noqa: PLC0415
-    from keras.src.saving import serialization_lib  # noqa: PLC0415
-
-    name = str(path)
-    try:
-        h5_file = h5py.File(path, "r")
-    except OSError as error:
-        raise UserError(
-            f"model file {name!r} is truncated or damaged: HDF5 cannot open it ({_shorten(_one_line(error))})"
-        ) from None
-    with h5_file:
-        raw_config = h5_file.attrs.get("model_config")
-        if raw_config is None:
-            raise UserError(
-                f"{name!r} is an HDF5 file but holds no Keras model (no model_config; "
-                "a weights-only file?)"
-            )
-        if hasattr(raw_config, "decode"):
-            raw_config = raw_config.decode("utf-8")
-        try:
-            config = json.loads(raw_config)
-        except ValueError as error:
-            raise UserError(
-                f"model file {name!r} is damaged: its model_config is not valid JSON ({_one_line(error)})"
-            ) from None
-        if not isinstance(config, dict) or "class_name" not in config:
-            raise UserError(f"model file {name!r} is damaged: its model_config is not a model")
-        _refuse_code(config, name)
-        if config["class_name"] not in _MODEL_CLASSES:
-            raise UserError(
-                f"{name!r} holds a {config['class_name']!r}, not a Keras model "
-                f"({', '.join(_MODEL_CLASSES)})"
-            )
-        if "model_weights" not in h5_file:
-            raise UserError(f"model file {name!r} has no model_weights group; it is damaged")
-        config = upgrade_legacy_config(config)
-        with saving_options.keras_option_scope(use_legacy_config=True), \
-                serialization_lib.SafeModeScope(True):
-            model = saving_utils.model_from_config(config)
-        weights = h5_file["model_weights"]
-        _check_weight_layers(weights, model, name, legacy_h5_format)
-        legacy_h5_format.load_weights_from_hdf5_group_by_name(weights, model)
-    return model
-
-
 def _check_weight_layers(group, model, name: str, legacy_h5_format) -> None:
     """Raise UserError unless the file has weights for exactly the model's layers with weights."""
     saved = set()
@@ -468,10 +305,3 @@ def check_model_file(path: Path) -> None:
     if size == 0:
         raise UserError(f"model file {name!r} is empty (0 bytes)")
 
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -233,20 +233,21 @@ def models_help() -> str:
     return "; ".join(f"{name}: {spec.summary}" for name, spec in MODELS.items())
 
 
+PASS_THROUGH_LAYERS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout",
+                       "GaussianDropout", "GaussianNoise")
+"""Keras layer classes that return their input unchanged at prediction time (dropout, noise): the
+layer plots skip them, CAM looks through them, the NumPy engine runs them as the identity."""
+
+
 def layers_of_type(model, class_name: str) -> list:
-    """The layers of ``model`` that are Keras ``class_name`` layers (subclasses included), in order.
+    """The layers of ``model`` whose class, or a class it derives from, is called ``class_name``, in order.
 
-    A :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork`'s layers are
-    matched by class name, without importing Keras.
+    Matching by name treats Keras layers (subclasses included) and the
+    :class:`~fashion_mnist_vis.numpy_network.NumpyNetwork` layers named like
+    them alike, without importing Keras.
     """
-    from .numpy_network import is_numpy_network
-
-    if is_numpy_network(model):
-        return [layer for layer in model.layers if type(layer).__name__ == class_name]
-    import keras
-
-    keras_class = getattr(keras.layers, class_name)
-    return [layer for layer in model.layers if isinstance(layer, keras_class)]
+    return [layer for layer in model.layers
+            if any(cls.__name__ == class_name for cls in type(layer).__mro__)]
 
 
 def find_gap_layer(model):

@@ -1,40 +1,32 @@
 """A saved model's forward pass, and the gradients Grad-CAM needs, in NumPy: no TensorFlow.
 
 Importing TensorFlow takes 4-6 s on a small CPU; classifying one 28 x 28
-photo takes milliseconds. :func:`read_network` reads a model file itself
-(a ``.keras`` zip or an HDF5 file, Keras 3 or Keras 2: the JSON config and
-the weights, through h5py) and builds a :class:`NumpyNetwork` when every
-layer is one of :data:`LAYER_TYPES` with options implemented here. Anything
-else raises :class:`NotSupported`, and the caller loads the model with Keras
-instead (``classify --engine auto``), so no model is ever run approximately.
+photo takes milliseconds. :func:`build_network` builds a :class:`NumpyNetwork`
+from the config and weights of a model file that
+:func:`fashion_mnist_vis.model_handle.open_model` has read, when every layer
+is one of :data:`~fashion_mnist_vis.numpy_layers.LAYER_TYPES` with options
+implemented there. Anything else raises
+:class:`~fashion_mnist_vis.numpy_layers.NotSupported`, and the model is run by Keras instead
+(``--engine auto``), so no model is ever run approximately.
 
-The network mimics the parts of a Keras model and of
-:class:`~fashion_mnist_vis.activations.LayerGraph` that classify uses:
-``layers`` (objects named like the Keras classes, with ``get_config()``),
-``input_shape``, ``count_params()``, and ``graph`` with ``outputs``,
-``inputs_of``, ``producer``, ``probe`` and ``logit_gradients``. It computes
+The network has the parts of a Keras model the commands use: ``layers``
+(objects named like the Keras classes, with ``get_config()``),
+``get_layer``, ``inputs``, ``outputs``, ``input_shape``, ``count_params()``
+and ``predict``; its ``graph`` is a :class:`NumpyGraph`, the NumPy
+:class:`~fashion_mnist_vis.graph.ModelGraph`. It computes
 in float32 whatever the model's dtype policy (as
 :func:`fashion_mnist_vis.model_io.computing_in_float32` does for Keras).
 tests/test_numpy_network.py checks every architecture of
 :mod:`fashion_mnist_vis.models` against Keras.
 """
 
-import json
-import re
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-
-class NotSupported(Exception):
-    """The file holds something this module does not implement; use Keras instead."""
-
-
-class NotAModelFile(NotSupported):
-    """The file is not a model at all (Keras's own loader says why in its words)."""
+from .graph import GradientProbe, ModelGraph
+from .numpy_layers import LAYER_TYPES, InputLayer, Layer, NotSupported
 
 
 @dataclass(frozen=True)
@@ -45,353 +37,22 @@ class Symbol:
     shape: Tuple[Optional[int], ...]
 
 
-# ------------------------------------------------------------------ activations
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    shifted = np.exp(x - x.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
-ACTIVATIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "linear": lambda x: x,
-    "relu": lambda x: np.maximum(x, 0.0),
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-    "tanh": np.tanh,
-    "softmax": _softmax,
-}
-
-# d activation / d input, from the activation's output y (softmax is never differentiated:
-# Grad-CAM differentiates the classifier's pre-activation).
-ACTIVATION_SLOPES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "linear": np.ones_like,
-    "relu": lambda y: (y > 0).astype(y.dtype),
-    "sigmoid": lambda y: y * (1.0 - y),
-    "tanh": lambda y: 1.0 - y * y,
-}
-
-
-def _activation_name(config: dict) -> str:
-    name = config.get("activation", "linear")
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise NotSupported(f"activation {name!r}")
-    return name
-
-
-# ------------------------------------------------------------------ layers
-
-
-class Layer:
-    """One layer: its name, Keras config, the names of the layers it reads, and its weights.
-
-    Subclasses are named like the Keras classes they implement, so code that
-    looks at ``type(layer).__name__`` treats both alike.
-    """
-
-    weight_count = 0
-
-    def __init__(self, name: str, config: dict, inbound: List[str], weights: List[np.ndarray]):
-        if len(weights) != self.weight_count:
-            raise NotSupported(f"layer {name!r} has {len(weights)} weights; expected {self.weight_count}")
-        self.name = name
-        self.config = config
-        self.inbound = inbound
-        self.weights = [np.asarray(weight, dtype=np.float32) for weight in weights]
-        self.output_shape: Tuple[Optional[int], ...] = ()
-
-    def get_config(self) -> dict:
-        return dict(self.config)
-
-    def count_params(self) -> int:
-        return int(sum(weight.size for weight in self.weights))
-
-    def infer_shape(self, input_shapes: List[tuple]) -> tuple:
-        """Output shape (None, ...) from the input shapes; by default that of a probe forward pass."""
-        probes = [np.zeros((1, *shape[1:]), dtype=np.float32) for shape in input_shapes]
-        return (None, *self.forward(probes).shape[1:])
-
-    def forward(self, inputs: List[np.ndarray]) -> np.ndarray:
-        raise NotImplementedError
-
-    def backward(self, inputs: List[np.ndarray], output: np.ndarray, gradient: np.ndarray) -> List[np.ndarray]:
-        """d score / d each input, from d score / d output.
-
-        Grad-CAM differentiates only the layers after the last convolution,
-        so Conv2D (and the input) have no gradient here.
-        """
-        raise NotSupported(f"gradients through {type(self).__name__} layers")
-
-
-class InputLayer(Layer):
-    def infer_shape(self, input_shapes):
-        return self.output_shape
-
-    def forward(self, inputs):
-        return inputs[0]
-
-
-class Identity(Layer):
-    """Layers that do nothing at prediction time (dropout, noise)."""
-
-    def forward(self, inputs):
-        return inputs[0]
-
-    def backward(self, inputs, output, gradient):
-        return [gradient]
-
-
-class Dropout(Identity):
-    pass
-
-
-class SpatialDropout2D(Identity):
-    pass
-
-
-class GaussianDropout(Identity):
-    pass
-
-
-class GaussianNoise(Identity):
-    pass
-
-
-class Flatten(Layer):
-    def forward(self, inputs):
-        return inputs[0].reshape(len(inputs[0]), -1)
-
-    def backward(self, inputs, output, gradient):
-        return [gradient.reshape(inputs[0].shape)]
-
-
-class Activation(Layer):
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.activation = _activation_name(self.config)
-
-    def forward(self, inputs):
-        return ACTIVATIONS[self.activation](inputs[0])
-
-    def backward(self, inputs, output, gradient):
-        if self.activation not in ACTIVATION_SLOPES:
-            raise NotSupported(f"gradients through a {self.activation} activation")
-        return [gradient * ACTIVATION_SLOPES[self.activation](output)]
-
-
-class ReLU(Layer):
-    def __init__(self, *args):
-        super().__init__(*args)
-        if self.config.get("max_value") is not None or self.config.get("negative_slope", 0) or \
-                self.config.get("threshold", 0):
-            raise NotSupported("ReLU with max_value, negative_slope or threshold")
-
-    def forward(self, inputs):
-        return np.maximum(inputs[0], 0.0)
-
-    def backward(self, inputs, output, gradient):
-        return [gradient * (inputs[0] > 0)]
-
-
-class Add(Layer):
-    def forward(self, inputs):
-        return np.sum(inputs, axis=0)
-
-    def backward(self, inputs, output, gradient):
-        return [gradient for _ in inputs]
-
-
-class Dense(Layer):
-    def __init__(self, name, config, inbound, weights):
-        self.weight_count = 2 if config.get("use_bias", True) else 1
-        super().__init__(name, config, inbound, weights)
-        self.activation = _activation_name(config)
-        self.kernel = self.weights[0]
-        self.use_bias = len(self.weights) == 2
-        self.bias = self.weights[1] if self.use_bias else None
-
-    def pre_activation(self, x: np.ndarray) -> np.ndarray:
-        """The layer's output before its activation (the logits of a softmax classifier)."""
-        z = x @ self.kernel
-        return z + self.bias if self.use_bias else z
-
-    def forward(self, inputs):
-        return ACTIVATIONS[self.activation](self.pre_activation(inputs[0]))
-
-    def backward(self, inputs, output, gradient):
-        if self.activation not in ACTIVATION_SLOPES:
-            raise NotSupported(f"gradients through a {self.activation} Dense layer")
-        return [(gradient * ACTIVATION_SLOPES[self.activation](output)) @ self.kernel.T]
-
-
-class BatchNormalization(Layer):
-    def __init__(self, name, config, inbound, weights):
-        self.weight_count = 2 + bool(config.get("scale", True)) + bool(config.get("center", True))
-        super().__init__(name, config, inbound, weights)
-        if config.get("axis", -1) not in (-1, [-1], 3, [3]):
-            raise NotSupported("batch normalisation over an axis other than the channels")
-        stack = list(self.weights)
-        gamma = stack.pop(0) if config.get("scale", True) else 1.0
-        beta = stack.pop(0) if config.get("center", True) else 0.0
-        mean, variance = stack
-        self.scale = (gamma / np.sqrt(variance + np.float32(config.get("epsilon", 1e-3)))).astype(np.float32)
-        self.offset = (beta - mean * self.scale).astype(np.float32)
-
-    def forward(self, inputs):
-        return inputs[0] * self.scale + self.offset
-
-    def backward(self, inputs, output, gradient):
-        return [gradient * self.scale]
-
-
-def _pair(value) -> Tuple[int, int]:
-    return (int(value), int(value)) if isinstance(value, (int, float)) else (int(value[0]), int(value[1]))
-
-
-def _same_padding(size: int, window: int, stride: int) -> Tuple[int, int]:
-    """TensorFlow's SAME padding along one axis: (before, after), the extra pixel after."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + window - size, 0)
-    return total // 2, total - total // 2
-
-
-def _windows(x: np.ndarray, window: Tuple[int, int], strides: Tuple[int, int], padding: str,
-             fill: float) -> np.ndarray:
-    """(N, H, W, C) -> a strided view (N, H', W', C, wh, ww) of every window."""
-    if padding == "same":
-        (top, bottom), (left, right) = (_same_padding(x.shape[axis], window[i], strides[i])
-                                        for i, axis in enumerate((1, 2)))
-        x = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
-    view = np.lib.stride_tricks.sliding_window_view(x, window, axis=(1, 2))
-    return view[:, ::strides[0], ::strides[1]]
-
-
-def _spatial_options(config: dict, window_key: str) -> Tuple[Tuple[int, int], Tuple[int, int], str]:
-    if config.get("data_format", "channels_last") not in ("channels_last", None):
-        raise NotSupported("channels_first data")
-    padding = str(config.get("padding", "valid")).lower()
-    if padding not in ("valid", "same"):
-        raise NotSupported(f"padding {padding!r}")
-    window = _pair(config[window_key])
-    strides = _pair(config.get("strides") or window)
-    return window, strides, padding
-
-
-class Conv2D(Layer):
-    def __init__(self, name, config, inbound, weights):
-        self.weight_count = 2 if config.get("use_bias", True) else 1
-        super().__init__(name, config, inbound, weights)
-        self.window, self.strides, self.padding = _spatial_options(config, "kernel_size")
-        if _pair(config.get("dilation_rate", 1)) != (1, 1) or config.get("groups", 1) != 1:
-            raise NotSupported("dilated or grouped convolutions")
-        self.activation = _activation_name(config)
-        self.kernel = self.weights[0]
-        self.bias = self.weights[1] if len(self.weights) == 2 else None
-
-    def forward(self, inputs):
-        windows = _windows(inputs[0], self.window, self.strides, self.padding, 0.0)  # N, H', W', C, kh, kw
-        n, height, width = windows.shape[:3]
-        columns = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * height * width, -1)
-        z = columns @ self.kernel.reshape(-1, self.kernel.shape[-1])
-        if self.bias is not None:
-            z += self.bias
-        return ACTIVATIONS[self.activation](z.reshape(n, height, width, -1))
-
-
-class MaxPooling2D(Layer):
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.window, self.strides, self.padding = _spatial_options(self.config, "pool_size")
-
-    def forward(self, inputs):
-        return _windows(inputs[0], self.window, self.strides, self.padding, -np.inf).max(axis=(4, 5))
-
-    def backward(self, inputs, output, gradient):
-        """Each window's gradient goes to its (first) maximum, as TensorFlow's MaxPoolGrad does."""
-        x = inputs[0]
-        top = left = 0
-        if self.padding == "same":
-            top = _same_padding(x.shape[1], self.window[0], self.strides[0])[0]
-            left = _same_padding(x.shape[2], self.window[1], self.strides[1])[0]
-        windows = _windows(x, self.window, self.strides, self.padding, -np.inf)
-        n, height, width, channels, wh, ww = windows.shape
-        flat = windows.reshape(n, height, width, channels, wh * ww).argmax(axis=-1)
-        rows = np.arange(height)[None, :, None, None] * self.strides[0] + flat // ww - top
-        cols = np.arange(width)[None, None, :, None] * self.strides[1] + flat % ww - left
-        result = np.zeros_like(x)
-        index = np.indices((n, height, width, channels))
-        np.add.at(result, (index[0], rows, cols, index[3]), gradient)
-        return [result]
-
-
-class AveragePooling2D(Layer):
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.window, self.strides, self.padding = _spatial_options(self.config, "pool_size")
-        if self.padding != "valid":  # SAME averages only the real pixels of edge windows
-            raise NotSupported("average pooling with SAME padding")
-
-    def forward(self, inputs):
-        return _windows(inputs[0], self.window, self.strides, "valid", 0.0).mean(axis=(4, 5))
-
-    def backward(self, inputs, output, gradient):
-        result = np.zeros_like(inputs[0])
-        height, width = gradient.shape[1:3]
-        share = gradient / (self.window[0] * self.window[1])
-        for row in range(self.window[0]):
-            for col in range(self.window[1]):
-                result[:, row: row + height * self.strides[0]: self.strides[0],
-                       col: col + width * self.strides[1]: self.strides[1]] += share
-        return [result]
-
-
-class GlobalAveragePooling2D(Layer):
-    def __init__(self, *args):
-        super().__init__(*args)
-        if self.config.get("keepdims") or self.config.get("data_format", "channels_last") != "channels_last":
-            raise NotSupported("global pooling with keepdims or channels_first")
-
-    def forward(self, inputs):
-        return inputs[0].mean(axis=(1, 2))
-
-    def backward(self, inputs, output, gradient):
-        height, width = inputs[0].shape[1:3]
-        return [np.broadcast_to(gradient[:, None, None, :] / (height * width), inputs[0].shape).copy()]
-
-
-class GlobalMaxPooling2D(GlobalAveragePooling2D):
-    def forward(self, inputs):
-        return inputs[0].max(axis=(1, 2))
-
-    def backward(self, inputs, output, gradient):
-        """Each channel's gradient goes to its (first) maximum."""
-        n, height, width, channels = inputs[0].shape
-        flat = inputs[0].reshape(n, height * width, channels).argmax(axis=1)  # (N, C)
-        result = np.zeros((n, height * width, channels), dtype=np.float32)
-        np.put_along_axis(result, flat[:, None, :], gradient[:, None, :], axis=1)
-        return [result.reshape(inputs[0].shape)]
-
-
-LAYER_TYPES: Dict[str, type] = {cls.__name__: cls for cls in (
-    InputLayer, Dropout, SpatialDropout2D, GaussianDropout, GaussianNoise, Flatten, Activation, ReLU, Add,
-    Dense, BatchNormalization, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
-    GlobalMaxPooling2D)}
-"""Keras layer class name -> the class here that runs it."""
-
-
 # ------------------------------------------------------------------ the network
 
 
-class NumpyGraph:
-    """The network's graph with the interface of :class:`~fashion_mnist_vis.activations.LayerGraph`.
+class NumpyGraph(ModelGraph):
+    """A :class:`NumpyNetwork`'s :class:`~fashion_mnist_vis.graph.ModelGraph`.
 
     Attributes:
         input: the input :class:`Symbol`.
         outputs: layer name -> its output :class:`Symbol` (every layer but the input).
         model_output: the network's output :class:`Symbol`.
+        traces: always 0 (nothing is compiled).
     """
 
     def __init__(self, network: "NumpyNetwork"):
         self._network = network
+        self.traces = 0
         self.input = network.inputs[0]
         self.model_output = network.outputs[0]
         self.outputs = {layer.name: Symbol(layer.name, layer.output_shape) for layer in network.layers}
@@ -404,8 +65,9 @@ class NumpyGraph:
         as in Keras, has no InputLayer among its layers)."""
         return self._network.get_layer(symbol.layer_name) if symbol.layer_name in self.outputs else None
 
-    def probe(self, symbols: Sequence[Symbol]) -> Callable[..., List[np.ndarray]]:
-        """A function float32 batch (N, H, W, C) -> the values of ``symbols`` (``training`` is ignored)."""
+    def probe(self, symbols: Sequence[Symbol], compiled: bool = False) -> Callable[..., List[np.ndarray]]:
+        """A function float32 batch (N, H, W, C) -> the values of ``symbols`` (``training`` and
+        ``compiled`` are ignored: NumPy has nothing to compile)."""
         names = [symbol.layer_name for symbol in symbols]
 
         def run(batch, training=False):
@@ -414,14 +76,11 @@ class NumpyGraph:
 
         return run
 
-    def logit_gradients(self, image: np.ndarray, layer, classifier, class_index: int) -> Tuple[np.ndarray, np.ndarray]:
-        """``layer``'s output for one image and d(class logit)/d(that output), both float32 (h, w, k)."""
-        return self._network.logit_gradients(image, layer.name, classifier.name, class_index)
-
-
-def is_numpy_network(model) -> bool:
-    """Whether ``model`` is a :class:`NumpyNetwork` (rather than a Keras model)."""
-    return isinstance(model, NumpyNetwork)
+    def logit_gradients(self, layer, classifier, compiled: bool = False) -> GradientProbe:
+        """A function (image (H, W, C), class index) -> ``layer``'s output and d(class logit)/d(that
+        output), both float32 (h, w, k), from :meth:`NumpyNetwork.logit_gradients`."""
+        network = self._network
+        return lambda image, class_index: network.logit_gradients(image, layer.name, classifier.name, class_index)
 
 
 class NumpyNetwork:
@@ -471,9 +130,17 @@ class NumpyNetwork:
                                                                                                   copy=False)
         return values
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        """The network's output for a float (N, H, W, C) batch: float32 (N, classes)."""
-        return self.run(batch)[self.outputs[0].layer_name]
+    def predict(self, inputs: np.ndarray, batch_size: Optional[int] = None, verbose=0) -> np.ndarray:
+        """The network's output for float (N, H, W, C) ``inputs``: float32 (N, classes).
+
+        As ``keras.Model.predict``: ``batch_size`` inputs go through at a time
+        (all at once when None), so memory holds one batch's activations;
+        ``verbose`` is accepted and ignored.
+        """
+        step = batch_size or max(len(inputs), 1)
+        name = self.outputs[0].layer_name
+        parts = [self.run(inputs[start:start + step])[name] for start in range(0, len(inputs), step)]
+        return np.concatenate(parts) if parts else np.zeros((0, *self.output_shape[1:]), np.float32)
 
     def logit_gradients(self, image: np.ndarray, layer_name: str, classifier_name: str,
                         class_index: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -505,82 +172,21 @@ class NumpyNetwork:
         return values[layer_name][0], gradients[layer_name][0].astype(np.float32)
 
 
-# ------------------------------------------------------------------ reading files
+# ------------------------------------------------------------------ building from a config
 
 
-def read_network(path: Union[str, Path]) -> NumpyNetwork:
-    """Read the ``.keras`` zip or HDF5 model at ``path`` into a :class:`NumpyNetwork`.
+def build_network(model_config: dict, weights_of: Callable[[str, str], List[np.ndarray]]) -> NumpyNetwork:
+    """The :class:`NumpyNetwork` of a model file's (upgraded) config, with weights from ``weights_of``.
+
+    Args:
+        model_config: the file's model config, Keras 2 configs upgraded (see
+            :func:`fashion_mnist_vis.model_handle.open_model`, which reads files).
+        weights_of: ``(layer name, class name)`` -> that layer's weights, asked
+            for in the order of the model's layers.
 
     Raises:
-        NotSupported: for anything not implemented here, and for files that
-            are not readable models (Keras then gives the user its own error).
+        NotSupported: for anything not implemented here.
     """
-    import h5py  # noqa: PLC0415 (lazy: keeps --help fast)
-
-    path = Path(path)
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                if not {"config.json", "model.weights.h5"} <= set(archive.namelist()):
-                    raise NotAModelFile("a zip archive without config.json and model.weights.h5")
-                config = json.loads(archive.read("config.json"))
-                with archive.open("model.weights.h5") as weights_file, h5py.File(weights_file, "r") as weights:
-                    return _build(config, Keras3Weights(weights))
-        if not h5py.is_hdf5(path):
-            raise NotAModelFile("neither a .keras zip archive nor HDF5")
-        with h5py.File(path, "r") as h5_file:
-            if "model_config" not in h5_file.attrs or "model_weights" not in h5_file:
-                raise NotAModelFile("an HDF5 file without a model in it")
-            config = json.loads(_text(h5_file.attrs["model_config"]))
-            weights = h5_file["model_weights"]
-            return _build(config, lambda name, class_name: _hdf5_weights(weights, name))
-    except NotSupported:
-        raise
-    except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError, zipfile.BadZipFile) as error:
-        raise NotSupported(f"{type(error).__name__}: {error}") from None
-
-
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-class Keras3Weights:
-    """The weights of a ``.keras`` file's layers, asked for in the model's layer order.
-
-    Keras 3 files them as ``layers/<class name in snake case>[_<n>]/vars/<i>``
-    (``conv2d``, ``conv2d_1``, ...: the n-th layer of that class, whatever its
-    own name), so they are found by counting, in the order of the model's
-    ``layers`` (a functional model's InputLayer included).
-    """
-
-    def __init__(self, weights):
-        self._weights = weights
-        self._seen: Dict[str, int] = {}
-
-    def __call__(self, name: str, class_name: str) -> List[np.ndarray]:
-        stem = snake_case(class_name)
-        count = self._seen.get(stem, 0)
-        self._seen[stem] = count + 1
-        group = self._weights.get(f"layers/{stem}{f'_{count}' if count else ''}/vars")
-        if group is None:
-            return []
-        return [group[str(index)][()] for index in range(len(group))]
-
-
-def snake_case(class_name: str) -> str:
-    """Keras's file name for a class: ``Conv2D`` -> ``conv2d``, ``ReLU`` -> ``re_lu``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", class_name))
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _hdf5_weights(weights, name: str) -> List[np.ndarray]:
-    if name not in weights:
-        return []
-    group = weights[name]
-    return [group[_text(weight_name)][()] for weight_name in group.attrs.get("weight_names", [])]
-
-
-def _build(model_config: dict, weights_of: Callable[[str], List[np.ndarray]]) -> NumpyNetwork:
     kind, config = model_config.get("class_name"), model_config.get("config", {})
     if kind == "Sequential":
         return _build_sequential(config, weights_of)
@@ -611,12 +217,10 @@ def _build_sequential(config: dict, weights_of) -> NumpyNetwork:
     entries = list(config.get("layers", []))
     if not entries:
         raise NotSupported("an empty Sequential model")
-    if entries[0].get("class_name") == "InputLayer":
-        first = entries.pop(0)["config"]
-        input_layer = _input_layer(first.get("name", "input"), first)
-    else:  # Keras 2: the first layer carries batch_input_shape
-        first = entries[0]["config"]
-        input_layer = _input_layer(f"{first.get('name')}_input", first)
+    if entries[0].get("class_name") != "InputLayer":  # upgraded Keras 2 configs have one too
+        raise NotSupported("a Sequential model without an input shape")
+    first = entries.pop(0)["config"]
+    input_layer = _input_layer(first.get("name", "input"), first)
     layers, previous = [], input_layer.name
     for entry in entries:
         layer = _make_layer(entry, [previous], weights_of)

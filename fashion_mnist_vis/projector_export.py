@@ -403,17 +403,18 @@ def check_output_folder(folder: Path) -> Path:
 
 
 def export_projector(
-    model,
+    handle,
     images: np.ndarray,
     labels: np.ndarray,
     indices: np.ndarray,
     options: ExportOptions,
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> ExportResult:
-    """Embed ``images`` with ``model`` and write the Projector files into ``options.output``.
+    """Embed ``images`` with a model and write the Projector files into ``options.output``.
 
     Args:
-        model: a Keras classifier taking (B, 28, 28, 1|3) float32 in [0, 1].
+        handle: the classifier, from :func:`fashion_mnist_vis.model_handle.open_model`
+            (either engine), taking (B, 28, 28, 1|3) float32 in [0, 1].
         images: uint8 (N, 28, 28) in 0..255.
         labels: integer (N,) true classes in 0..9.
         indices: integer (N,) each image's position in the test set (the
@@ -431,7 +432,7 @@ def export_projector(
             large to keep in memory, too many points for the sprite, or an OS
             error while writing.
     """
-    from .embeddings import build_embedding_model, iter_embeddings
+    from .embeddings import embedding_probe, iter_embeddings
 
     if options.formats not in FORMATS:
         raise UserError(f"unknown format {options.formats!r}; choose one of: {', '.join(FORMATS)}")
@@ -439,20 +440,8 @@ def export_projector(
     if count < 1:
         raise UserError("there are no images to export")
     layout = sprite_layout(count)
-    feature_model, source = build_embedding_model(model, options.layer)
-    if count * source.dims * 4 > MAX_EMBEDDING_BYTES:
-        raise UserError(
-            f"{count} embeddings of {source.dims} values (layer {source.layer_name!r}) need "
-            f"{count * source.dims * 4 / 2**30:.1f} GiB of memory; use fewer points (--num) or a narrower layer"
-        )
-    suffixes = {"both": ("bytes", "tsv"), "bytes": ("bytes",), "tsv": ("tsv",)}[options.formats]
-    stems = [(EMBEDDINGS_STEM, f"{source.layer_name} ({source.dims}-d)", source.dims)]
-    if options.raw:
-        stems.append((PIXELS_STEM, f"raw pixels ({IMAGE_SIZE * IMAGE_SIZE}-d)", IMAGE_SIZE * IMAGE_SIZE))
-    tensors = [
-        TensorFiles(name, (count, dims), *(f"{stem}.{suffix}" if suffix in suffixes else None for suffix in ("tsv", "bytes")))
-        for stem, name, dims in stems
-    ]
+    probe, source = embedding_probe(handle.model, handle.graph, options.layer)
+    tensors, suffixes = _tensor_files(count, source, options)
     output = check_output_folder(options.output)
     embeddings = np.empty((count, source.dims), dtype=np.float32)
     predictions = np.empty(count, dtype=np.int64)
@@ -479,15 +468,8 @@ def export_projector(
             with contextlib.ExitStack() as handles:
                 metadata = handles.enter_context(open(temp_for(METADATA_TSV), "w", encoding="utf-8", newline="\n"))
                 metadata.write(metadata_header())
-                writers = {}
-                for tensor in tensors:
-                    for name in (tensor.tsv, tensor.bytes):
-                        if name is not None:
-                            text = name.endswith(".tsv")
-                            writers[name] = handles.enter_context(
-                                open(temp_for(name), "w" if text else "wb", **({"encoding": "ascii", "newline": "\n"} if text else {}))
-                            )
-                for batch in iter_embeddings(feature_model, images, options.batch_size):
+                writers = _open_writers(handles, tensors, temp_for)
+                for batch in iter_embeddings(probe, images, handle.model.input_shape, options.batch_size):
                     part = slice(batch.start, batch.start + len(batch.embeddings))
                     embeddings[part] = batch.embeddings
                     predictions[part] = batch.probabilities.argmax(axis=1)
@@ -506,6 +488,41 @@ def export_projector(
         raise UserError(f"could not write the export to {str(output)!r}: {error.strerror or error}") from error
     accuracy = float((predictions == np.asarray(labels)).mean())
     return ExportResult(source, embeddings, predictions, accuracy, layout, tensors, files, notes)
+
+
+def _tensor_files(count: int, source, options: ExportOptions):
+    """The tensors to write (the embedding, and with ``options.raw`` the pixels) and the file suffixes.
+
+    Raises:
+        UserError: if the embeddings would not fit in memory.
+    """
+    if count * source.dims * 4 > MAX_EMBEDDING_BYTES:
+        raise UserError(
+            f"{count} embeddings of {source.dims} values (layer {source.layer_name!r}) need "
+            f"{count * source.dims * 4 / 2**30:.1f} GiB of memory; use fewer points (--num) or a narrower layer"
+        )
+    suffixes = {"both": ("bytes", "tsv"), "bytes": ("bytes",), "tsv": ("tsv",)}[options.formats]
+    stems = [(EMBEDDINGS_STEM, f"{source.layer_name} ({source.dims}-d)", source.dims)]
+    if options.raw:
+        stems.append((PIXELS_STEM, f"raw pixels ({IMAGE_SIZE * IMAGE_SIZE}-d)", IMAGE_SIZE * IMAGE_SIZE))
+    tensors = [
+        TensorFiles(name, (count, dims), *(f"{stem}.{suffix}" if suffix in suffixes else None for suffix in ("tsv", "bytes")))
+        for stem, name, dims in stems
+    ]
+    return tensors, suffixes
+
+
+def _open_writers(handles: contextlib.ExitStack, tensors, temp_for) -> Dict:
+    """File name -> open file (text for .tsv, binary for .bytes) of every tensor file, closed by ``handles``."""
+    writers = {}
+    for tensor in tensors:
+        for name in (tensor.tsv, tensor.bytes):
+            if name is not None:
+                text = name.endswith(".tsv")
+                writers[name] = handles.enter_context(
+                    open(temp_for(name), "w" if text else "wb", **({"encoding": "ascii", "newline": "\n"} if text else {}))
+                )
+    return writers
 
 
 def _write_rows(writers: Dict, stem: str, rows: np.ndarray, to_tsv: Callable[[np.ndarray], str]) -> None:

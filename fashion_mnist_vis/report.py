@@ -27,7 +27,7 @@ import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -193,6 +193,7 @@ def write_report(
     extra: Optional[Dict[str, object]] = None,
     batch_size: int = EVAL_BATCH_SIZE,
     bins: int = DEFAULT_BINS,
+    diagram: Optional[Callable[[], object]] = None,
 ) -> Dict[str, object]:
     """Evaluate ``model`` on the test images and write every report file into ``run_dir``.
 
@@ -203,6 +204,8 @@ def write_report(
             when it is given (a training run), not for a saved model.
         extra: further entries for metrics.json (timing, dataset, seed, ...).
         bins: confidence bins of the reliability diagram and the ECE.
+        diagram: returns the Keras model drawn in model.png (default:
+            ``model``; see :meth:`~fashion_mnist_vis.model_handle.ModelHandle.diagram_model`).
 
     Returns:
         The metrics dictionary written to metrics.json, plus ``files`` (the
@@ -241,7 +244,7 @@ def write_report(
             save_figure(figure, temp)
         files.append(name)
     notes = []
-    why_no_diagram = save_model_diagram(model, run_dir / "model.png")
+    why_no_diagram = save_model_diagram(diagram() if diagram else model, run_dir / "model.png")
     if why_no_diagram:
         notes.append(f"model diagram skipped: {why_no_diagram}")
     else:

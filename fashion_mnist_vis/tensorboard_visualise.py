@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--saved-model", "--saved_model", type=Path, default=Path("model.keras"),
                         help="the trained model (.keras or .h5)")
+    cli.add_engine_argument(parser, many_images=True)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="export folder; only the export's own files in it are replaced")
     parser.add_argument("--num", type=positive_int, default=None, metavar="N",
@@ -107,17 +108,15 @@ def run(args: argparse.Namespace) -> int:
     url = args.base_url or base_url(args.host, args.port)
     if not url.endswith("/"):
         url += "/"
-    cli.import_tensorflow(args.debug)
-    from fashion_mnist_vis.model_io import load_model
-
-    model = load_model(args.saved_model)
+    handle = cli.open_model(args)
     images, labels, indices, source = load_test_points(args)
-    print(f"Model: {args.saved_model} ({model.name}); exporting {len(labels)} images of the {source}", flush=True)
+    print(f"Model: {args.saved_model} ({handle.model.name}), run by {handle.engine}; exporting {len(labels)} "
+          f"images of the {source}", flush=True)
     options = ExportOptions(
         output=output, url=url, formats=args.format, raw=args.raw, tint_sprite=not args.plain_sprite,
         batch_size=args.batch_size, layer=args.layer,
     )
-    result = export(model, images, labels, indices, options)
+    result = export(handle, images, labels, indices, options)
     plot_files, tsne_seconds = write_plots(args, result, labels, indices, source)
     from fashion_mnist_vis.projector_export import finish_export
 
@@ -148,11 +147,11 @@ def load_test_points(args: argparse.Namespace):
     return images[indices], labels[indices], indices, source
 
 
-def export(model, images, labels, indices, options):
+def export(handle, images, labels, indices, options):
     from fashion_mnist_vis.projector_export import export_projector
 
     progress = Progress(len(labels))
-    result = export_projector(model, images, labels, indices, options, progress=progress)
+    result = export_projector(handle, images, labels, indices, options, progress=progress)
     progress.done()
     source = result.source
     print(f"Embedding: {source.role}, layer {source.layer_name!r}, {source.dims} dimensions", flush=True)

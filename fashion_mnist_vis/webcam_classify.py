@@ -6,7 +6,8 @@ Run as ``python -m fashion_mnist_vis.webcam_classify`` or ``python fashion_mnist
     python -m fashion_mnist_vis.webcam_classify --source clip.mp4 --no-display --output annotated.mp4 --json
 
 Every ``--every``-th frame is preprocessed as ``classify.py`` does (its centre
-square by default) and classified by one compiled forward pass
+square by default) and classified by functions compiled once (Keras, by
+default; ``--engine numpy`` runs NumPy)
 (:class:`~fashion_mnist_vis.frame_predictor.FramePredictor`); every frame is
 shown and written with the latest result drawn on it
 (:class:`~fashion_mnist_vis.frame_overlay.FrameOverlay`): the class activation
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a camera index (0 is the first camera) or a video file")
     parser.add_argument("--saved-model", "--saved_model", dest="saved_model", type=Path,
                         default=Path("model.keras"), help="the trained model file (.keras or .h5)")
+    cli.add_engine_argument(parser, many_images=True)
     parser.add_argument("--every", type=positive_int, default=1,
                         help="classify every N-th frame (1: all); frames in between show the last result")
     parser.add_argument("--region", choices=REGION_CHOICES, default="centre",
@@ -118,14 +120,13 @@ def wants_window(args: argparse.Namespace, display: bool) -> bool:
 
 
 def load_predictor(args: argparse.Namespace):
-    """The model from --saved-model, wrapped once in a FramePredictor; and a one-line description."""
-    cli.import_tensorflow(args.debug)
+    """The model from --saved-model run by --engine, wrapped once in a FramePredictor; and a one-line
+    description that names the engine."""
     from fashion_mnist_vis.frame_predictor import FramePredictor
-    from fashion_mnist_vis.model_io import describe_model, load_model
 
-    model = load_model(args.saved_model)
-    predictor = FramePredictor(model, top_k=args.top_k, **preprocess_options(args))
-    return predictor, describe_model(model, args.saved_model)
+    handle = cli.open_model(args)
+    predictor = FramePredictor(handle, top_k=args.top_k, **preprocess_options(args))
+    return predictor, f"{handle.describe()}, run by {handle.engine}"
 
 
 @contextlib.contextmanager

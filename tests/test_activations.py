@@ -8,9 +8,9 @@ from fashion_mnist_vis.activations import (
     SPATIAL,
     VECTOR,
     ActivationModel,
-    LayerGraph,
-    to_probabilities,
 )
+from fashion_mnist_vis.keras_graph import LayerGraph
+from fashion_mnist_vis.scores import to_probabilities
 from fashion_mnist_vis.model_io import load_model, save_model_atomic
 from fashion_mnist_vis.models import build_model
 
@@ -28,12 +28,16 @@ def _randomise(model, seed=3):
     return model
 
 
+def _activations(model):
+    return ActivationModel(model, LayerGraph(model))
+
+
 def _kinds(activations):
     return [(layer.name, kind) for layer, kind in activations.layers]
 
 
 def test_gap_cnn_layers():
-    activations = ActivationModel(build_model("gap_cnn"))
+    activations = _activations(build_model("gap_cnn"))
     kinds = _kinds(activations)
     assert kinds[-2:] == [("global_average_pooling2d", VECTOR), ("dense", PROBABILITIES)]
     spatial = [name for name, kind in kinds if kind == SPATIAL]
@@ -43,13 +47,13 @@ def test_gap_cnn_layers():
 
 
 def test_lenet_skips_flatten_and_shows_the_hidden_dense_layer():
-    activations = ActivationModel(build_model("lenet"))
+    activations = _activations(build_model("lenet"))
     assert _kinds(activations)[-2:] == [("dense", VECTOR), ("dense_1", PROBABILITIES)]
     assert dict(activations.skipped)["flatten"].startswith("it only reshapes")
 
 
 def test_resnet_shows_add_and_relu_layers():
-    activations = ActivationModel(build_model("resnet"))
+    activations = _activations(build_model("resnet"))
     types = {type(layer).__name__ for layer, kind in activations.layers if kind == SPATIAL}
     assert {"Conv2D", "BatchNormalization", "Add", "ReLU"} <= types
     assert "input" in dict(activations.skipped)
@@ -60,7 +64,7 @@ def test_loaded_sequential_model_gives_the_same_outputs_as_the_original(tmp_path
     """Keras rebuilds a loaded Sequential's graph layer by layer; outputs must come from the final one."""
     original = _randomise(build_model("gap_cnn"))
     loaded = load_model(save_model_atomic(original, tmp_path / f"m{suffix}"))
-    outputs = ActivationModel(loaded).run(IMAGE)
+    outputs = _activations(loaded).run(IMAGE)
     tensor = IMAGE[None]
     expected = {}
     for layer in original.layers:  # apply the original's layers one by one

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from classify_helpers import trained_model
+from fashion_mnist_vis.keras_graph import LayerGraph
 from fashion_mnist_vis.cam import (
     CAM,
     GRAD_CAM,
@@ -81,7 +82,7 @@ def test_hand_model_features_are_as_computed_by_hand(hand_model):
     (1, [[1.0, 7 / 15, 0.0], [0.0, 0.0, 0.0], [7 / 15, 0.0, 1.0]]),  # CAM_RAW[1] / 1.5
 ])
 def test_cam_of_hand_model(hand_model, class_index, expected):
-    explainer = CamExplainer(hand_model)
+    explainer = CamExplainer(hand_model, LayerGraph(hand_model))
     assert explainer.methods == (CAM, GRAD_CAM)
     cam, gradcam = explainer.explain(IMAGE, class_index)
     assert (cam.method, cam.layer_name, cam.class_index) == (CAM, "conv", class_index)
@@ -123,7 +124,7 @@ def samples():
 
 
 def test_grad_cam_on_gap_input_agrees_with_cam(gap_cnn, samples):
-    explainer = CamExplainer(gap_cnn)
+    explainer = CamExplainer(gap_cnn, LayerGraph(gap_cnn))
     assert explainer.methods == (CAM, GRAD_CAM)
     assert explainer.gap_input_name() == "batch_normalization_2"  # not the last conv: BN sits between
     feeding = gap_cnn.get_layer(explainer.gap_input_name())
@@ -167,7 +168,7 @@ def test_grad_cam_on_last_conv_is_a_valid_map(gap_cnn, samples):
 ])
 def test_methods_follow_the_model_structure(name, methods, layer):
     model = build_model(name)
-    explainer = CamExplainer(model)
+    explainer = CamExplainer(model, LayerGraph(model))
     assert explainer.methods == methods
     assert (explainer.conv_layer.name if explainer.conv_layer else None) == layer
     results = explainer.explain(np.zeros(model.input_shape[1:], np.float32), 3)
@@ -186,7 +187,7 @@ def test_gap_not_feeding_the_classifier_means_grad_cam_only():
         keras.Input((8, 8, 1)), layers.Conv2D(4, 3), layers.GlobalAveragePooling2D(),
         layers.Dense(6, activation="relu"), layers.Dense(10, activation="softmax"),
     ])
-    assert CamExplainer(model).methods == (GRAD_CAM,)
+    assert CamExplainer(model, LayerGraph(model)).methods == (GRAD_CAM,)
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
@@ -195,6 +196,6 @@ def test_maps_of_a_loaded_model_match_the_original(hand_model, tmp_path, suffix)
     from fashion_mnist_vis.model_io import load_model, save_model_atomic
 
     loaded = load_model(save_model_atomic(hand_model, tmp_path / f"hand{suffix}"))
-    for original, reloaded in zip(CamExplainer(hand_model).explain(IMAGE, 1), CamExplainer(loaded).explain(IMAGE, 1)):
+    for original, reloaded in zip(CamExplainer(hand_model, LayerGraph(hand_model)).explain(IMAGE, 1), CamExplainer(loaded, LayerGraph(loaded)).explain(IMAGE, 1)):
         assert (original.method, original.layer_name) == (reloaded.method, reloaded.layer_name)
         np.testing.assert_allclose(reloaded.heatmap, original.heatmap, atol=1e-6)

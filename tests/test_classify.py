@@ -184,6 +184,14 @@ def test_cam_class_is_matched_case_insensitively(tiny_model, tmp_path, capsys):
     assert "Ankle boot" in page and "chosen with --cam-class" in page
 
 
+def test_cam_class_accepts_what_evaluate_folders_accept():
+    """One matcher: --cam-class takes the spellings evaluate accepts for class folders."""
+    from fashion_mnist_vis.analysis import find_class
+
+    for spelling, index in (("tshirt", 0), ("T-shirt_top", 0), ("sneakers", 7), ("ankle-boot", 9), ("3", 3)):
+        assert find_class(spelling) == index
+
+
 def test_unknown_cam_class_lists_the_classes(capsys):
     assert main([str(SAMPLES / "dress.jpg"), "--saved-model", "/no/such/model.h5", "--cam-class", "hat"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()

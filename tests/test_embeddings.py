@@ -5,9 +5,8 @@ import pytest
 
 from fashion_mnist_vis.embeddings import (
     EXACT_PCA_MAX_DIMS,
-    as_probabilities,
     build_embedder,
-    build_embedding_model,
+    embedding_probe,
     entropy,
     find_embedding_tensor,
     iter_embeddings,
@@ -16,6 +15,8 @@ from fashion_mnist_vis.embeddings import (
     tsne_2d,
 )
 from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.keras_graph import LayerGraph
+from fashion_mnist_vis.scores import as_probabilities
 from fashion_mnist_vis.models import build_model
 
 
@@ -52,10 +53,20 @@ def test_unknown_layer_names_the_layers_there_are(tinyvgg):
         find_embedding_tensor(tinyvgg, "nope")
 
 
+def _feature_model(model, layer_name=None):
+    """A Keras model from the input to [embedding, class scores], both from one LayerGraph."""
+    import keras
+
+    graph = LayerGraph(model)
+    tensor, source = find_embedding_tensor(model, layer_name, graph)
+    return keras.Model(graph.input, [tensor, graph.model_output]), source
+
+
 def test_batches_give_the_same_numbers_as_one_pass(tinyvgg):
     images = np.random.default_rng(0).integers(0, 256, size=(23, 28, 28), dtype=np.uint8)
-    feature_model, source = build_embedding_model(tinyvgg, "conv2d_2")
-    batches = list(iter_embeddings(feature_model, images, batch_size=10))
+    feature_model, source = _feature_model(tinyvgg, "conv2d_2")
+    probe, _ = embedding_probe(tinyvgg, LayerGraph(tinyvgg), "conv2d_2")
+    batches = list(iter_embeddings(probe, images, tinyvgg.input_shape, batch_size=10))
     assert [batch.start for batch in batches] == [0, 10, 20]
     embeddings = np.concatenate([batch.embeddings for batch in batches])
     probabilities = np.concatenate([batch.probabilities for batch in batches])
@@ -140,8 +151,8 @@ def test_a_loaded_models_feature_model_runs_the_network_once(gap_cnn, tmp_path):
 
     save_model_atomic(gap_cnn, tmp_path / "gap.keras")
     loaded = load_model(tmp_path / "gap.keras")
-    fresh_model, _ = build_embedding_model(gap_cnn)
-    loaded_model, source = build_embedding_model(loaded)
+    fresh_model, _ = _feature_model(gap_cnn)
+    loaded_model, source = _feature_model(loaded)
     assert source.layer_name == "global_average_pooling2d"
     assert _node_count(loaded_model) == _node_count(fresh_model) <= len(gap_cnn.layers) + 1
     images = np.random.default_rng(1).integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
@@ -153,7 +164,7 @@ def test_a_loaded_models_feature_model_runs_the_network_once(gap_cnn, tmp_path):
 def test_the_embedder_gives_the_feature_models_embedding_alone(tinyvgg):
     images = np.random.default_rng(2).integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
     embedder = build_embedder(tinyvgg)
-    feature_model, source = build_embedding_model(tinyvgg)
+    feature_model, source = _feature_model(tinyvgg)
     batch = to_model_batch(images, embedder.input_shape)
     embeddings = np.asarray(embedder.predict_on_batch(batch))
     assert embeddings.shape == (4, source.dims) == (4, 250)

@@ -14,9 +14,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from fashion_mnist_vis import model_io
+from fashion_mnist_vis import model_handle, model_io
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.model_io import load_model, save_model_atomic, upgrade_legacy_config
+from fashion_mnist_vis.legacy_config import upgrade_legacy_config
+from fashion_mnist_vis.model_io import load_model, save_model_atomic
 from fashion_mnist_vis.models import build_model
 
 keras = pytest.importorskip("keras")
@@ -286,7 +287,7 @@ def test_lambda_layer_is_refused(tmp_path, tf_keras):
 
 def test_keras_safe_mode_also_refuses_lambda(tmp_path, monkeypatch, tf_keras):
     # Without our own check, Keras's safe mode must still refuse the code.
-    monkeypatch.setattr(model_io, "_CODE_LAYERS", ())
+    monkeypatch.setattr(model_handle, "_CODE_LAYERS", ())
     for path in _lambda_models(tmp_path, tf_keras):
         with pytest.raises(UserError, match="Lambda layer") as error:
             load_model(path)

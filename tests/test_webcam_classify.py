@@ -77,9 +77,10 @@ def classify_with_classify_py(model, frames, folder: Path):
     from PIL import Image
 
     from fashion_mnist_vis.analysis import Analyser
+    from fashion_mnist_vis.model_handle import keras_handle
 
     left, top, right, bottom = CENTRE
-    analyser = Analyser(model)
+    analyser = Analyser(keras_handle(model))
     predictions = []
     for index, frame in enumerate(frames):
         path = folder / f"frame_{index:03d}.png"
@@ -197,10 +198,27 @@ def test_predictor_is_built_once_and_traced_once(clip, tiny_model, tmp_path, cap
             monkeypatch.setattr(keras.Model, "__init__", counting_model_init)  # from now on, count model builds
 
     monkeypatch.setattr(frame_predictor, "FramePredictor", CountingPredictor)
-    status, records, err = run_main(capsys, "--source", clip[0], "--saved-model", tiny_model, "--no-display", "--json")
+    status, records, err = run_main(capsys, "--source", clip[0], "--saved-model", tiny_model, "--no-display", "--json",
+                                    "--engine", "keras")
     assert status == 0, err
     assert len(records) == 40 and len(built) == 1
-    assert built[0].traces == 1 and models_built_later == []
+    assert built[0].traces == 2 and models_built_later == []  # forward pass and gradient, traced once each
+
+
+@pytest.mark.slow
+def test_both_engines_classify_and_explain_the_frames_alike(clip, tiny_model, capsys):
+    records = {}
+    for engine, name in (("numpy", "NumPy"), ("keras", "Keras")):
+        status, records[engine], err = run_main(capsys, "--source", clip[0], "--saved-model", tiny_model,
+                                                "--no-display", "--json", "--max-frames", 6, "--engine", engine)
+        assert status == 0, err
+        assert f"parameters), run by {name}; reading" in err
+    assert len(records["numpy"]) == len(records["keras"]) == 6
+    for ours, theirs in zip(records["numpy"], records["keras"]):
+        assert ours["cam"] == theirs["cam"] == "Grad-CAM"
+        assert [entry["class_index"] for entry in ours["top_k"]] == [entry["class_index"] for entry in theirs["top_k"]]
+        for mine, reference in zip(ours["top_k"], theirs["top_k"]):
+            assert mine["probability"] == pytest.approx(reference["probability"], abs=1e-5)
 
 
 @pytest.mark.slow
