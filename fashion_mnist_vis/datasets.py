@@ -24,8 +24,11 @@ class Splits:
 
     Images are (N, 28, 28) with values 0..255 (light item on a dark
     background); labels are (N,) with values 0..9 (see classes.CLASS_NAMES).
-    ``source`` says where the data came from; ``checksums`` maps file names
-    (or array names for synthetic data) to hex digests, for reports.
+    ``source`` says in one line where the data came from. ``checksums`` says
+    what was verified, for reports: for the real files, file name ->
+    ``{"path", "decompressed_md5", "verified"}`` (see
+    fashion_mnist.RawSplits); for synthetic data, array name -> hex MD5 of
+    the generated arrays.
     """
 
     x_train: np.ndarray
@@ -35,7 +38,7 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
-    checksums: Dict[str, str] = field(default_factory=dict)
+    checksums: Dict[str, object] = field(default_factory=dict)
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True, training: bool = True) -> None:
@@ -49,7 +52,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True,
         "--dataset",
         choices=DATASETS,
         default="fashion_mnist",
-        help="fashion_mnist: the real files (from --data-dir, the cache, or downloaded); "
+        help="fashion_mnist: the real files (from --data-dir, the cache, /usr/share/datasets/fashion-mnist "
+        "where apt-get install dataset-fashion-mnist puts them, or downloaded); "
         "synthetic: generated look-alike data that needs no download",
     )
     group.add_argument(
@@ -131,8 +135,7 @@ def _load_raw(args: argparse.Namespace, seed: int, with_train: bool = True):
     from .fashion_mnist import load_fashion_mnist
 
     raw = load_fashion_mnist(data_dir=args.data_dir)
-    source = f"Fashion-MNIST from {args.data_dir}" if args.data_dir else "Fashion-MNIST (cache)"
-    return raw.x_train, raw.y_train, raw.x_test, raw.y_test, source, raw.checksums
+    return raw.x_train, raw.y_train, raw.x_test, raw.y_test, raw.source, raw.checksums
 
 
 def _array_digest(images: np.ndarray, labels: np.ndarray) -> str:

@@ -19,19 +19,37 @@ from .errors import UserError
 UNSIGNED_BYTE = 0x08
 
 
-def _read_bytes(path: Path) -> bytes:
+def decompressed(raw: bytes) -> bytes:
+    """``raw`` itself, or its decompression if it starts with the gzip magic (whatever the file is called).
+
+    Raises:
+        ValueError: "corrupt or truncated gzip data (...)" if the gzip stream is damaged.
+    """
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"corrupt or truncated gzip data ({error})") from None
+
+
+def read_content(path: Union[str, Path]) -> bytes:
+    """The IDX bytes of a file, plain or gzipped (decompressed here).
+
+    Raises:
+        UserError: naming the file, if it is missing, unreadable or corrupt gzip.
+    """
+    path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
     except OSError as error:
         raise UserError(f"{path}: cannot read ({error.strerror or error})") from None
-    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise UserError(f"{path}: corrupt or truncated gzip data ({error})") from None
-    return raw
+    try:
+        return decompressed(raw)
+    except ValueError as error:
+        raise UserError(f"{path}: {error}") from None
 
 
 def read_idx(path: Union[str, Path], expected_dims: Tuple[int, ...] = ()) -> np.ndarray:
@@ -49,8 +67,14 @@ def read_idx(path: Union[str, Path], expected_dims: Tuple[int, ...] = ()) -> np.
         UserError: naming the file, if it is missing, not an IDX file, of the
             wrong type or shape, or shorter or longer than its header says.
     """
-    path = Path(path)
-    data = _read_bytes(path)
+    return parse_idx(read_content(path), path, expected_dims)
+
+
+def parse_idx(data: bytes, path: Union[str, Path], expected_dims: Tuple[int, ...] = ()) -> np.ndarray:
+    """Parse the (decompressed) bytes of an unsigned-byte IDX file; ``path`` names it in errors.
+
+    Returns and raises as :func:`read_idx`.
+    """
     if len(data) < 4:
         raise UserError(f"{path}: not an IDX file (only {len(data)} bytes)")
     zero, type_code, ndim = struct.unpack(">HBB", data[:4])

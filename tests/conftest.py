@@ -9,7 +9,7 @@ from typing import Dict
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.fashion_mnist import IdxFile, md5_of
+from fashion_mnist_vis.fashion_mnist import SYSTEM_ENV, IdxFile, content_md5
 from fashion_mnist_vis.idx import write_idx
 
 IDX_NAMES = {
@@ -52,8 +52,19 @@ def idx_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def idx_specs(idx_dir) -> Dict[str, IdxFile]:
-    """The generated files' names with their real MD5s (stand-ins for the official ones)."""
-    return {key: IdxFile(name, md5_of(idx_dir / name)) for key, name in IDX_NAMES.items()}
+    """The generated files' names with the MD5s of their decompressed content (stand-ins for the official ones)."""
+    return {key: IdxFile(name, content_md5(idx_dir / name)) for key, name in IDX_NAMES.items()}
+
+
+@pytest.fixture(autouse=True)
+def no_system_dataset(tmp_path_factory, monkeypatch):
+    """Every test sees no system-wide Fashion-MNIST (Debian's /usr/share/datasets/fashion-mnist).
+
+    Otherwise a machine with the package would load the real files wherever a test expects
+    the cache, a download or an error. tests/test_real_data.py removes this setting.
+    """
+    monkeypatch.setenv(SYSTEM_ENV, str(tmp_path_factory.getbasetemp() / "no-system-dataset"))
+
 
 
 class FileServer:

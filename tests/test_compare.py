@@ -10,7 +10,8 @@ from PIL import Image
 from conftest import single_error_line
 from fashion_mnist_vis.compare import main
 
-DATA = ["--dataset", "synthetic", "--train-size", "1000", "--test-size", "200", "--batch-size", "64"]
+DATA = ["--dataset", "synthetic", "--train-size", "1000", "--test-size", "200", "--batch-size", "64",
+        "--precision", "float32"]
 
 
 def _compare(out, *flags):

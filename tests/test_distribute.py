@@ -38,7 +38,7 @@ from fashion_mnist_vis.training import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_RUN = ["--dataset", "synthetic", "--train-size", "400", "--test-size", "100", "--model", "tinyvgg",
-            "--batch-size", "16", "--learning-rate", "0.01"]
+            "--batch-size", "16", "--learning-rate", "0.01", "--precision", "float32"]
 CLUSTER_TIMEOUT = 300  # seconds for one launch of the two-worker cluster; killed after that
 
 

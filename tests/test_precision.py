@@ -64,6 +64,23 @@ def test_auto_on_a_cpu_without_bf16_says_why_and_explicit_choices_pass_through()
         resolve_precision("bfloat16", False, ())
 
 
+@pytest.mark.slow
+def test_auto_training_runs_and_records_what_this_cpu_resolves_it_to(tmp_path, capsys):
+    """The default (auto) end to end: mixed_bfloat16 on a CPU with bfloat16 units, float32 on one without.
+
+    Every other training test asks for its precision, so none depends on the CPU it runs on.
+    """
+    from fashion_mnist_vis import train
+
+    expected = detect_precision("auto")
+    assert train.main(["--dataset", "synthetic", "--train-size", "120", "--test-size", "40", "--model", "tinyvgg",
+                       "--epochs", "1", "--batch-size", "40", "--output", str(tmp_path / "model.keras"),
+                       "--logdir", str(tmp_path / "runs")]) == 0
+    assert f"Precision: {expected}" in capsys.readouterr().out
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "metrics.json").read_text())["precision"] == expected.policy
+
+
 def test_precision_policy_is_restored_after_the_block_even_on_error():
     import keras
 

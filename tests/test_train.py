@@ -13,11 +13,12 @@ from conftest import default_sigint, free_port, single_error_line
 from fashion_mnist_vis.train import main
 
 REPO = Path(__file__).resolve().parents[1]
+FLOAT32 = ["--precision", "float32"]  # tests that check what training reaches ask for one precision on every CPU
 REPORT_IMAGES = ["training_curves.png", "confusion_matrix.png", "per_class_f1.png", "misclassified.png", "model.png"]
 
 
 def _train(tmp_path, *extra, data=None):
-    argv = [*(data or []), "--model", "tinyvgg", "--batch-size", "32", "--learning-rate", "0.01",
+    argv = [*(data or []), "--model", "tinyvgg", "--batch-size", "32", "--learning-rate", "0.01", *FLOAT32,
             "--output", str(tmp_path / "model.keras"), "--logdir", str(tmp_path / "runs"), *extra]
     return main(argv)
 
@@ -128,7 +129,7 @@ def test_no_data_and_no_network_explains_what_to_do(tmp_path, monkeypatch, capsy
 @pytest.mark.slow
 def test_synthetic_training_as_a_subprocess_reaches_a_real_accuracy_bar(tmp_path):
     command = [sys.executable, "fashion_mnist_vis/train.py", "--dataset", "synthetic", "--train-size", "4000",
-               "--test-size", "1000", "--model", "tinyvgg", "--epochs", "4", "--learning-rate", "0.01",
+               "--test-size", "1000", "--model", "tinyvgg", "--epochs", "4", "--learning-rate", "0.01", *FLOAT32,
                "--output", str(tmp_path / "model.h5"), "--logdir", str(tmp_path / "runs")]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -145,7 +146,7 @@ def test_ctrl_c_mid_training_keeps_the_best_model_and_explains_resume(tmp_path):
     import time
 
     command = [sys.executable, "-m", "fashion_mnist_vis.train", "--dataset", "synthetic", "--train-size", "20000",
-               "--test-size", "500", "--model", "tinyvgg", "--epochs", "50", "--batch-size", "16",
+               "--test-size", "500", "--model", "tinyvgg", "--epochs", "50", "--batch-size", "16", *FLOAT32,
                "--output", str(tmp_path / "model.keras"), "--logdir", str(tmp_path / "runs")]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=default_sigint)

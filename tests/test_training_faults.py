@@ -198,7 +198,7 @@ def test_kill_9_during_saves_never_leaves_a_broken_model(tmp_path):
 
 def _tiny_training_flags(tmp_path):
     return ["--dataset", "synthetic", "--train-size", "300", "--test-size", "50", "--model", "tinyvgg",
-            "--epochs", "4", "--batch-size", "32", "--output", str(tmp_path / "best.keras"),
+            "--epochs", "4", "--batch-size", "32", "--precision", "float32", "--output", str(tmp_path / "best.keras"),
             "--logdir", str(tmp_path / "runs")]
 
 
