@@ -223,7 +223,7 @@ def fit(
     checkpoint = BestModelCheckpoint(
         Path(config.output), best=state["best_val_loss"] if state["best_val_loss"] is not None else math.inf
     )
-    timer = EpochTimer()
+    timer = EpochTimer(config.epochs)
     target = TargetAccuracyStop(config.target_accuracy) if config.target_accuracy else None
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=1
