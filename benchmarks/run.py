@@ -5,12 +5,18 @@ for a small smoke configuration). Every measurement is a separate process,
 so TensorFlow state never leaks from one into the next; wall time covers the
 whole process and peak memory is its maximum resident set (see measure.py).
 
-(a) training of the default model (gap_cnn) on synthetic data: ours
-    (``fashion_mnist_vis.train``, at each of ``--precisions``; a precision
-    that resolves to a policy already run is not run twice) against the
-    original recipe (benchmarks/original_recipe.py): images/s over all
-    epochs and over the epochs after the first (which includes tracing),
-    and validation accuracy after the same number of epochs;
+(a) training of the default model (gap_cnn): ours (``fashion_mnist_vis.train``,
+    at each of ``--precisions``; a precision that resolves to a policy
+    already run is not run twice) against the original recipe
+    (benchmarks/original_recipe.py): images/s over all epochs and over the
+    epochs after the first (which includes tracing), wall time and accuracy.
+    On the real Fashion-MNIST (``--dataset auto`` uses it when it is
+    installed or cached) ours runs the default command (its recipe and epoch
+    budget) and the original its own recipe (6 epochs on all 60,000 training
+    images, validating on the test set); ours also runs with ``--epochs K``
+    for each of ``--short-epochs``, and the time to the original's test
+    accuracy is the shortest of our runs that reaches it. On synthetic data
+    both run ``--epochs`` (default 2) on the same split;
 (b) classify of one sample photo: ours with and without ``--save_plots``
     (the default engine, NumPy for this model) and with ``--save_plots
     --engine keras``, against the original's classify with plots (median of
@@ -46,7 +52,9 @@ from benchmarks.summary import build_rows, format_table  # noqa: E402
 
 PACKAGE = REPO / "fashion_mnist_vis"
 SAMPLE_IMAGE = REPO / "sample_images" / "sneaker.jpg"
-QUICK = {"train_images": 600, "test_images": 300, "epochs": 1, "repeats": 1, "help_repeats": 1}
+QUICK = {"train_images": 600, "test_images": 300, "epochs": 1, "repeats": 1, "help_repeats": 1, "short_epochs": []}
+ORIGINAL_REAL_EPOCHS = 6  # the original demo's train.py on the real data
+SYNTHETIC_EPOCHS = 2
 SECTIONS = ("training", "classify", "export", "help")
 
 
@@ -81,10 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks.run", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Measure training, classify, the embedding export and --help start-up, ours against "
                     "the original demo's recipe; print a table and write JSON.")
+    parser.add_argument("--dataset", choices=("auto", "fashion_mnist", "synthetic"), default="auto",
+                        help="auto: the real Fashion-MNIST when it can be loaded without a download "
+                             "(synthetic with --quick), else synthetic")
     parser.add_argument("--train-images", type=int, default=60000,
-                        help="synthetic training images before the 10%% validation hold-out")
-    parser.add_argument("--test-images", type=int, default=10000, help="synthetic test images (= embeddings exported)")
-    parser.add_argument("--epochs", type=int, default=2, help="training epochs, the same for ours and the original")
+                        help="training images before the 10%% validation hold-out (a stratified subset of the real "
+                             "ones, or generated)")
+    parser.add_argument("--test-images", type=int, default=10000, help="test images (= embeddings exported)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"training epochs: on synthetic data the same for ours and the original (default "
+                             f"{SYNTHETIC_EPOCHS}); on the real data ours (default: train.py's own)")
+    parser.add_argument("--short-epochs", type=epoch_list, default=[3],
+                        help="real data: also train ours with each of these --epochs, for the time to the "
+                             "original's accuracy (comma-separated; empty: none)")
     parser.add_argument("--precisions", type=precision_list, default=["auto", "float32"],
                         help="our training precisions, comma-separated (e.g. auto,float32,mixed_bfloat16)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each classify command (median reported)")
@@ -101,6 +118,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def epoch_list(text: str) -> List[int]:
+    """argparse type: comma-separated positive epoch counts ('' for none)."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of epoch counts") from None
+    if any(count < 1 for count in counts):
+        raise argparse.ArgumentTypeError("epoch counts must be at least 1")
+    return counts
+
+
+def real_data_available() -> bool:
+    """Whether the real Fashion-MNIST loads without a download (a system copy, the cache)."""
+    from fashion_mnist_vis.errors import UserError
+    from fashion_mnist_vis.fashion_mnist import load_fashion_mnist
+
+    try:
+        load_fashion_mnist(mirrors=[], progress=None)
+    except UserError:
+        return False
+    return True
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -109,6 +149,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
+    if args.dataset == "auto":
+        args.dataset = "fashion_mnist" if not args.quick and real_data_available() else "synthetic"
+    if args.epochs is None and args.dataset == "synthetic":
+        args.epochs = SYNTHETIC_EPOCHS
     output: Path = args.output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     logs = output.parent / "logs"
@@ -143,6 +187,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
+def data_flags(args) -> List[object]:
+    """The data flags of our commands: the real data (subsets only when asked for) or synthetic."""
+    if args.dataset == "synthetic":
+        return ["--dataset", "synthetic", "--train-size", args.train_images, "--test-size", args.test_images]
+    return [*(["--train-size", args.train_images] if args.train_images < 60000 else []),
+            *(["--test-size", args.test_images] if args.test_images < 10000 else [])]
+
+
 def bench_training(args, work: Path, logs: Path) -> Dict[str, object]:
     """(a): ours at each precision, then the original recipe; each in its own process."""
     ours: Dict[str, Dict[str, object]] = {}
@@ -161,10 +213,12 @@ def bench_training(args, work: Path, logs: Path) -> Dict[str, object]:
     print("training the original recipe ...", flush=True)
     folder = work / "original"
     folder.mkdir(parents=True)
+    epochs = ORIGINAL_REAL_EPOCHS if args.dataset == "fashion_mnist" else args.epochs
     measured = run_measured(
-        [sys.executable, "-m", "benchmarks.original_recipe", "train", "--train-images", args.train_images,
-         "--test-images", args.test_images, "--seed", args.seed, "--epochs", args.epochs,
-         "--output", folder / "model.h5", "--logdir", folder / "tensorboard", "--json", folder / "result.json"],
+        [sys.executable, "-m", "benchmarks.original_recipe", "train", "--dataset", args.dataset,
+         "--train-images", args.train_images, "--test-images", args.test_images, "--seed", args.seed,
+         "--epochs", epochs, "--output", folder / "model.h5", "--logdir", folder / "tensorboard",
+         "--json", folder / "result.json"],
         logs / "train_original.log")
     result = json.loads((folder / "result.json").read_text())
     original = {
@@ -178,14 +232,42 @@ def bench_training(args, work: Path, logs: Path) -> Dict[str, object]:
         "process": measured.as_dict(),
         "model": str(folder / "model.h5"),
     }
-    return {"ours": ours, "original": original}
+    results = {"dataset": args.dataset, "ours": ours, "original": original}
+    if args.dataset == "fashion_mnist":
+        results.update(_time_to_original_accuracy(args, ours, original, work, logs))
+    return results
 
 
-def train_ours(args, precision: str, folder: Path, log: Path) -> Dict[str, object]:
-    """Train gap_cnn with train.py at ``precision``; speeds and accuracies from its run folder."""
+def _time_to_original_accuracy(args, ours: Dict[str, Dict[str, object]], original: Dict[str, object], work: Path,
+                               logs: Path) -> Dict[str, object]:
+    """Ours with ``--epochs K`` for each of ``--short-epochs``; the fastest run (of these and the default
+    runs) whose test accuracy reaches the original's, against the original's whole-process wall time."""
+    short = {}
+    for epochs in args.short_epochs:
+        print(f"training ours, --epochs {epochs} ...", flush=True)
+        short[str(epochs)] = train_ours(args, "auto", work / f"ours-{epochs}-epochs", logs / "train_ours.log",
+                                        epochs=epochs)
+    runs = [*short.values(), *ours.values()]
+    reached = [run["process"]["wall_s"] for run in runs if run["test_accuracy"] >= original["test_accuracy"]]
+    return {"short": short, "time_to_original_accuracy": {
+        "original_test_accuracy": original["test_accuracy"], "original_wall_s": original["process"]["wall_s"],
+        "ours_wall_s": min(reached) if reached else None}}
+
+
+def train_ours(args, precision: str, folder: Path, log: Path, epochs: Optional[int] = None) -> Dict[str, object]:
+    """Train gap_cnn with train.py at ``precision``; speeds and accuracies from its run folder.
+
+    On synthetic data for ``args.epochs`` without early stopping (to compare
+    with the original epoch for epoch); on the real data the default command,
+    with ``--epochs`` only when ``epochs`` or ``args.epochs`` says so.
+    """
+    if args.dataset == "synthetic":
+        budget = ["--epochs", args.epochs, "--patience", args.epochs + 1]
+    else:
+        epochs = epochs or args.epochs
+        budget = ["--epochs", epochs] if epochs else []
     measured = run_measured(
-        [sys.executable, "-m", "fashion_mnist_vis.train", "--dataset", "synthetic", "--train-size", args.train_images,
-         "--test-size", args.test_images, "--seed", args.seed, "--epochs", args.epochs, "--patience", args.epochs + 1,
+        [sys.executable, "-m", "fashion_mnist_vis.train", *data_flags(args), "--seed", args.seed, *budget,
          "--precision", precision, "--output", folder / "model.keras", "--logdir", folder / "runs"], log)
     run_dir = next((folder / "runs").iterdir())
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -242,14 +324,14 @@ def bench_export(args, ours_model: Path, original_model: Path, work: Path, logs:
         folder = work / f"export-{label}"
         measured = run_measured(
             [sys.executable, "-m", "fashion_mnist_vis.tensorboard_visualise", "--saved_model", ours_model,
-             "--output", folder, "--dataset", "synthetic", "--test-size", args.test_images, "--seed", args.seed,
-             *extra], log)
+             "--output", folder, *data_flags(args), "--seed", args.seed, *extra], log)
         results[label] = {**measured.as_dict(), "images": args.test_images, "bytes": folder_bytes(folder),
                           "files": _sizes(folder)}
     folder = work / "export-original"
     measured = run_measured(
         [sys.executable, "-m", "benchmarks.original_recipe", "export", "--model", original_model, "--output", folder,
-         "--train-images", args.train_images, "--test-images", args.test_images, "--seed", args.seed], log)
+         "--dataset", args.dataset, "--train-images", args.train_images, "--test-images", args.test_images,
+         "--seed", args.seed], log)
     results["original"] = {**measured.as_dict(), "images": args.test_images, "bytes": folder_bytes(folder),
                            "files": _sizes(folder)}
     return results

@@ -66,11 +66,19 @@ class TargetAccuracyStop(keras.callbacks.Callback):
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Record each epoch's wall time (seconds), training steps included, validation included."""
+    """Record each epoch's wall time (seconds), training steps included, validation included.
 
-    def __init__(self):
+    Given ``epochs`` (the run's epoch budget), it also prints after each epoch
+    how long the rest of the run should take: the epochs left times the mean
+    epoch time so far (leaving out the first, which includes tracing, once
+    there are others), and the clock time it should end.
+    """
+
+    def __init__(self, epochs: Optional[int] = None, clock=time.time):
         super().__init__()
         self.seconds: List[float] = []
+        self.epochs = epochs
+        self.clock = clock
         self._start = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
@@ -78,6 +86,27 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         self.seconds.append(time.perf_counter() - self._start)
+        if self.epochs and epoch + 1 < self.epochs:
+            print(eta_line(epoch + 1, self.epochs, self.seconds, self.clock()), flush=True)
+
+
+def eta_line(done: int, epochs: int, seconds: List[float], now: float) -> str:
+    """E.g. "Epoch 3/15 took 47 s; about 9 min 24 s left, until 14:05 (sooner if early stopping ends it)"."""
+    typical = seconds[1:] or seconds
+    left = (epochs - done) * sum(typical) / len(typical)
+    until = time.strftime("%H:%M", time.localtime(now + left))
+    return (f"Epoch {done}/{epochs} took {format_duration(seconds[-1])}; about {format_duration(left)} left, "
+            f"until {until} (sooner if early stopping ends it)")
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as "47 s", "9 min 24 s" or "1 h 05 min"."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 class EpochSeeds(keras.callbacks.Callback):

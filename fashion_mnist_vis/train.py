@@ -22,10 +22,14 @@ from fashion_mnist_vis.distribute import CPU_DEVICES_ENV, STRATEGIES, device_lis
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.lr_finder import DEFAULT_STEPS, MIN_STEPS
 from fashion_mnist_vis.models import DEFAULT_MODEL, MODELS, models_help
+from fashion_mnist_vis.training import SCHEDULES, TrainConfig
 from fashion_mnist_vis.precision import add_precision_argument
 
 PROG = "train.py"
-DEFAULT_EPOCHS = 15
+DEFAULTS = TrainConfig()
+DEFAULT_EPOCHS = DEFAULTS.epochs
+non_negative_float = number_in_range(float, low=0)
+smoothing = number_in_range(float, low=0, high=0.5)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,16 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--epochs", type=positive_int, default=None,
                        help=f"maximum number of epochs (default {DEFAULT_EPOCHS}; with --resume, the saved value)")
     model.add_argument("--batch-size", "--batch_size", type=positive_int, default=128, help="images per training step")
-    model.add_argument("--learning-rate", "--learning_rate", "--lr", type=learning_rate_or_auto, default=1e-3,
-                       help="Adam's initial learning rate (halved when validation loss stalls); 'auto' runs the "
-                       "learning-rate range test first and trains with its suggestion")
+    model.add_argument("--learning-rate", "--learning_rate", "--lr", type=learning_rate_or_auto,
+                       default=DEFAULTS.learning_rate,
+                       help="peak learning rate (see --schedule); 'auto' runs the learning-rate range test first "
+                       "and trains with its suggestion")
+    model.add_argument("--schedule", choices=SCHEDULES, default=DEFAULTS.schedule,
+                       help="cosine: warm up over the first epoch, then decay along a cosine to 0 at the last "
+                       "epoch; plateau: constant, halved when validation loss stalls for patience // 2 epochs")
+    model.add_argument("--weight-decay", "--weight_decay", type=non_negative_float, default=DEFAULTS.weight_decay,
+                       help="AdamW's decoupled weight decay (0: plain Adam)")
+    model.add_argument("--label-smoothing", "--label_smoothing", type=smoothing, default=DEFAULTS.label_smoothing,
+                       help="share of each target spread evenly over the 10 classes (0: none)")
     model.add_argument("--lr-find", "--lr_find", action="store_true",
                        help="only run the learning-rate range test (rate rising from 1e-6 to 1), plot the loss "
                        "against it, print the suggested rate and exit; no model is kept")
     model.add_argument("--lr-find-steps", "--lr_find_steps", type=number_in_range(int, low=MIN_STEPS),
                        default=DEFAULT_STEPS, help="training steps of the range test")
-    model.add_argument("--augment", action="store_true",
-                       help="augment training images: shifts of up to 2 pixels, horizontal flips, random erasing")
+    model.add_argument("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
+                       help="augment training images: shifts of up to 2 pixels, horizontal flips, random erasing "
+                       "(--no-augment: off)")
     model.add_argument("--seed", type=int, default=42,
                        help="random seed: the same seed gives the same split, synthetic data and initial weights")
     model.add_argument("--patience", type=positive_int, default=5,
@@ -97,7 +110,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.model_io import check_model_path
-    from fashion_mnist_vis.training import TrainConfig, load_data, new_run_dir
+    from fashion_mnist_vis.training import load_data, new_run_dir
 
     find_rate = args.lr_find or args.learning_rate == "auto"
     if args.resume is not None and find_rate:
@@ -116,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             learning_rate=1e-3 if find_rate else args.learning_rate,
             augment=args.augment,
+            schedule=args.schedule,
+            weight_decay=args.weight_decay,
+            label_smoothing=args.label_smoothing,
             seed=args.seed,
             patience=args.patience,
             target_accuracy=args.target_accuracy,

@@ -26,6 +26,9 @@ from .datasets import Splits
 
 RUN_CONFIG = "run_config.json"
 RESUME_FOLDER = "resume"
+SCHEDULES = ("cosine", "plateau")  # see optimisation.py
+LEGACY_SETTINGS = {"schedule": "plateau", "weight_decay": 0.0, "label_smoothing": 0.0}
+"""What a run_config.json written before these settings existed trained with."""
 
 
 @dataclass
@@ -36,7 +39,10 @@ class TrainConfig:
     epochs: int = 15
     batch_size: int = 128
     learning_rate: float = 1e-3
-    augment: bool = False
+    augment: bool = True
+    schedule: str = "cosine"  # see optimisation.py
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
     seed: int = 42
     patience: int = 5
     target_accuracy: Optional[float] = None
@@ -51,6 +57,8 @@ class TrainConfig:
 
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}")
 
     def save(self, run_dir: Path) -> None:
         from .atomic import write_json_atomic
@@ -61,7 +69,7 @@ class TrainConfig:
     def load(cls, run_dir: Path) -> "TrainConfig":
         path = Path(run_dir) / RUN_CONFIG
         try:
-            return cls(**json.loads(path.read_text()))
+            return cls(**{**LEGACY_SETTINGS, **json.loads(path.read_text())})
         except FileNotFoundError:
             raise UserError(f"{run_dir} is not a run folder (no {RUN_CONFIG}); pass the folder train.py printed") from None
         except (ValueError, TypeError) as error:
@@ -98,26 +106,41 @@ def load_data(config: TrainConfig) -> Splits:
     return splits
 
 
-def compile_model(model, learning_rate: float, jit_compile="auto") -> None:
-    """Adam with sparse categorical cross-entropy and accuracy.
+def compile_model(model, learning_rate, jit_compile="auto") -> None:
+    """Compile with cross-entropy and accuracy, for ``learning_rate`` (a float: plain Adam) or an Optimisation.
 
     ``jit_compile="auto"`` is Keras's choice: XLA on GPUs, not on CPU-only
     machines (on a 2-core AVX2 CPU XLA made gap_cnn's training steps slower,
     33 against 81 images/s; see benchmarks/train_ab.py).
     Under ``mixed_float16`` Keras wraps the optimizer in loss scaling.
     """
-    import keras
+    from .optimisation import Optimisation, make_loss, make_optimizer
 
+    settings = learning_rate if isinstance(learning_rate, Optimisation) else \
+        Optimisation(learning_rate, schedule="plateau")
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
+        optimizer=make_optimizer(settings),
+        loss=make_loss(settings),
         metrics=["accuracy"],
         jit_compile=jit_compile,
     )
 
 
-def build_for_training(config: TrainConfig):
+def optimisation_of(config: TrainConfig, steps_per_epoch: int = 0):
+    """The loss, optimizer and schedule settings of ``config`` (constant rate when ``steps_per_epoch`` is 0)."""
+    from .optimisation import Optimisation
+
+    return Optimisation(
+        learning_rate=config.learning_rate, schedule=config.schedule, weight_decay=config.weight_decay,
+        label_smoothing=config.label_smoothing, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+    )
+
+
+def build_for_training(config: TrainConfig, steps_per_epoch: int = 0):
     """Build ``config.model`` under ``config.precision`` (auto resolved here), compile it, print the precision.
+
+    ``steps_per_epoch`` sizes the learning-rate schedule (0: a constant rate,
+    for the learning-rate range test).
 
     Returns the compiled model; its layers keep their dtype policy, the
     softmax layer computes in float32 (see models.py).
@@ -128,7 +151,7 @@ def build_for_training(config: TrainConfig):
     precision = detect_precision(config.precision)
     with precision_policy(precision.policy):
         model = build_model(config.model)
-    compile_model(model, config.learning_rate)
+    compile_model(model, optimisation_of(config, steps_per_epoch))
     print(f"Precision: {precision}", flush=True)
     return model
 
@@ -178,15 +201,17 @@ def fit(
     distribution = distribution or Distribution()
     keras.utils.set_random_seed(config.seed)
     resume_dir = Path(run_dir) / RESUME_FOLDER
+    batch_size = distribution.global_batch(config.batch_size)
+    steps = steps_per_epoch(len(splits.y_train), batch_size)
     with distribution.scope():
         if resume:
             model, state = _load_resume_point(resume_dir, read_resume_state)
             print(f"Precision: {model_policy(model)} (the resumed model's)", flush=True)
         elif model is not None:
-            compile_model(model, config.learning_rate)
+            compile_model(model, optimisation_of(config, steps))
             state = {"epochs_done": 0, "best_val_loss": None, "history": {}}
         else:
-            model = build_for_training(config)
+            model = build_for_training(config, steps)
             state = {"epochs_done": 0, "best_val_loss": None, "history": {}}
     restarted_at = backup_epochs(backup_dir)
     if restarted_at:
@@ -198,25 +223,26 @@ def fit(
     checkpoint = BestModelCheckpoint(
         Path(config.output), best=state["best_val_loss"] if state["best_val_loss"] is not None else math.inf
     )
-    timer = EpochTimer()
+    timer = EpochTimer(config.epochs)
     target = TargetAccuracyStop(config.target_accuracy) if config.target_accuracy else None
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=1
     )
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6, verbose=1
-    )
+    stateful = {"early_stopping": early_stopping}
+    if config.schedule == "plateau":  # the cosine schedule lives in the optimizer instead
+        stateful["reduce_lr"] = keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), min_lr=1e-6, verbose=1
+        )
     resume_state = ResumeState(
         resume_dir, history=state["history"], checkpoint=checkpoint,
-        stateful={"early_stopping": early_stopping, "reduce_lr": reduce_lr}, restore=state.get("callbacks"),
+        stateful=stateful, restore=state.get("callbacks"),
         best_weights=lambda: _best_weights(config.output),
     )
     callbacks = [
         EpochSeeds(config.seed),
         keras.callbacks.TerminateOnNaN(),
         checkpoint,
-        early_stopping,
-        reduce_lr,
+        *stateful.values(),
         keras.callbacks.CSVLogger(str(Path(run_dir) / "history.csv"), append=resume or bool(restarted_at)),
         keras.callbacks.TensorBoard(
             log_dir=str(Path(run_dir) / "tensorboard"), histogram_freq=1, update_freq="epoch", write_graph=False
@@ -232,7 +258,6 @@ def fit(
     if backup_dir is not None:  # last: an epoch counts as done once everything else recorded it
         callbacks.append(backup_callback(backup_dir))
 
-    batch_size = distribution.global_batch(config.batch_size)
     train_data = distribution.shard(make_dataset(
         splits.x_train, splits.y_train, batch_size, training=True, augment=config.augment, seed=config.seed,
         epochs=range(initial_epoch, config.epochs),
@@ -243,7 +268,7 @@ def fit(
         validation_data=val_data,
         epochs=config.epochs,
         initial_epoch=initial_epoch,
-        steps_per_epoch=steps_per_epoch(len(splits.y_train), batch_size),
+        steps_per_epoch=steps,
         callbacks=callbacks,
         shuffle=False,  # the dataset draws each epoch's order from (seed, epoch)
         verbose=2 if _output_is_redirected() else 1,

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.machine import cpu_model, memory_gib
 from benchmarks.measure import folder_bytes, run_measured
-from benchmarks.run import _speeds, find_scripts, main, precision_list, section_list
+from benchmarks.run import _speeds, data_flags, epoch_list, find_scripts, main, precision_list, section_list
 from benchmarks.summary import Row, build_rows, comparison, format_number, format_table, not_worse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,6 +77,40 @@ def test_summary_rows_cover_every_section_and_count_a_shared_run_once():
     assert rows["export (default), 10000 embeddings"].ratio == 3.75
     assert rows["train --help"].met is True and rows["train --help"].ratio == pytest.approx(5 / 0.3)
     assert build_rows({}) == []
+
+
+def test_real_data_rows_compare_test_accuracy_wall_time_and_time_to_the_originals_accuracy():
+    ours = {"model": "a.keras", "precision": "mixed_bfloat16", "epochs": 15, "images_per_second": 2000.0,
+            "images_per_second_after_first": 2100.0, "val_accuracy": 0.95, "test_accuracy": 0.9412,
+            "process": {"wall_s": 500.0}}
+    short = {**ours, "model": "s.keras", "epochs": 3, "test_accuracy": 0.915, "process": {"wall_s": 110.0}}
+    original = {"epochs": 6, "images_per_second": 1000.0, "images_per_second_after_first": 1000.0,
+                "val_accuracy": 0.912, "test_accuracy": 0.912, "process": {"wall_s": 400.0}}
+    results = {"training": {
+        "dataset": "fashion_mnist", "ours": {"auto": ours}, "original": original, "short": {"3": short},
+        "time_to_original_accuracy": {"original_test_accuracy": 0.912, "original_wall_s": 400.0, "ours_wall_s": 110.0}}}
+    rows = {row.what: row for row in build_rows(results)}
+    name = "training auto (mixed_bfloat16)"
+    assert rows[f"{name}, test accuracy of the default recipe"].met is True  # 0.9412 >= 0.94
+    assert rows[f"{name}, test accuracy against the original's 6 epochs"].met is True
+    assert rows[f"{name}, default command (15 epochs), whole process"].ratio == 0.8  # slower: more epochs
+    reach = rows["training, time to the original's test accuracy (0.9120)"]
+    assert reach.ratio == pytest.approx(400 / 110) and reach.met is True
+    assert rows["training --epochs 3 (mixed_bfloat16), test accuracy"].met is True
+    assert not any("validation accuracy after" in what for what in rows)  # not comparable: other held-out sets
+
+
+def test_data_flags_and_epoch_lists():
+    import argparse
+
+    real = argparse.Namespace(dataset="fashion_mnist", train_images=60000, test_images=10000)
+    assert data_flags(real) == []
+    assert data_flags(argparse.Namespace(**{**vars(real), "train_images": 6000})) == ["--train-size", 6000]
+    synthetic = argparse.Namespace(dataset="synthetic", train_images=600, test_images=300)
+    assert data_flags(synthetic) == ["--dataset", "synthetic", "--train-size", 600, "--test-size", 300]
+    assert epoch_list("3, 5") == [3, 5] and epoch_list("") == []
+    with pytest.raises(argparse.ArgumentTypeError):
+        epoch_list("0")
 
 
 def test_speeds_leave_out_the_first_epoch_when_there_are_more():

@@ -215,7 +215,7 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_best_model(tmp_path, monkeyp
             self.model.optimizer.learning_rate.assign(1e12)
 
     monkeypatch.setattr(callbacks.EpochSeeds, "on_epoch_begin", poison)
-    status = train.main(_tiny_training_flags(tmp_path))
+    status = train.main([*_tiny_training_flags(tmp_path), "--schedule", "plateau"])  # a rate that can be set
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert status == 2 and len(lines) == 1, err
