@@ -28,6 +28,8 @@ from fashion_mnist_vis.precision import add_precision_argument
 PROG = "train.py"
 DEFAULTS = TrainConfig()
 DEFAULT_EPOCHS = DEFAULTS.epochs
+PRESET_EPOCHS = {"full": DEFAULT_EPOCHS, "quick": 5}
+"""--preset: the epoch budget of the default recipe, or a shorter one for a first look (the schedule fits either)."""
 non_negative_float = number_in_range(float, low=0)
 smoothing = number_in_range(float, low=0, high=0.5)
 
@@ -41,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_argument_group("model and optimisation")
     model.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL, help=models_help())
     model.add_argument("--epochs", type=positive_int, default=None,
-                       help=f"maximum number of epochs (default {DEFAULT_EPOCHS}; with --resume, the saved value)")
+                       help="maximum number of epochs (default: the --preset's; with --resume, the saved value)")
+    model.add_argument("--preset", choices=list(PRESET_EPOCHS), default="full",
+                       help=f"full: the default recipe's {PRESET_EPOCHS['full']} epochs; quick: "
+                       f"{PRESET_EPOCHS['quick']} epochs of the same recipe, a third of the time for a little less "
+                       "accuracy (see the README's recipe section)")
     model.add_argument("--batch-size", "--batch_size", type=positive_int, default=128, help="images per training step")
     model.add_argument("--learning-rate", "--learning_rate", "--lr", type=learning_rate_or_auto,
                        default=DEFAULTS.learning_rate,
@@ -125,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = TrainConfig(
             model=args.model,
-            epochs=args.epochs or DEFAULT_EPOCHS,
+            epochs=args.epochs or PRESET_EPOCHS[args.preset],
             batch_size=args.batch_size,
             learning_rate=1e-3 if find_rate else args.learning_rate,
             augment=args.augment,

@@ -220,3 +220,14 @@ def test_auto_learning_rate_and_embedding_snapshots(tmp_path):
 def test_bad_experiment_flags_exit_2(tmp_path, capsys, flags, message):
     assert main(["--dataset", "synthetic", *flags]) == 2
     assert message in single_error_line(capsys)
+
+
+@pytest.mark.slow
+def test_the_quick_preset_sets_the_epoch_budget_and_epochs_overrides_it(tmp_path, capsys):
+    data = ["--dataset", "synthetic", "--train-size", "100", "--test-size", "40"]
+    assert _train(tmp_path / "quick", "--preset", "quick", data=data) == 0
+    out = capsys.readouterr().out
+    assert "Epoch 4/5 took" in out and "left, until" in out  # the ETA line after each epoch but the last
+    assert json.loads((_run_dir(tmp_path / "quick") / "run_config.json").read_text())["epochs"] == 5
+    assert _train(tmp_path / "two", "--preset", "quick", "--epochs", "2", data=data) == 0
+    assert json.loads((_run_dir(tmp_path / "two") / "run_config.json").read_text())["epochs"] == 2
