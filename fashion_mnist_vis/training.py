@@ -38,7 +38,7 @@ class TrainConfig:
     model: str = "gap_cnn"
     epochs: int = 15
     batch_size: int = 128
-    learning_rate: float = 2e-3  # the default recipe, chosen on the validation split (README: the default recipe)
+    learning_rate: float = 4e-3  # the default recipe, chosen on the validation split (README: the default recipe)
     augment: bool = True
     schedule: str = "cosine"  # see optimisation.py
     weight_decay: float = 0.05
