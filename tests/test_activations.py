@@ -1,5 +1,6 @@
 """ActivationModel: which layers are shown, and their outputs from one forward pass."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -13,8 +14,6 @@ from fashion_mnist_vis.keras_graph import LayerGraph
 from fashion_mnist_vis.scores import to_probabilities
 from fashion_mnist_vis.model_io import load_model, save_model_atomic
 from fashion_mnist_vis.models import build_model
-
-keras = pytest.importorskip("keras")
 
 IMAGE = np.random.default_rng(5).random((28, 28, 1), dtype=np.float32)
 

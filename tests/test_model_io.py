@@ -11,6 +11,8 @@ import subprocess
 import sys
 import zipfile
 
+import h5py
+import keras
 import numpy as np
 import pytest
 
@@ -19,9 +21,6 @@ from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.legacy_config import upgrade_legacy_config
 from fashion_mnist_vis.model_io import load_model, save_model_atomic
 from fashion_mnist_vis.models import build_model
-
-keras = pytest.importorskip("keras")
-h5py = pytest.importorskip("h5py")
 
 RNG = np.random.default_rng(1234)
 IMAGES = RNG.random((6, 28, 28, 1), dtype=np.float32)
