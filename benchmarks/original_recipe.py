@@ -94,12 +94,12 @@ class _EpochTimer(keras.callbacks.Callback):
 
 def _splits(args):
     """Synthetic data split like ours; the real data as the original used it: all 60,000 training images."""
-    from fashion_mnist_vis.datasets import default_data_args, load_splits
+    from fashion_mnist_vis.datasets import DataSettings, load_splits
 
     if args.dataset == "fashion_mnist":
-        return load_splits(default_data_args(dataset="fashion_mnist", val_split=0.0), args.seed)
-    return load_splits(default_data_args(dataset="synthetic", train_size=args.train_images,
-                                         test_size=args.test_images), args.seed)
+        return load_splits(DataSettings(dataset="fashion_mnist", val_split=0.0), args.seed)
+    return load_splits(DataSettings(dataset="synthetic", train_size=args.train_images,
+                                    test_size=args.test_images), args.seed)
 
 
 def _as_input(images: np.ndarray) -> np.ndarray:

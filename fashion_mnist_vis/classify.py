@@ -24,7 +24,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from fashion_mnist_vis import cli
 from fashion_mnist_vis.classes import CLASS_NAMES, NUM_CLASSES
-from fashion_mnist_vis.datasets import positive_int
+from fashion_mnist_vis.cli import positive_int
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.preprocess import INVERT_CHOICES, METHOD_CHOICES
 

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import os
 import sys
+from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 from .errors import UserError
@@ -221,3 +222,64 @@ def run_cli(
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return EXIT_BROKEN_PIPE
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True, training: bool = True) -> None:
+    """Add the shared data flags (--dataset, --data-dir, sizes, and --val-split if wanted).
+
+    With ``training=False`` (commands that only use the test set) there is no
+    --train-size and no --val-split.
+    """
+    from .datasets import DATASETS
+
+    parser.set_defaults(train_size=None, val_split=0.0)  # for commands without those flags
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default="fashion_mnist",
+        help="fashion_mnist: the real files (from --data-dir, the cache, /usr/share/datasets/fashion-mnist "
+        "where apt-get install dataset-fashion-mnist puts them, or downloaded); "
+        "synthetic: generated look-alike data that needs no download",
+    )
+    group.add_argument(
+        "--data-dir",
+        "--data_dir",
+        type=Path,
+        default=None,
+        help="folder holding the four Fashion-MNIST IDX files (.gz or not); nothing is downloaded",
+    )
+    if training:
+        group.add_argument(
+            "--train-size",
+            "--train_size",
+            type=positive_int,
+            default=None,
+            help="use this many training images (a stratified subset of the real set, "
+            "or the number generated; synthetic default 60000)",
+        )
+    group.add_argument(
+        "--test-size",
+        "--test_size",
+        type=positive_int,
+        default=None,
+        help="use this many test images (stratified subset; synthetic default 10000)",
+    )
+    if validation and training:
+        group.add_argument(
+            "--val-split",
+            "--val_split",
+            type=open_fraction,
+            default=0.1,
+            help="fraction of the TRAINING set held out for validation (stratified)",
+        )
+
+
+def data_settings_from_args(args: argparse.Namespace):
+    """The :class:`~fashion_mnist_vis.datasets.DataSettings` of the flags :func:`add_data_arguments` added."""
+    from .datasets import DataSettings
+
+    if args.dataset == "synthetic" and args.data_dir is not None:
+        raise UserError("--data-dir is for the real dataset; leave it out with --dataset synthetic")
+    return DataSettings(dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size,
+                        test_size=args.test_size, val_split=args.val_split)

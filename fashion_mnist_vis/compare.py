@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from fashion_mnist_vis import cli
-from fashion_mnist_vis.cli import positive_float, positive_int
-from fashion_mnist_vis.datasets import add_data_arguments, data_settings
+from fashion_mnist_vis.cli import add_data_arguments, data_settings_from_args, positive_float, positive_int
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.models import MODELS
 from fashion_mnist_vis.precision import add_precision_argument
@@ -96,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     configs = [
         TrainConfig(model=name, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                     seed=args.seed, patience=args.patience, output=str(output_dir / name / "model.keras"),
-                    data=data_settings(args), precision=args.precision)
+                    data=data_settings_from_args(args).to_dict(), precision=args.precision)
         for name in args.models
     ]
     to_train = [config for config in configs if args.force or not _is_done(config, output_dir)]

@@ -4,15 +4,13 @@ The validation split is taken from the TRAINING set (stratified, reproducible
 with the seed); the test set is kept for the final evaluation only.
 """
 
-import argparse
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .cli import open_fraction, positive_int
 from .errors import UserError
 
 DATASETS = ("fashion_mnist", "synthetic")
@@ -41,91 +39,80 @@ class Splits:
     checksums: Dict[str, object] = field(default_factory=dict)
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True, training: bool = True) -> None:
-    """Add the shared data flags (--dataset, --data-dir, sizes, and --val-split if wanted).
+@dataclass(frozen=True)
+class DataSettings:
+    """Which data a command works on, and how it is cut.
 
-    With ``training=False`` (commands that only use the test set) there is no
-    --train-size and no --val-split.
+    ``dataset`` is one of :data:`DATASETS`; ``data_dir`` a folder holding the four
+    IDX files (real data only; None: the cache, the system folder or a download);
+    ``train_size`` / ``test_size`` a stratified subset of the real set or the
+    number of images generated (None: all, or 60,000 / 10,000 synthetic);
+    ``val_split`` the fraction of the TRAINING set held out for validation
+    (0: none).
     """
-    group = parser.add_argument_group("data")
-    group.add_argument(
-        "--dataset",
-        choices=DATASETS,
-        default="fashion_mnist",
-        help="fashion_mnist: the real files (from --data-dir, the cache, /usr/share/datasets/fashion-mnist "
-        "where apt-get install dataset-fashion-mnist puts them, or downloaded); "
-        "synthetic: generated look-alike data that needs no download",
-    )
-    group.add_argument(
-        "--data-dir",
-        "--data_dir",
-        type=Path,
-        default=None,
-        help="folder holding the four Fashion-MNIST IDX files (.gz or not); nothing is downloaded",
-    )
-    if training:
-        group.add_argument(
-            "--train-size",
-            "--train_size",
-            type=positive_int,
-            default=None,
-            help="use this many training images (a stratified subset of the real set, "
-            "or the number generated; synthetic default 60000)",
-        )
-    group.add_argument(
-        "--test-size",
-        "--test_size",
-        type=positive_int,
-        default=None,
-        help="use this many test images (stratified subset; synthetic default 10000)",
-    )
-    if validation and training:
-        group.add_argument(
-            "--val-split",
-            "--val_split",
-            type=open_fraction,
-            default=0.1,
-            help="fraction of the TRAINING set held out for validation (stratified)",
-        )
+
+    dataset: str = "fashion_mnist"
+    data_dir: Optional[Path] = None
+    train_size: Optional[int] = None
+    test_size: Optional[int] = None
+    val_split: float = 0.1
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise UserError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
+        if self.dataset == "synthetic" and self.data_dir is not None:
+            raise UserError("a data folder is for the real dataset; synthetic data is generated, not read")
+        if not 0 <= self.val_split < 1:
+            raise UserError(f"the validation fraction must be in [0, 1), not {self.val_split}")
+
+    def to_dict(self) -> Dict[str, object]:
+        """JSON-ready (TrainConfig.data, metrics.json), to rebuild the same splits later."""
+        return {"dataset": self.dataset, "data_dir": str(self.data_dir) if self.data_dir else None,
+                "train_size": self.train_size, "test_size": self.test_size, "val_split": self.val_split}
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, object]) -> "DataSettings":
+        """The inverse of :meth:`to_dict`; missing keys take the defaults, a null val_split holds nothing out."""
+        data_dir = data.get("data_dir")
+        return cls(dataset=data.get("dataset", cls.dataset), data_dir=Path(data_dir) if data_dir else None,
+                   train_size=data.get("train_size"), test_size=data.get("test_size"),
+                   val_split=data.get("val_split", cls.val_split) or 0.0)
 
 
-def load_splits(args: argparse.Namespace, seed: int) -> Splits:
-    """Load the data named by the flags of :func:`add_data_arguments` and split it."""
-    x_train, y_train, x_test, y_test, source, checksums = _load_raw(args, seed)
-    if getattr(args, "train_size", None) is not None:
-        x_train, y_train = stratified_subset(x_train, y_train, args.train_size, seed)
-    if args.test_size is not None:
-        x_test, y_test = stratified_subset(x_test, y_test, args.test_size, seed)
-    val_split = getattr(args, "val_split", None)
-    if val_split:
-        (x_train, y_train), (x_val, y_val) = stratified_split(x_train, y_train, val_split, seed)
+def load_splits(settings: DataSettings, seed: int) -> Splits:
+    """Load the data ``settings`` names and split it (the same seed, the same splits)."""
+    x_train, y_train, x_test, y_test, source, checksums = _load_raw(settings, seed)
+    if settings.train_size is not None:
+        x_train, y_train = stratified_subset(x_train, y_train, settings.train_size, seed)
+    if settings.test_size is not None:
+        x_test, y_test = stratified_subset(x_test, y_test, settings.test_size, seed)
+    if settings.val_split:
+        (x_train, y_train), (x_val, y_val) = stratified_split(x_train, y_train, settings.val_split, seed)
     else:
         x_val, y_val = x_train[:0], y_train[:0]
     return Splits(x_train, y_train, x_val, y_val, x_test, y_test, source, checksums)
 
 
-def load_test_split(args: argparse.Namespace, seed: int) -> Splits:
-    """Load only the test images named by the data flags (for evaluating a saved model).
+def load_test_split(settings: DataSettings, seed: int) -> Splits:
+    """Load only the test images ``settings`` names (for evaluating a saved model).
 
-    The test set is the one :func:`load_splits` gives for the same flags and
+    The test set is the one :func:`load_splits` gives for the same settings and
     seed (the synthetic test set does not depend on the training set's size,
     and is generated without it). The returned Splits has empty train and
     validation arrays.
     """
-    _, _, x_test, y_test, source, checksums = _load_raw(args, seed, with_train=False)
-    if args.test_size is not None:
-        x_test, y_test = stratified_subset(x_test, y_test, args.test_size, seed)
+    _, _, x_test, y_test, source, checksums = _load_raw(settings, seed, with_train=False)
+    if settings.test_size is not None:
+        x_test, y_test = stratified_subset(x_test, y_test, settings.test_size, seed)
     return Splits(x_test[:0], y_test[:0], x_test[:0], y_test[:0], x_test, y_test, source, checksums)
 
 
-def _load_raw(args: argparse.Namespace, seed: int, with_train: bool = True):
-    if args.dataset == "synthetic":
-        if args.data_dir is not None:
-            raise UserError("--data-dir is for the real dataset; leave it out with --dataset synthetic")
+def _load_raw(settings: DataSettings, seed: int, with_train: bool = True):
+    if settings.dataset == "synthetic":
         from .synthetic import load_synthetic
 
-        train_size = (getattr(args, "train_size", None) or 60000) if with_train else 0
-        test_size = args.test_size or 10000
+        train_size = (settings.train_size or 60000) if with_train else 0
+        test_size = settings.test_size or 10000
         (x_train, y_train), (x_test, y_test) = load_synthetic(train_size, test_size, seed)
         checksums = {"synthetic_train": _array_digest(x_train, y_train)} if with_train else {}
         checksums["synthetic_test"] = _array_digest(x_test, y_test)
@@ -134,7 +121,7 @@ def _load_raw(args: argparse.Namespace, seed: int, with_train: bool = True):
         return x_train, y_train, x_test, y_test, source, checksums
     from .fashion_mnist import load_fashion_mnist
 
-    raw = load_fashion_mnist(data_dir=args.data_dir)
+    raw = load_fashion_mnist(data_dir=settings.data_dir)
     return raw.x_train, raw.y_train, raw.x_test, raw.y_test, raw.source, raw.checksums
 
 
@@ -179,24 +166,3 @@ def describe_counts(labels: np.ndarray) -> str:
     if counts.min() == counts.max():
         return f"{len(labels)} images, {counts[0]} per class"
     return f"{len(labels)} images, {counts.min()}-{counts.max()} per class"
-
-
-def data_settings(args: argparse.Namespace) -> Dict[str, object]:
-    """The data flags as a JSON-ready dict (TrainConfig.data), to rebuild the same splits later."""
-    return {
-        "dataset": args.dataset,
-        "data_dir": str(args.data_dir) if args.data_dir else None,
-        "train_size": getattr(args, "train_size", None),
-        "test_size": args.test_size,
-        "val_split": getattr(args, "val_split", None),
-    }
-
-
-def default_data_args(**overrides) -> argparse.Namespace:
-    """A Namespace with the defaults of :func:`add_data_arguments` (for library use and tests)."""
-    parser = argparse.ArgumentParser()
-    add_data_arguments(parser)
-    args = parser.parse_args([])
-    for key, value in overrides.items():
-        setattr(args, key, value)
-    return args

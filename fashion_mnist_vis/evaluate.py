@@ -28,8 +28,7 @@ import numpy as np
 
 from fashion_mnist_vis import cli
 from fashion_mnist_vis.calibration import DEFAULT_BINS
-from fashion_mnist_vis.cli import number_in_range, positive_int
-from fashion_mnist_vis.datasets import add_data_arguments
+from fashion_mnist_vis.cli import add_data_arguments, data_settings_from_args, number_in_range, positive_int
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.pipeline import EVAL_BATCH_SIZE
 from fashion_mnist_vis.preprocess import INVERT_CHOICES
@@ -134,7 +133,7 @@ def load_images(args: argparse.Namespace, input_shape):
         }
     from fashion_mnist_vis.datasets import describe_counts, load_test_split
 
-    splits = load_test_split(args, args.seed)
+    splits = load_test_split(data_settings_from_args(args), args.seed)
     described = {"source": f"the test set: {splits.source}", "test_images": describe_counts(splits.y_test),
                  "checksums": splits.checksums}
     if shape == (28, 28, 1):

@@ -29,7 +29,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from fashion_mnist_vis import cli
-from fashion_mnist_vis.datasets import add_data_arguments, positive_int
+from fashion_mnist_vis.cli import add_data_arguments, data_settings_from_args, positive_int
 from fashion_mnist_vis.embeddings import DEFAULT_BATCH_SIZE
 
 PROG = "tensorboard_visualise.py"
@@ -132,11 +132,9 @@ def run(args: argparse.Namespace) -> int:
 
 def load_test_points(args: argparse.Namespace):
     """Return (images uint8 (N, 28, 28), labels (N,), test-set indices (N,), source text)."""
-    from fashion_mnist_vis.datasets import load_splits, stratified_subset
+    from fashion_mnist_vis.datasets import load_test_split, stratified_subset
 
-    if args.dataset == "synthetic" and args.train_size is None:
-        args.train_size = 10  # only the test set is used; synthetic test images do not depend on this
-    splits = load_splits(args, args.seed)
+    splits = load_test_split(data_settings_from_args(args), args.seed)
     images, labels = splits.x_test, splits.y_test
     source = (f"synthetic test set (seed {args.seed})" if args.dataset == "synthetic"
               else f"{splits.source}, test set")

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from fashion_mnist_vis import cli
-from fashion_mnist_vis.cli import number_in_range, open_fraction, positive_float, positive_int
-from fashion_mnist_vis.datasets import add_data_arguments, data_settings
+from fashion_mnist_vis.cli import add_data_arguments, data_settings_from_args, number_in_range, open_fraction, positive_float, positive_int
 from fashion_mnist_vis.distribute import CPU_DEVICES_ENV, STRATEGIES, device_list
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.lr_finder import DEFAULT_STEPS, MIN_STEPS
@@ -137,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             target_accuracy=args.target_accuracy,
             embedding_snapshots=args.embedding_snapshots,
             output=str(args.output),
-            data=data_settings(args),
+            data=data_settings_from_args(args).to_dict(),
             precision=args.precision,
         )
         run_dir = None

@@ -91,12 +91,9 @@ class TrainingResult:
 
 def load_data(config: TrainConfig) -> Splits:
     """Load and split the data ``config.data`` describes, and print a one-line summary of each split."""
-    from .datasets import default_data_args, describe_counts, load_splits
+    from .datasets import DataSettings, describe_counts, load_splits
 
-    data = dict(config.data)
-    data_dir = data.pop("data_dir", None)
-    data_args = default_data_args(**data, data_dir=Path(data_dir) if data_dir else None)
-    splits = load_splits(data_args, config.seed)
+    splits = load_splits(DataSettings.from_dict(config.data), config.seed)
     print(
         f"Data: {splits.source}\n"
         f"  train {describe_counts(splits.y_train)}; validation {describe_counts(splits.y_val)}; "
