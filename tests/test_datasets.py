@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.datasets import (
+from fashion_mnist_vis.data.datasets import (
     DataSettings,
     describe_counts,
     load_splits,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_mnist_vis.embedding_snapshots import (
+from fashion_mnist_vis.training.embedding_snapshots import (
     fit_projection,
     load_snapshots,
     save_snapshots,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.models import (
+from fashion_mnist_vis.models.registry import (
     INPUT_SHAPE,
     MODELS,
     build_model,
@@ -51,6 +51,12 @@ def test_each_registered_model_builds_under_its_name_with_stable_unique_layer_na
 def test_parameter_count_input_and_output(name):
     model = build_model(name)
     assert model.count_params() == EXPECTED_PARAMETERS[name], "a new model needs its count in the README's table"
+    assert tuple(model.input_shape) == (None, *INPUT_SHAPE)
+    probabilities = np.asarray(model(np.random.rand(2, *INPUT_SHAPE).astype("float32")))
+    assert probabilities.shape == (2, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
 def test_gap_cnn_layer_names_match_the_original_demo():
     model = build_model("gap_cnn")
     assert [layer.name for layer in model.layers] == [
@@ -89,7 +95,7 @@ def test_unknown_model_names_the_choices():
 
 @pytest.mark.parametrize("name", ["gap_cnn", "resnet"])
 def test_batch_norm_running_averages_follow_quickly(name):
-    from fashion_mnist_vis.models import BATCH_NORM_MOMENTUM
+    from fashion_mnist_vis.models.registry import BATCH_NORM_MOMENTUM
 
     norms = [layer for layer in build_model(name).layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert norms and all(layer.momentum == BATCH_NORM_MOMENTUM == 0.9 for layer in norms)

@@ -1,11 +1,11 @@
-"""report.py pieces that train.py's end-to-end tests do not reach."""
+"""training/report.py pieces that train.py's end-to-end tests do not reach."""
 
 import json
 
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.report import comparison_row, comparison_table, evaluate, save_model_diagram, write_report
+from fashion_mnist_vis.training.report import comparison_row, comparison_table, evaluate, save_model_diagram, write_report
 
 
 def test_report_without_history_has_no_curves_but_has_calibration(tmp_path):
