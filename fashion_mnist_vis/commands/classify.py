@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from fashion_mnist_vis.atomic import check_writable_folder
 from fashion_mnist_vis.commands import cli
 from fashion_mnist_vis.classes import CLASS_NAMES, NUM_CLASSES
 from fashion_mnist_vis.commands.cli import positive_int
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     cam_class = find_class(args.cam_class) if args.cam_class is not None else None
     if args.save_plots:
-        cli.check_writable_folder(args.plot_dir, "the plot folder")
+        check_writable_folder(args.plot_dir, "the plot folder")
     paths, failed = collect_inputs(args.images, args.json)
     if not paths:
         return cli.EXIT_USAGE
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             analysis = analyser.analyse(path)
             if plot_folder is not None:
-                write_plots(image_report, analysis, plot_folder, model_label)
+                save_image_plots(image_report, analysis, plot_folder, model_label)
         except UserError as error:
             report_failure(str(path), error, args.json)
             failed += 1
@@ -138,7 +139,7 @@ def collect_inputs(inputs: Sequence[str], as_json: bool) -> Tuple[List[Path], in
     return paths, failed
 
 
-def write_plots(image_report, analysis, folder: Path, model_label: str) -> None:
+def save_image_plots(image_report, analysis, folder: Path, model_label: str) -> None:
     try:
         image_report.write_image_report(analysis, folder, model_label)
     except OSError as error:

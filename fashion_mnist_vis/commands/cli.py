@@ -70,26 +70,6 @@ open_fraction = number_in_range(float, low=0, high=1, exclusive=True)
 port_number = number_in_range(int, low=0, high=65535)
 
 
-def check_writable_folder(folder, what: str) -> None:
-    """Fail before any work if ``folder`` cannot be created or written into (nothing is created here).
-
-    ``what`` names the folder in the one-line error, e.g. "the plot folder".
-    Uses ``os.access``, which also reports read-only file systems (even to root).
-    """
-    from pathlib import Path
-
-    folder = Path(folder)
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing == folder and not folder.is_dir():
-        raise UserError(f"{what} {str(folder)!r} exists but is not a folder")
-    if not existing.is_dir():
-        raise UserError(f"cannot create {what} {str(folder)!r}: {str(existing)!r} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write {what} {str(folder)!r}: {str(existing)!r} is not writable")
-
-
 def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """Return a parser that shows defaults in ``--help``, has ``--debug`` and one-line errors."""
     parser = OneLineErrorParser(

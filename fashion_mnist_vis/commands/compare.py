@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from fashion_mnist_vis.atomic import check_writable_folder
 from fashion_mnist_vis.commands import cli
 from fashion_mnist_vis.commands.cli import add_data_arguments, data_settings_from_args, positive_float, positive_int
 from fashion_mnist_vis.errors import UserError
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     output_dir: Path = args.output_dir
     if output_dir.exists() and not output_dir.is_dir():
         raise UserError(f"--output-dir {str(output_dir)!r} is a file, not a folder")
-    cli.check_writable_folder(output_dir, "--output-dir")
+    check_writable_folder(output_dir, "--output-dir")
     configs = [
         TrainConfig(model=name, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                     seed=args.seed, patience=args.patience, output=str(output_dir / name / "model.keras"),

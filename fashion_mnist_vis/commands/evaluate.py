@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from fashion_mnist_vis.atomic import check_writable_folder
 from fashion_mnist_vis.commands import cli
 from fashion_mnist_vis.explain.calibration import DEFAULT_BINS
 from fashion_mnist_vis.commands.cli import add_data_arguments, data_settings_from_args, number_in_range, positive_int
@@ -69,7 +70,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise UserError(f"--output-dir {str(args.output_dir)!r} is a file, not a folder")
-    cli.check_writable_folder(args.output_dir, "--output-dir")
+    check_writable_folder(args.output_dir, "--output-dir")
     if args.images is not None:
         if args.data_dir is not None or args.test_size is not None or args.dataset != "fashion_mnist":
             raise UserError("--images replaces the test set; leave out --dataset, --data-dir and --test-size")

@@ -96,10 +96,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fashion_mnist_vis.projector.export import ExportOptions, base_url, check_output_folder
+    from fashion_mnist_vis.atomic import check_writable_folder
+    from fashion_mnist_vis.projector.export import ExportOptions, base_url
 
     started = time.perf_counter()
-    output = check_output_folder(args.output)
+    output = check_writable_folder(args.output, "output")
     url = args.base_url or base_url(args.host, args.port)
     if not url.endswith("/"):
         url += "/"
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, layer=args.layer,
     )
     result = export(handle, images, labels, indices, options)
-    plot_files, tsne_seconds = write_plots(args, result, labels, indices, source)
+    plot_files, tsne_seconds = save_embedding_plots(args, result, labels, indices, source)
     from fashion_mnist_vis.projector.export import finish_export
 
     files = result.files + plot_files
@@ -174,7 +175,7 @@ class Progress:
             print(file=self.stream, flush=True)
 
 
-def write_plots(args, result, labels, indices, source: str):
+def save_embedding_plots(args, result, labels, indices, source: str):
     """Write PCA (all points) and t-SNE (a sample) plots and CSVs; return (file names, t-SNE seconds)."""
     from fashion_mnist_vis.atomic import atomic_path
     from fashion_mnist_vis.data.datasets import stratified_subset

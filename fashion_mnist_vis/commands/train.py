@@ -6,10 +6,10 @@ Run as ``python -m fashion_mnist_vis.train`` or ``python fashion_mnist_vis/train
 import sys
 
 import argparse
-import os
 from pathlib import Path
 from typing import Optional, Sequence
 
+from fashion_mnist_vis.atomic import check_writable_folder
 from fashion_mnist_vis.commands import cli
 from fashion_mnist_vis.commands.cli import add_data_arguments, data_settings_from_args, number_in_range, open_fraction, positive_float, positive_int
 from fashion_mnist_vis.training.distribute import CPU_DEVICES_ENV, STRATEGIES, device_list
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     import_tensorflow(args.debug)
     distribution = make_distribution(args, config)
     if distribution.is_chief:
-        check_output_writable(Path(config.output))
+        check_writable_folder(Path(config.output).parent, f"the model {config.output!r} into")
     splits = load_data(config)
     if distribution.strategy is not None or args.backup_dir is not None:
         return train_distributed(args, config, splits, distribution, run_dir)
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Run folder: {run_dir}", flush=True)
     model, extra = None, {}
     if find_rate:
-        finder, model = run_range_test(config, splits, run_dir, args.lr_find_steps)
+        finder, model = find_and_report_learning_rate(config, splits, run_dir, args.lr_find_steps)
         if args.lr_find:
             return cli.EXIT_OK
         config.learning_rate = finder.suggestion.learning_rate
@@ -215,7 +215,7 @@ def train_distributed(args: argparse.Namespace, config, splits, distribution, ru
         return status
 
 
-def run_range_test(config, splits, run_dir: Path, steps: int):
+def find_and_report_learning_rate(config, splits, run_dir: Path, steps: int):
     """Run the learning-rate range test, write its plot and CSV, print the suggestion."""
     from fashion_mnist_vis.training.report import write_range_test
     from fashion_mnist_vis.training.trainer import find_learning_rate
@@ -237,16 +237,6 @@ def run_range_test(config, splits, run_dir: Path, steps: int):
         flush=True,
     )
     return result, model
-
-
-def check_output_writable(path: Path) -> None:
-    """Fail before training, not after, if the model cannot be saved at ``path``."""
-    folder = path.parent if str(path.parent) else Path(".")
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise UserError(f"cannot write the model to {str(path)!r}: folder {str(existing)!r} is not writable")
 
 
 def train_and_report(config, splits, run_dir: Path, resume: bool, model=None, extra=None,

@@ -236,16 +236,12 @@ EXACT_PCA_MAX_DIMS = 1000
 
 
 def _exact_pca(points: np.ndarray, components: int) -> Tuple[np.ndarray, np.ndarray]:
-    """PCA by SVD of the centred float (N, D) ``points``: (N, components) coordinates and the
-    fraction of variance each component explains. Each component's sign makes its largest
-    weight positive (scikit-learn's ``svd_flip`` convention), so results match its PCA."""
-    centred = np.asarray(points, dtype=np.float64)
-    centred = centred - centred.mean(axis=0)
-    _, singular, axes = np.linalg.svd(centred, full_matrices=False)
-    axes = axes[:components]
-    axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]
-    variance = singular**2
-    return centred @ axes.T, variance[:components] / variance.sum()
+    """(N, components) coordinates of float (N, D) ``points`` and the fraction of variance each
+    component explains, by :func:`fashion_mnist_vis.explain.pca.fit_pca`."""
+    from fashion_mnist_vis.explain.pca import fit_pca
+
+    basis = fit_pca(points, components)
+    return basis.apply(points), basis.explained
 
 
 def tsne_2d(

@@ -44,14 +44,13 @@ import csv
 import io
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fashion_mnist_vis.atomic import atomic_path
+from fashion_mnist_vis.atomic import atomic_path, check_writable_folder
 from fashion_mnist_vis.classes import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
 from fashion_mnist_vis.errors import UserError
 
@@ -389,19 +388,6 @@ class ExportResult:
     notes: List[str] = field(default_factory=list)
 
 
-def check_output_folder(folder: Path) -> Path:
-    """Return ``folder`` as a Path, or raise UserError if it cannot be an export folder."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"output {str(folder)!r} exists and is not a folder")
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not os.access(existing, os.W_OK):
-        raise UserError(f"cannot write the export to {str(folder)!r}: {str(existing)!r} is not writable")
-    return folder
-
-
 def export_projector(
     handle,
     images: np.ndarray,
@@ -442,7 +428,7 @@ def export_projector(
     layout = sprite_layout(count)
     probe, source = embedding_probe(handle.model, handle.graph, options.layer)
     tensors, suffixes = _tensor_files(count, source, options)
-    output = check_output_folder(options.output)
+    output = check_writable_folder(options.output, "output")
     embeddings = np.empty((count, source.dims), dtype=np.float32)
     predictions = np.empty(count, dtype=np.int64)
     sprite = SpriteSheet(layout, tint=options.tint_sprite)

@@ -19,12 +19,12 @@ and separates. The axis range is shared by all frames (a robust range over
 all of them), so sizes and distances compare across frames.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from fashion_mnist_vis.explain.pca import fit_pca
 from fashion_mnist_vis.atomic import atomic_path
 
 SNAPSHOT_IMAGES = 500
@@ -32,42 +32,6 @@ SNAPSHOT_IMAGES = 500
 SNAPSHOT_FILE = "embedding_snapshots.npz"
 ANIMATION_FILE = "embedding_snapshots.gif"
 SMALL_MULTIPLES_FILE = "embedding_snapshots.png"
-
-
-@dataclass(frozen=True)
-class Projection:
-    """The shared 2-D PCA: ``mean`` float (D,), ``components`` float (2, D), ``explained`` (2,) in [0, 1]."""
-
-    mean: np.ndarray
-    components: np.ndarray
-    explained: np.ndarray
-
-    def apply(self, embeddings: np.ndarray) -> np.ndarray:
-        """float (N, D) -> float64 (N, 2)."""
-        return (np.asarray(embeddings, dtype=np.float64) - self.mean) @ self.components.T
-
-
-def fit_projection(embeddings: np.ndarray) -> Projection:
-    """2-D PCA of float (N, D) embeddings, by SVD of the centred data.
-
-    Component signs are fixed (each component's largest-magnitude loading is
-    positive) so the same data always gives the same picture. With D = 1 the
-    second component is zero.
-    """
-    data = np.asarray(embeddings, dtype=np.float64)
-    mean = data.mean(axis=0)
-    _, singular, vt = np.linalg.svd(data - mean, full_matrices=False)
-    components = np.zeros((2, data.shape[1]))
-    kept = min(2, vt.shape[0])
-    components[:kept] = vt[:kept]
-    for row in components:
-        if row.any() and row[np.argmax(np.abs(row))] < 0:
-            row *= -1
-    variance = singular**2
-    explained = np.zeros(2)
-    if variance.sum() > 0:
-        explained[:kept] = variance[:kept] / variance.sum()
-    return Projection(mean, components, explained)
 
 
 def shared_limits(frames: Sequence[np.ndarray], margin: float = 0.06) -> Tuple[float, float, float, float]:
@@ -106,7 +70,7 @@ def write_snapshot_figures(folder: Path, epochs: Sequence[int], embeddings: Sequ
     """
     from fashion_mnist_vis.visualize.plots import plot_embedding_frame, plot_embedding_snapshots, save_figure, save_gif
 
-    projection = fit_projection(embeddings[-1])
+    projection = fit_pca(embeddings[-1])
     frames = [projection.apply(snapshot) for snapshot in embeddings]
     limits = shared_limits(frames)
     titles = [f"epoch {epoch}" + (" (initial weights)" if epoch == 0 else "") for epoch in epochs]
