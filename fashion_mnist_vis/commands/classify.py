@@ -37,13 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE",
                         help="image files (JPEG, PNG, GIF, BMP, TIFF, WebP, PNM) or folders of them")
-    parser.add_argument("--saved-model", "--saved_model", dest="saved_model", type=Path,
-                        default=Path("model.keras"), help="the trained model file (.keras or .h5)")
+    cli.add_model_arguments(parser, "the trained model file (.keras or .h5)")
     parser.add_argument("--top-k", "--top_k", dest="top_k", type=positive_int, default=3,
                         help=f"how many of the most likely classes to report (at most {NUM_CLASSES})")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per image on stdout instead of text")
-    cli.add_engine_argument(parser)
     cli.add_preprocess_arguments(parser)
     plots = parser.add_argument_group("plots")
     plots.add_argument("--save-plots", "--save_plots", dest="save_plots", action="store_true",

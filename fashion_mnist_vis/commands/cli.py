@@ -85,6 +85,14 @@ def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def add_model_arguments(parser: argparse.ArgumentParser, what: str, many_images: bool = False) -> None:
+    """``--saved-model PATH`` (default model.keras; ``what`` is its help text) and ``--engine`` (see
+    :func:`add_engine_argument`): the flags of every command that runs a saved model."""
+    parser.add_argument("--saved-model", "--saved_model", dest="saved_model", type=Path,
+                        default=Path("model.keras"), help=what)
+    add_engine_argument(parser, many_images)
+
+
 def add_engine_argument(parser: argparse.ArgumentParser, many_images: bool = False) -> None:
     """The ``--engine {auto,numpy,keras}`` flag of every command that runs a model (see
     :func:`fashion_mnist_vis.models.model_handle.open_model`, which applies it; ``many_images`` as there)."""

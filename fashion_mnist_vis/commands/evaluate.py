@@ -39,9 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "images (DIR/<class>/*) and write the training report without curves, plus a reliability diagram "
         "and the expected calibration error.",
     )
-    parser.add_argument("--saved-model", "--saved_model", type=Path, default=Path("model.keras"),
-                        help="the model file to evaluate (.keras or .h5)")
-    cli.add_engine_argument(parser, many_images=True)
+    cli.add_model_arguments(parser, "the model file to evaluate (.keras or .h5)", many_images=True)
     images = parser.add_argument_group("a folder of images (instead of the test set)")
     images.add_argument("--images", type=Path, default=None, metavar="DIR",
                         help="evaluate on DIR/<class>/* instead of the test set; class folders are named after "

@@ -45,9 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         "for projector.tensorflow.org and projector_config.pbtxt for offline TensorBoard, plus "
         "a PCA plot (and a t-SNE plot with --tsne).",
     )
-    parser.add_argument("--saved-model", "--saved_model", type=Path, default=Path("model.keras"),
-                        help="the trained model (.keras or .h5)")
-    cli.add_engine_argument(parser, many_images=True)
+    cli.add_model_arguments(parser, "the trained model (.keras or .h5)", many_images=True)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="export folder; only the export's own files in it are replaced")
     parser.add_argument("--num", type=positive_int, default=None, metavar="N",

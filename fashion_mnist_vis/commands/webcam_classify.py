@@ -50,9 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--source", default="0",
                         help="a camera index (0 is the first camera) or a video file")
-    parser.add_argument("--saved-model", "--saved_model", dest="saved_model", type=Path,
-                        default=Path("model.keras"), help="the trained model file (.keras or .h5)")
-    cli.add_engine_argument(parser, many_images=True)
+    cli.add_model_arguments(parser, "the trained model file (.keras or .h5)", many_images=True)
     parser.add_argument("--every", type=positive_int, default=1,
                         help="classify every N-th frame (1: all); frames in between show the last result")
     parser.add_argument("--region", choices=REGION_CHOICES, default="centre",

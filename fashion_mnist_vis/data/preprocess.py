@@ -154,16 +154,7 @@ def preprocess(
             image has zero width or height.
         TypeError: ``image`` is not a PIL image.
     """
-    if invert not in INVERT_CHOICES:
-        raise ValueError(f"invert must be one of {', '.join(INVERT_CHOICES)}; got {invert!r}")
-    if method not in METHOD_CHOICES:
-        raise ValueError(f"method must be one of {', '.join(METHOD_CHOICES)}; got {method!r}")
-    height, width, channels = check_input_shape(input_shape)
-    if not isinstance(image, Image.Image):
-        raise TypeError(f"image must be a PIL.Image.Image, not {type(image).__name__}")
-    if image.width <= 0 or image.height <= 0:
-        raise UserError(f"cannot preprocess an image of zero size ({image.width}x{image.height} pixels)")
-
+    height, width, channels = _check_arguments(image, input_shape, invert, method)
     grey_image = image if image.mode == "L" else to_rgb(image).convert("L")
     greyscale = np.array(grey_image, dtype=np.uint8)
 
@@ -182,17 +173,7 @@ def preprocess(
         )
 
     height_px, width_px = work.shape
-    object_box = _object_box(work, background) if crop else None
-    if object_box is None:
-        object_box, margin = (0, 0, width_px, height_px), 0
-    else:
-        left, top, right, bottom = object_box
-        margin = int(round(MARGIN_FRACTION * max(right - left, bottom - top)))
-    left, top, right, bottom = object_box
-    box = (
-        max(0, left - margin), max(0, top - margin),
-        min(width_px, right + margin), min(height_px, bottom + margin),
-    )
+    box, object_box, margin = _crop_boxes(work, background, crop)
     region = work[box[1]:box[3], box[0]:box[2]]
 
     if 0 < background <= LIGHT_BORDER:
@@ -205,19 +186,52 @@ def preprocess(
         box = None
     if canvas_box == (0, 0, width_px, height_px):
         canvas_box = None
-    if prepared.shape == (height, width):
-        resized = prepared.astype(np.float64)
-    else:
-        resized = np.asarray(
-            Image.fromarray(prepared.astype(np.float32)).resize(
-                (width, height), Image.Resampling.LANCZOS
-            ),
-            dtype=np.float64,
-        )
     return _result(
-        greyscale, inverted, prepared, _scale(resized, channels),
+        greyscale, inverted, prepared, _scale(_resize(prepared, height, width), channels),
         crop_box=box, background=background, canvas_box=canvas_box,
     )
+
+
+def _check_arguments(image, input_shape, invert: str, method: str) -> Tuple[int, int, int]:
+    """(height, width, channels) of ``input_shape``, after checking :func:`preprocess`'s arguments."""
+    if invert not in INVERT_CHOICES:
+        raise ValueError(f"invert must be one of {', '.join(INVERT_CHOICES)}; got {invert!r}")
+    if method not in METHOD_CHOICES:
+        raise ValueError(f"method must be one of {', '.join(METHOD_CHOICES)}; got {method!r}")
+    shape = check_input_shape(input_shape)
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"image must be a PIL.Image.Image, not {type(image).__name__}")
+    if image.width <= 0 or image.height <= 0:
+        raise UserError(f"cannot preprocess an image of zero size ({image.width}x{image.height} pixels)")
+    return shape
+
+
+def _crop_boxes(work: np.ndarray, background: float, crop: bool):
+    """(crop box with margin, object box, margin) in ``work``'s pixels, boxes as (left, top, right, bottom).
+
+    Without ``crop``, or with no object found, the object box is the whole image and the margin 0.
+    """
+    height_px, width_px = work.shape
+    object_box = _object_box(work, background) if crop else None
+    if object_box is None:
+        object_box, margin = (0, 0, width_px, height_px), 0
+    else:
+        left, top, right, bottom = object_box
+        margin = int(round(MARGIN_FRACTION * max(right - left, bottom - top)))
+    left, top, right, bottom = object_box
+    box = (
+        max(0, left - margin), max(0, top - margin),
+        min(width_px, right + margin), min(height_px, bottom + margin),
+    )
+    return box, object_box, margin
+
+
+def _resize(prepared: np.ndarray, height: int, width: int) -> np.ndarray:
+    """float64 (height, width): ``prepared`` as it is if it has that shape, else Lanczos-resized."""
+    if prepared.shape == (height, width):
+        return prepared.astype(np.float64)
+    resized = Image.fromarray(prepared.astype(np.float32)).resize((width, height), Image.Resampling.LANCZOS)
+    return np.asarray(resized, dtype=np.float64)
 
 
 def check_input_shape(input_shape: Sequence[Optional[int]]) -> Tuple[int, int, int]:

@@ -418,13 +418,13 @@ def export_projector(
             large to keep in memory, too many points for the sprite, or an OS
             error while writing.
     """
-    from fashion_mnist_vis.explain.embeddings import embedding_probe, iter_embeddings
+    from fashion_mnist_vis.explain.embeddings import embedding_probe
 
     if options.formats not in FORMATS:
         raise UserError(f"unknown format {options.formats!r}; choose one of: {', '.join(FORMATS)}")
-    count = len(images)
-    if count < 1:
+    if len(images) < 1:
         raise UserError("there are no images to export")
+    count = len(images)
     layout = sprite_layout(count)
     probe, source = embedding_probe(handle.model, handle.graph, options.layer)
     tensors, suffixes = _tensor_files(count, source, options)
@@ -452,20 +452,8 @@ def export_projector(
                     f"no {PROJECTOR_PBTXT} for offline TensorBoard: it needs TSV tensors (--format both or tsv)"
                 )
             with contextlib.ExitStack() as handles:
-                metadata = handles.enter_context(open(temp_for(METADATA_TSV), "w", encoding="utf-8", newline="\n"))
-                metadata.write(metadata_header())
-                writers = _open_writers(handles, tensors, temp_for)
-                for batch in iter_embeddings(probe, images, handle.model.input_shape, options.batch_size):
-                    part = slice(batch.start, batch.start + len(batch.embeddings))
-                    embeddings[part] = batch.embeddings
-                    predictions[part] = batch.probabilities.argmax(axis=1)
-                    _write_rows(writers, EMBEDDINGS_STEM, batch.embeddings, format_tsv)
-                    if options.raw:
-                        _write_rows(writers, PIXELS_STEM, images[part], format_pixel_tsv)
-                    metadata.write(format_metadata(indices[part], labels[part], batch.probabilities))
-                    sprite.add(batch.start, images[part], labels[part])
-                    if progress is not None:
-                        progress(part.stop, count)
+                rows = _Rows(handles, temp_for, tensors, sprite, embeddings, predictions)
+                rows.stream(probe, handle.model.input_shape, images, labels, indices, options, progress)
             sprite.save(temp_for(SPRITE_PNG))
             config_json.write_text(json.dumps(projector_config_json(tensors, options.url, layout.cell), indent=2) + "\n")
             if config_pbtxt is not None:
@@ -474,6 +462,38 @@ def export_projector(
         raise UserError(f"could not write the export to {str(output)!r}: {error.strerror or error}") from error
     accuracy = float((predictions == np.asarray(labels)).mean())
     return ExportResult(source, embeddings, predictions, accuracy, layout, tensors, files, notes)
+
+
+@dataclass
+class _Rows:
+    """Where each batch's rows go: the metadata and tensor files (opened in ``handles`` on
+    ``temp_for``'s temporary paths), the sprite, and the ``embeddings`` and ``predictions`` arrays."""
+
+    handles: contextlib.ExitStack
+    temp_for: Callable[[str], Path]
+    tensors: List["TensorFiles"]
+    sprite: "SpriteSheet"
+    embeddings: np.ndarray
+    predictions: np.ndarray
+
+    def stream(self, probe, input_shape, images, labels, indices, options: ExportOptions, progress) -> None:
+        """Predict ``images`` batch by batch and append every batch's rows as it comes."""
+        from fashion_mnist_vis.explain.embeddings import iter_embeddings
+
+        metadata = self.handles.enter_context(open(self.temp_for(METADATA_TSV), "w", encoding="utf-8", newline="\n"))
+        metadata.write(metadata_header())
+        writers = _open_writers(self.handles, self.tensors, self.temp_for)
+        for batch in iter_embeddings(probe, images, input_shape, options.batch_size):
+            part = slice(batch.start, batch.start + len(batch.embeddings))
+            self.embeddings[part] = batch.embeddings
+            self.predictions[part] = batch.probabilities.argmax(axis=1)
+            _write_rows(writers, EMBEDDINGS_STEM, batch.embeddings, format_tsv)
+            if options.raw:
+                _write_rows(writers, PIXELS_STEM, images[part], format_pixel_tsv)
+            metadata.write(format_metadata(indices[part], labels[part], batch.probabilities))
+            self.sprite.add(batch.start, images[part], labels[part])
+            if progress is not None:
+                progress(part.stop, len(images))
 
 
 def _tensor_files(count: int, source, options: ExportOptions):
