@@ -190,7 +190,8 @@ def train_distributed(args: argparse.Namespace, config, splits, distribution, ru
     import dataclasses
 
     from fashion_mnist_vis.training.distribute import RunPlace, run_place
-    from fashion_mnist_vis.training.trainer import fit, new_run_dir
+    from fashion_mnist_vis.training.loop import fit
+    from fashion_mnist_vis.training.trainer import new_run_dir
 
     if run_dir is not None:  # --resume
         place = contextlib.nullcontext(RunPlace(run_dir, config.output))
