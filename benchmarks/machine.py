@@ -7,7 +7,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Dict, Optional
 
-from fashion_mnist_vis.precision import BF16_CPU_FLAGS, CPUINFO, parse_cpu_flags
+from fashion_mnist_vis.models.precision import BF16_CPU_FLAGS, CPUINFO, parse_cpu_flags
 
 INTERESTING_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", *BF16_CPU_FLAGS, "amx_tile", "amx_int8")
 

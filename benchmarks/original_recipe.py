@@ -5,7 +5,7 @@ Run as ``python -m benchmarks.original_recipe {train,classify,export} ...``;
 original demo did, the way it did it (our reconstruction; where the demo's
 choice is unknown the Keras 2 default is used, and :data:`RECIPE` says so):
 
-* ``train``: the gap_cnn network (the same layers as models.py, but the
+* ``train``: the gap_cnn network (the same layers as fashion_mnist_vis/models/registry.py, but the
   Keras 2 batch-norm momentum of 0.99), ``model.fit`` on NumPy float arrays,
   batch 128, Adam (learning rate 0.001), TensorBoard with
   ``update_freq="batch"`` and ``histogram_freq=1``, on the same synthetic
@@ -47,7 +47,7 @@ RECIPE = {
     "optimizer": "Adam, learning rate 0.001 (Keras 2 default; assumed)",
     "loss": "sparse_categorical_crossentropy",
     "batch_norm_momentum": 0.99,
-    "batch_norm_momentum_note": "the original used Keras 2's default (0.99); ours uses 0.9, see models.py",
+    "batch_norm_momentum_note": "the original used Keras 2's default (0.99); ours uses 0.9, see fashion_mnist_vis/models/registry.py",
     "tensorboard": {"update_freq": "batch", "histogram_freq": 1, "write_graph": True},
     "classify_plots": "one figure per layer, one subplot per channel (1.5 x 1.5 inch each, 100 dpi), "
                       "a bar chart for 1-D layers, plus the input image",
@@ -61,7 +61,7 @@ CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", 
 
 
 def build_gap_cnn():
-    """gap_cnn of models.py written as the original did, with Keras 2 defaults (186,698 parameters)."""
+    """gap_cnn of models/registry.py written as the original did, with Keras 2 defaults (186,698 parameters)."""
     layers = keras.layers
     return keras.Sequential([
         layers.Conv2D(64, 3, activation="relu", input_shape=(28, 28, 1)),
@@ -94,12 +94,12 @@ class _EpochTimer(keras.callbacks.Callback):
 
 def _splits(args):
     """Synthetic data split like ours; the real data as the original used it: all 60,000 training images."""
-    from fashion_mnist_vis.datasets import default_data_args, load_splits
+    from fashion_mnist_vis.data.datasets import DataSettings, load_splits
 
     if args.dataset == "fashion_mnist":
-        return load_splits(default_data_args(dataset="fashion_mnist", val_split=0.0), args.seed)
-    return load_splits(default_data_args(dataset="synthetic", train_size=args.train_images,
-                                         test_size=args.test_images), args.seed)
+        return load_splits(DataSettings(dataset="fashion_mnist", val_split=0.0), args.seed)
+    return load_splits(DataSettings(dataset="synthetic", train_size=args.train_images,
+                                    test_size=args.test_images), args.seed)
 
 
 def _as_input(images: np.ndarray) -> np.ndarray:

@@ -66,7 +66,7 @@ def find_scripts(package: Path = PACKAGE) -> List[str]:
 
 def precision_list(text: str) -> List[str]:
     """argparse type: comma-separated precisions, duplicates dropped, order kept."""
-    from fashion_mnist_vis.precision import PRECISIONS
+    from fashion_mnist_vis.models.precision import PRECISIONS
 
     names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
     unknown = [name for name in names if name not in PRECISIONS]
@@ -132,7 +132,7 @@ def epoch_list(text: str) -> List[int]:
 def real_data_available() -> bool:
     """Whether the real Fashion-MNIST loads without a download (a system copy, the cache)."""
     from fashion_mnist_vis.errors import UserError
-    from fashion_mnist_vis.fashion_mnist import load_fashion_mnist
+    from fashion_mnist_vis.data.fashion_mnist import load_fashion_mnist
 
     try:
         load_fashion_mnist(mirrors=[], progress=None)

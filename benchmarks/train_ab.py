@@ -74,11 +74,11 @@ def measure(variants, model_name: str, rounds: int, steps: int, batch_size: int,
         tf.config.threading.set_inter_op_parallelism_threads(inter_op)
     import keras
 
-    from fashion_mnist_vis.models import build_model
-    from fashion_mnist_vis.pipeline import make_dataset
-    from fashion_mnist_vis.precision import precision_policy
-    from fashion_mnist_vis.synthetic import generate_synthetic
-    from fashion_mnist_vis.training import compile_model
+    from fashion_mnist_vis.models.registry import build_model
+    from fashion_mnist_vis.data.pipeline import make_dataset
+    from fashion_mnist_vis.models.precision import precision_policy
+    from fashion_mnist_vis.data.synthetic import generate_synthetic
+    from fashion_mnist_vis.training.trainer import compile_model
 
     images, labels = generate_synthetic(4096, seed=0)
     data = make_dataset(images, labels, batch_size, training=True).repeat()

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
+from fashion_mnist_vis.errors import UserError
+
 
 @contextlib.contextmanager
 def atomic_path(target: Union[str, Path]) -> Iterator[Path]:
@@ -46,3 +48,24 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_writable_folder(folder: Union[str, Path], what: str) -> Path:
+    """Fail before any work if ``folder`` cannot be created or written into; return it as a Path.
+
+    Nothing is created here.
+
+    ``what`` names the folder in the one-line error, e.g. "the plot folder".
+    Uses ``os.access``, which also reports read-only file systems (even to root).
+    """
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == folder and not folder.is_dir():
+        raise UserError(f"{what} {str(folder)!r} exists and is not a folder")
+    if not existing.is_dir():
+        raise UserError(f"cannot create {what} {str(folder)!r}: {str(existing)!r} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {what} {str(folder)!r}: {str(existing)!r} is not writable")
+    return folder

@@ -2,7 +2,7 @@
 
 Raise :class:`UserError` for anything caused by the user's input or
 environment (a bad flag value, a missing file, no network). Scripts catch it
-once in ``main()`` (see :mod:`fashion_mnist_vis.cli`), print its message as
+once in ``main()`` (see :mod:`fashion_mnist_vis.commands.cli`), print its message as
 one line on stderr and exit with status 2.
 """
 

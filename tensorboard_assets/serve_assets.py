@@ -20,7 +20,7 @@ REPO_ROOT = os.path.dirname(ASSETS_DIR)
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from fashion_mnist_vis import serve  # noqa: E402 (needs the sys.path entry above)
+from fashion_mnist_vis.commands import serve  # noqa: E402 (needs the sys.path entry above)
 
 
 def main(argv=None) -> int:

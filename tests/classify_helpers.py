@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mnist_vis.models import build_model
-from fashion_mnist_vis.pipeline import to_model_input
-from fashion_mnist_vis.synthetic import generate_synthetic
+from fashion_mnist_vis.models.registry import build_model
+from fashion_mnist_vis.data.pipeline import to_model_input
+from fashion_mnist_vis.data.synthetic import generate_synthetic
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="classify-models-"))
 atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
@@ -40,7 +40,7 @@ def trained_model_path(name: str) -> Path:
     """Registry model ``name``, trained (see :data:`STEPS`) or randomised, saved as .keras; return the file."""
     import keras
 
-    from fashion_mnist_vis.model_io import save_model_atomic
+    from fashion_mnist_vis.models.model_io import save_model_atomic
 
     keras.utils.set_random_seed(7)
     model = build_model(name)
@@ -62,6 +62,6 @@ def trained_model_path(name: str) -> Path:
 
 def trained_model(name: str):
     """A freshly loaded copy of :func:`trained_model_path`'s model."""
-    from fashion_mnist_vis.model_io import load_model
+    from fashion_mnist_vis.models.model_io import load_model
 
     return load_model(trained_model_path(name))

@@ -9,8 +9,8 @@ from typing import Dict
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.fashion_mnist import SYSTEM_ENV, IdxFile, content_md5
-from fashion_mnist_vis.idx import write_idx
+from fashion_mnist_vis.data.fashion_mnist import SYSTEM_ENV, IdxFile, content_md5
+from fashion_mnist_vis.data.idx import write_idx
 
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte.gz",

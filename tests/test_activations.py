@@ -1,20 +1,19 @@
 """ActivationModel: which layers are shown, and their outputs from one forward pass."""
 
+import keras  # noqa: F401  (required: a broken install fails here instead of skipping)
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.activations import (
+from fashion_mnist_vis.explain.activations import (
     PROBABILITIES,
     SPATIAL,
     VECTOR,
     ActivationModel,
 )
-from fashion_mnist_vis.keras_graph import LayerGraph
-from fashion_mnist_vis.scores import to_probabilities
-from fashion_mnist_vis.model_io import load_model, save_model_atomic
-from fashion_mnist_vis.models import build_model
-
-keras = pytest.importorskip("keras")
+from fashion_mnist_vis.models.keras_graph import LayerGraph
+from fashion_mnist_vis.models.scores import to_probabilities
+from fashion_mnist_vis.models.model_io import load_model, save_model_atomic
+from fashion_mnist_vis.models.registry import build_model
 
 IMAGE = np.random.default_rng(5).random((28, 28, 1), dtype=np.float32)
 

@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_mnist_vis import model_io
+from fashion_mnist_vis.models import model_io
 from fashion_mnist_vis.atomic import atomic_path, write_json_atomic
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.model_io import save_model_atomic
+from fashion_mnist_vis.models.model_io import save_model_atomic
 
 
 def _tiny_model(seed):

@@ -42,8 +42,13 @@ import pytest
 from PIL import Image
 
 from conftest import IDX_NAMES, free_port, make_striped_items
-from fashion_mnist_vis import classify, compare, evaluate, serve, tensorboard_visualise, train
-from fashion_mnist_vis.idx import write_idx
+from fashion_mnist_vis.commands import classify
+from fashion_mnist_vis.commands import compare
+from fashion_mnist_vis.commands import evaluate
+from fashion_mnist_vis.commands import serve
+from fashion_mnist_vis.commands import tensorboard_visualise
+from fashion_mnist_vis.commands import train
+from fashion_mnist_vis.data.idx import write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,7 +100,7 @@ def tiny_model_file(tmp_path_factory) -> Path:
     """A tiny (28, 28, 1) -> 10 softmax CNN with a GAP layer, saved as .keras (random weights)."""
     import keras
 
-    from fashion_mnist_vis.model_io import save_model_atomic
+    from fashion_mnist_vis.models.model_io import save_model_atomic
 
     keras.utils.set_random_seed(3)
     inputs = keras.Input((28, 28, 1))
@@ -116,7 +121,7 @@ def odd_models(tmp_path_factory, tiny_model_file) -> Dict[str, Path]:
     with_code = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Lambda(lambda x: x * 2.0),
                                   keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
     with_code.save(folder / "lambda.keras")
-    from fashion_mnist_vis.model_io import load_model
+    from fashion_mnist_vis.models.model_io import load_model
 
     load_model(tiny_model_file).save(folder / "good.h5")
     for suffix in (".keras", ".h5"):
@@ -430,7 +435,7 @@ def test_unreadable_image_permission_denied(user_folder, capsys, monkeypatch):
     """open() raising PermissionError (what chmod 000 does for a non-root user)."""
     import builtins
 
-    from fashion_mnist_vis import images
+    from fashion_mnist_vis.data import images
 
     image = user_folder.put("secret.png", _encoded("PNG"))
     real_open = Image.open
@@ -517,7 +522,7 @@ def test_bomb_is_refused_without_allocating_its_pixels(tmp_path):
     path.write_bytes(bomb_png())
     code = (
         "import resource, sys\n"
-        "from fashion_mnist_vis.images import load_image\n"
+        "from fashion_mnist_vis.data.images import load_image\n"
         "from fashion_mnist_vis.errors import UserError\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "try:\n    load_image(sys.argv[1])\nexcept UserError as error:\n    print(error)\n"

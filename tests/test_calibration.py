@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.calibration import calibration_of, reliability_bins
+from fashion_mnist_vis.explain.calibration import calibration_of, reliability_bins
 
 
 def test_ece_by_hand_on_five_predictions():

@@ -2,7 +2,7 @@
 
 import time
 
-from fashion_mnist_vis.callbacks import eta_line, format_duration
+from fashion_mnist_vis.training.callbacks import eta_line, format_duration
 
 
 def test_durations_read_as_seconds_minutes_or_hours():

@@ -1,11 +1,12 @@
 """CAM and Grad-CAM: values computed by hand, the two methods agreeing, method choice per model."""
 
+import keras
 import numpy as np
 import pytest
 
 from classify_helpers import trained_model
-from fashion_mnist_vis.keras_graph import LayerGraph
-from fashion_mnist_vis.cam import (
+from fashion_mnist_vis.models.keras_graph import LayerGraph
+from fashion_mnist_vis.explain.cam import (
     CAM,
     GRAD_CAM,
     CamExplainer,
@@ -13,9 +14,7 @@ from fashion_mnist_vis.cam import (
     grad_cam,
     normalise_map,
 )
-from fashion_mnist_vis.models import MODELS, build_model, find_last_conv_layer
-
-keras = pytest.importorskip("keras")
+from fashion_mnist_vis.models.registry import MODELS, build_model, find_gap_layer, find_last_conv_layer
 
 # ---------------------------------------------------------------- pure maths
 
@@ -177,8 +176,13 @@ def test_methods_follow_the_model_structure(name, methods, layer):
         assert "no convolutional layer" in explainer.why_none()
 
 
-def test_every_registered_model_is_covered():
-    assert set(MODELS) == {"gap_cnn", "resnet", "tinyvgg", "lenet", "cnn64", "dense"}
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_registered_model_gets_the_methods_its_structure_allows(name):
+    model = build_model(name)
+    explainer = CamExplainer(model, LayerGraph(model))
+    has_conv = find_last_conv_layer(model) is not None
+    assert (GRAD_CAM in explainer.methods) == has_conv
+    assert (CAM in explainer.methods) == (has_conv and find_gap_layer(model) is not None)
 
 
 def test_gap_not_feeding_the_classifier_means_grad_cam_only():
@@ -193,7 +197,7 @@ def test_gap_not_feeding_the_classifier_means_grad_cam_only():
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_maps_of_a_loaded_model_match_the_original(hand_model, tmp_path, suffix):
     """A loaded Sequential model's layers carry stale graph nodes; the maps must not be affected."""
-    from fashion_mnist_vis.model_io import load_model, save_model_atomic
+    from fashion_mnist_vis.models.model_io import load_model, save_model_atomic
 
     loaded = load_model(save_model_atomic(hand_model, tmp_path / f"hand{suffix}"))
     for original, reloaded in zip(CamExplainer(hand_model, LayerGraph(hand_model)).explain(IMAGE, 1), CamExplainer(loaded, LayerGraph(loaded)).explain(IMAGE, 1)):

@@ -14,8 +14,8 @@ from PIL import Image
 
 from classify_helpers import synthetic_data, trained_model_path
 from fashion_mnist_vis.classes import CLASS_NAMES
-from fashion_mnist_vis.classify import main
-from fashion_mnist_vis.models import build_model
+from fashion_mnist_vis.commands.classify import main
+from fashion_mnist_vis.models.registry import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_images"
@@ -152,8 +152,8 @@ def test_text_output_and_top_k_is_capped_at_ten(tiny_model, capsys):
 
 def test_png_arrays_classify_like_the_arrays_themselves(tiny_model, tmp_path, capsys):
     """Fashion-MNIST-style 28x28 arrays saved as PNGs pass through preprocessing unchanged."""
-    from fashion_mnist_vis.model_io import load_model
-    from fashion_mnist_vis.pipeline import to_model_input
+    from fashion_mnist_vis.models.model_io import load_model
+    from fashion_mnist_vis.data.pipeline import to_model_input
 
     images, _ = synthetic_data()
     images = images[:12]
@@ -186,7 +186,7 @@ def test_cam_class_is_matched_case_insensitively(tiny_model, tmp_path, capsys):
 
 def test_cam_class_accepts_what_evaluate_folders_accept():
     """One matcher: --cam-class takes the spellings evaluate accepts for class folders."""
-    from fashion_mnist_vis.analysis import find_class
+    from fashion_mnist_vis.explain.analysis import find_class
 
     for spelling, index in (("tshirt", 0), ("T-shirt_top", 0), ("sneakers", 7), ("ankle-boot", 9), ("3", 3)):
         assert find_class(spelling) == index
@@ -199,7 +199,7 @@ def test_unknown_cam_class_lists_the_classes(capsys):
 
 
 def test_dense_model_gets_no_cam_but_does_not_fail(tmp_path, capsys):
-    from fashion_mnist_vis.model_io import save_model_atomic
+    from fashion_mnist_vis.models.model_io import save_model_atomic
 
     model = save_model_atomic(build_model("dense"), tmp_path / "dense.keras")
     folder = tmp_path / "plots"
@@ -305,7 +305,7 @@ def _write(path, data):
 def _vector_model(folder):
     import keras
 
-    from fashion_mnist_vis.model_io import save_model_atomic
+    from fashion_mnist_vis.models.model_io import save_model_atomic
 
     model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(10)])
     return save_model_atomic(model, folder / "vector.keras")
@@ -314,7 +314,7 @@ def _vector_model(folder):
 def _five_class_model(folder):
     import keras
 
-    from fashion_mnist_vis.model_io import save_model_atomic
+    from fashion_mnist_vis.models.model_io import save_model_atomic
 
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
     return save_model_atomic(model, folder / "five.keras")
@@ -371,7 +371,7 @@ def test_preprocess_flags_reach_the_plots(tiny_model, tmp_path, capsys):
 @pytest.mark.slow
 def test_the_original_demo_command_verbatim(tiny_model, tmp_path):
     """`python fashion_mnist_vis/classify.py sample_images/black_bag.jpg --saved_model model.h5 --save_plots`."""
-    from fashion_mnist_vis.model_io import load_model, save_model_atomic
+    from fashion_mnist_vis.models.model_io import load_model, save_model_atomic
 
     save_model_atomic(load_model(tiny_model), tmp_path / "model.h5")
     shutil.copytree(SAMPLES, tmp_path / "sample_images")

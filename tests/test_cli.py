@@ -1,4 +1,4 @@
-"""cli.py: the shared parser plumbing and TensorFlow's quiet, lean import."""
+"""commands/cli.py, the shared parser plumbing, and models/keras_runtime.py, TensorFlow's quiet, lean import."""
 
 import subprocess
 import sys
@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from fashion_mnist_vis import cli
+from fashion_mnist_vis.models import keras_runtime
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_hidden_modules_fail_to_import_inside_the_block_only(monkeypatch):
     monkeypatch.delitem(sys.modules, "colorsys", raising=False)  # a small module nothing here uses
-    with cli._hidden(("colorsys",)):
+    with keras_runtime._hidden(("colorsys",)):
         with pytest.raises(ImportError):
             import colorsys  # noqa: F401
     import colorsys  # noqa: F401, F811
@@ -24,7 +24,7 @@ def test_hidden_modules_fail_to_import_inside_the_block_only(monkeypatch):
 def test_modules_already_imported_are_not_hidden():
     import json
 
-    with cli._hidden(("json",)):
+    with keras_runtime._hidden(("json",)):
         import json as again
 
     assert again is json and sys.modules["json"] is json
@@ -34,8 +34,8 @@ def test_modules_already_imported_are_not_hidden():
 def test_tensorflow_is_imported_without_sklearn_or_matplotlib_which_still_work_afterwards():
     code = (
         "import sys\n"
-        "from fashion_mnist_vis import cli\n"
-        "cli.import_tensorflow()\n"
+        "from fashion_mnist_vis.models.keras_runtime import import_tensorflow\n"
+        "import_tensorflow()\n"
         "import keras, tensorflow\n"
         "heavy = [name for name in ('sklearn', 'matplotlib') if name in sys.modules]\n"
         "assert not heavy, heavy\n"

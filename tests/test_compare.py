@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from conftest import single_error_line
-from fashion_mnist_vis.compare import main
+from fashion_mnist_vis.commands.compare import main
 
 DATA = ["--dataset", "synthetic", "--train-size", "1000", "--test-size", "200", "--batch-size", "64",
         "--precision", "float32"]

@@ -5,7 +5,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from fashion_mnist_vis.classes import CLASS_NAMES
-from fashion_mnist_vis.embedding_plots import CLASS_COLOURS, plot_projection, projection_title
+from fashion_mnist_vis.visualize.embedding_plots import CLASS_COLOURS, plot_projection, projection_title
 
 
 def test_scatter_has_one_coloured_legend_entry_per_class_and_axis_labels():

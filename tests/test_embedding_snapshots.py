@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_mnist_vis.embedding_snapshots import (
-    fit_projection,
+from fashion_mnist_vis.explain.pca import fit_pca
+from fashion_mnist_vis.training.embedding_snapshots import (
     load_snapshots,
     save_snapshots,
     shared_limits,
@@ -19,7 +19,7 @@ def test_pca_by_hand():
     t = np.array([-3.0, 3.0, 0.0, 0.0])
     z = np.array([0.0, 0.0, -1.0, 1.0])
     data = 5 + t[:, None] * direction + z[:, None] * np.array([0.0, 0.0, 1.0])
-    projection = fit_projection(data)
+    projection = fit_pca(data)
     np.testing.assert_allclose(projection.mean, [5, 5, 5])
     np.testing.assert_allclose(projection.components, [direction, [0, 0, 1]], atol=1e-12)
     np.testing.assert_allclose(projection.explained, [18 / 20, 2 / 20])
@@ -29,7 +29,7 @@ def test_pca_by_hand():
 def test_component_signs_are_fixed():
     rng = np.random.default_rng(1)
     data = rng.standard_normal((50, 6)) * [5, 3, 1, 1, 1, 1]
-    first, second = fit_projection(data), fit_projection(-data)  # the same axes, mirrored data
+    first, second = fit_pca(data), fit_pca(-data)  # the same axes, mirrored data
     for projection in (first, second):
         for row in projection.components:
             assert row[np.argmax(np.abs(row))] > 0
@@ -37,7 +37,7 @@ def test_component_signs_are_fixed():
 
 
 def test_one_dimensional_embeddings_give_a_flat_second_axis():
-    projection = fit_projection(np.arange(5.0)[:, None])
+    projection = fit_pca(np.arange(5.0)[:, None])
     assert projection.components.shape == (2, 1) and not projection.components[1].any()
 
 

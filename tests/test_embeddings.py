@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.embeddings import (
+from fashion_mnist_vis.explain.embeddings import (
     EXACT_PCA_MAX_DIMS,
     build_embedder,
     embedding_probe,
@@ -15,9 +15,9 @@ from fashion_mnist_vis.embeddings import (
     tsne_2d,
 )
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.keras_graph import LayerGraph
-from fashion_mnist_vis.scores import as_probabilities
-from fashion_mnist_vis.models import build_model
+from fashion_mnist_vis.models.keras_graph import LayerGraph
+from fashion_mnist_vis.models.scores import as_probabilities
+from fashion_mnist_vis.models.registry import build_model
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def _node_count(model) -> int:
 def test_a_loaded_models_feature_model_runs_the_network_once(gap_cnn, tmp_path):
     """Loading a Sequential model builds its graph several times; the embedding and the class scores
     must come from one copy of it, or every batch runs the network twice."""
-    from fashion_mnist_vis.model_io import load_model, save_model_atomic
+    from fashion_mnist_vis.models.model_io import load_model, save_model_atomic
 
     save_model_atomic(gap_cnn, tmp_path / "gap.keras")
     loaded = load_model(tmp_path / "gap.keras")

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from conftest import single_error_line
-from fashion_mnist_vis.evaluate import main
-from fashion_mnist_vis.synthetic import load_synthetic
+from fashion_mnist_vis.commands.evaluate import main
+from fashion_mnist_vis.data.synthetic import load_synthetic
 
 TEST_SIZE = 300
 FOLDER_NAMES = ["t_shirt_top", "Trousers", "pull-over", "DRESS", "4", "sandals", "Shirt", "sneaker", "Bag",
@@ -21,10 +21,10 @@ def saved_model(tmp_path_factory):
     """tinyvgg trained for 2 epochs on 1000 synthetic images, saved as .keras and .h5."""
     import keras
 
-    from fashion_mnist_vis.model_io import save_model_atomic
-    from fashion_mnist_vis.models import build_model
-    from fashion_mnist_vis.pipeline import to_model_input
-    from fashion_mnist_vis.training import compile_model
+    from fashion_mnist_vis.models.model_io import save_model_atomic
+    from fashion_mnist_vis.models.registry import build_model
+    from fashion_mnist_vis.data.pipeline import to_model_input
+    from fashion_mnist_vis.training.trainer import compile_model
 
     folder = tmp_path_factory.mktemp("evaluate")
     (x_train, y_train), _ = load_synthetic(1000, 0, seed=7)
@@ -92,7 +92,7 @@ def test_report_has_calibration_and_no_training_curves(saved_model, tmp_path):
 def test_a_model_with_another_input_shape_gets_preprocessed_images(tmp_path):
     import keras
 
-    from fashion_mnist_vis.model_io import save_model_atomic
+    from fashion_mnist_vis.models.model_io import save_model_atomic
 
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
                               keras.layers.Dense(10, activation="softmax")])

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import FileServer, free_port
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.fashion_mnist import (
+from fashion_mnist_vis.data.fashion_mnist import (
     CACHE_ENV,
     MIRRORS,
     MIRRORS_ENV,
@@ -24,7 +24,7 @@ from fashion_mnist_vis.fashion_mnist import (
     download_timeout,
     load_fashion_mnist,
 )
-from fashion_mnist_vis.idx import read_idx
+from fashion_mnist_vis.data.idx import read_idx
 
 
 def _load(cache, mirrors, specs, progress=None, system=None):
@@ -133,7 +133,7 @@ def test_data_dir_missing_file(tmp_path):
 
 
 def test_image_label_count_mismatch(tmp_path, idx_dir):
-    from fashion_mnist_vis.idx import write_idx
+    from fashion_mnist_vis.data.idx import write_idx
 
     for path in idx_dir.iterdir():
         shutil.copy(path, tmp_path / path.name)

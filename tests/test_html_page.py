@@ -2,8 +2,8 @@
 
 import re
 
-from fashion_mnist_vis.cam import CAM, GRAD_CAM, CamResult
-from fashion_mnist_vis.html_page import (
+from fashion_mnist_vis.explain.cam import CAM, GRAD_CAM, CamResult
+from fashion_mnist_vis.visualize.html_page import (
     BatchEntry,
     ImagePage,
     Panel,

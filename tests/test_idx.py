@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.idx import read_idx, write_idx
+from fashion_mnist_vis.data.idx import read_idx, write_idx
 
 
 @pytest.mark.parametrize("name", ["images-idx3-ubyte", "images-idx3-ubyte.gz"])

@@ -6,7 +6,7 @@ from PIL import Image
 
 from fashion_mnist_vis.classes import CLASS_NAMES, accepted_class_names, match_class_name
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.image_folders import find_class_folders, load_labelled_folder
+from fashion_mnist_vis.data.image_folders import find_class_folders, load_labelled_folder
 
 
 @pytest.mark.parametrize(

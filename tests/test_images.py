@@ -1,4 +1,4 @@
-"""Tests for fashion_mnist_vis.images: every test image is generated here with Pillow."""
+"""Tests for fashion_mnist_vis.data.images: every test image is generated here with Pillow."""
 
 import os
 import struct
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
-from fashion_mnist_vis import images
+from fashion_mnist_vis.data import images
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.images import MAX_PIXELS, collect_image_paths, load_image, to_rgb
+from fashion_mnist_vis.data.images import MAX_PIXELS, collect_image_paths, load_image, to_rgb
 
 
 def _two_tone(size=(40, 30)):

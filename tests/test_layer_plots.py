@@ -7,9 +7,9 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 
-from fashion_mnist_vis import layer_plots
-from fashion_mnist_vis.cam import CAM, CamResult
-from fashion_mnist_vis.preprocess import preprocess
+from fashion_mnist_vis.visualize import layer_plots
+from fashion_mnist_vis.explain.cam import CAM, CamResult
+from fashion_mnist_vis.data.preprocess import preprocess
 
 
 def test_grid_shape():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.lr_finder import (
+from fashion_mnist_vis.training.lr_finder import (
     has_diverged,
     learning_rate_schedule,
     run_range_test,

@@ -7,14 +7,14 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_mnist_vis import model_handle
+from fashion_mnist_vis.models import model_handle
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.graph import ModelGraph
-from fashion_mnist_vis.keras_graph import LayerGraph
-from fashion_mnist_vis.model_handle import open_model
-from fashion_mnist_vis.model_io import save_model_atomic
-from fashion_mnist_vis.models import build_model
-from fashion_mnist_vis.numpy_network import NumpyGraph
+from fashion_mnist_vis.models.graph import ModelGraph
+from fashion_mnist_vis.models.keras_graph import LayerGraph
+from fashion_mnist_vis.models.model_handle import open_model
+from fashion_mnist_vis.models.model_io import save_model_atomic
+from fashion_mnist_vis.models.registry import build_model
+from fashion_mnist_vis.models.numpy_network import NumpyGraph
 from test_numpy_network import SAMPLE, randomise
 
 REFUSAL = "cannot run with --engine numpy (layer type 'Rescaling'); use --engine keras"
@@ -48,7 +48,7 @@ def test_one_rule_picks_the_engine(models, kind):
 
 def test_the_file_is_read_once_even_when_numpy_cannot_run_it(models, monkeypatch):
     """Before, classify parsed the file for NumPy, then Keras parsed it again."""
-    from fashion_mnist_vis.classify import main
+    from fashion_mnist_vis.commands.classify import main
 
     reads = []
     read_config = model_handle._read_config
@@ -82,7 +82,10 @@ def test_both_engines_probe_the_same_values_compiled_or_not(models):
 
 def _commands(models, tmp_path):
     """Each command that runs a model, as (name, main, argv without --engine)."""
-    from fashion_mnist_vis import classify, evaluate, tensorboard_visualise, webcam_classify
+    from fashion_mnist_vis.commands import classify
+    from fashion_mnist_vis.commands import evaluate
+    from fashion_mnist_vis.commands import tensorboard_visualise
+    from fashion_mnist_vis.commands import webcam_classify
     from test_webcam_classify import write_clip
 
     clip = write_clip(tmp_path / "clip.avi", [np.zeros((28, 28), np.uint8)], frames_per_item=2)
@@ -117,7 +120,7 @@ def test_auto_is_numpy_for_classify_and_keras_for_the_commands_that_run_many_ima
 
 
 def test_evaluate_gives_the_same_numbers_under_both_engines(models, tmp_path, capsys):
-    from fashion_mnist_vis.evaluate import main
+    from fashion_mnist_vis.commands.evaluate import main
 
     metrics = {}
     for engine in ("numpy", "keras"):
@@ -135,7 +138,7 @@ def test_evaluate_gives_the_same_numbers_under_both_engines(models, tmp_path, ca
 
 
 def test_the_export_gives_the_same_embeddings_under_both_engines(models, tmp_path, capsys):
-    from fashion_mnist_vis.tensorboard_visualise import main
+    from fashion_mnist_vis.commands.tensorboard_visualise import main
 
     for engine in ("numpy", "keras"):
         assert main(["--saved-model", str(models["h5"]), "--engine", engine, "--dataset", "synthetic",

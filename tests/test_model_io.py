@@ -1,4 +1,4 @@
-"""Tests for fashion_mnist_vis.model_io.load_model; every model file is built here.
+"""Tests for fashion_mnist_vis.models.model_io.load_model; every model file is built here.
 
 The legacy fixture is written with tf_keras (Keras 2) and then given the exact
 shape of files saved by TensorFlow 2.1 (keras_version "2.2.4-tf"): the first
@@ -11,17 +11,18 @@ import subprocess
 import sys
 import zipfile
 
+import h5py
+import keras
 import numpy as np
 import pytest
 
-from fashion_mnist_vis import model_handle, model_io
-from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.legacy_config import upgrade_legacy_config
-from fashion_mnist_vis.model_io import load_model, save_model_atomic
-from fashion_mnist_vis.models import build_model
+from fashion_mnist_vis.models import model_handle
 
-keras = pytest.importorskip("keras")
-h5py = pytest.importorskip("h5py")
+from fashion_mnist_vis.models import model_io
+from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.models.legacy_config import upgrade_legacy_config
+from fashion_mnist_vis.models.model_io import load_model, save_model_atomic
+from fashion_mnist_vis.models.registry import build_model
 
 RNG = np.random.default_rng(1234)
 IMAGES = RNG.random((6, 28, 28, 1), dtype=np.float32)
@@ -451,7 +452,7 @@ def test_permission_error_is_reported(tmp_path, good_files, monkeypatch):
 def test_modules_do_not_import_tensorflow():
     code = (
         "import sys\n"
-        "import fashion_mnist_vis.images, fashion_mnist_vis.preprocess, fashion_mnist_vis.model_io\n"
+        "import fashion_mnist_vis.data.images, fashion_mnist_vis.data.preprocess, fashion_mnist_vis.models.model_io\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'h5py', 'tf_keras') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -1,9 +1,12 @@
+import re
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.models import (
+from fashion_mnist_vis.models.registry import (
     INPUT_SHAPE,
     MODELS,
     build_model,
@@ -23,16 +26,31 @@ EXPECTED_PARAMETERS = {
 }
 
 
-def test_registry_lists_every_architecture():
-    assert set(MODELS) == set(EXPECTED_PARAMETERS)
-    for name in MODELS:
-        assert name in models_help()
+def _documented_parameters() -> dict:
+    """The README's Models table: name -> parameter count."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    return {name: int(count.replace(",", ""))
+            for name, count in re.findall(r"^\| `(\w+)`(?: \(default\))? \|.*\| ([\d,]+) \|$", readme, re.M)}
 
 
-@pytest.mark.parametrize("name", list(EXPECTED_PARAMETERS))
+def test_the_readme_documents_the_parameter_counts_checked_here():
+    assert _documented_parameters() == EXPECTED_PARAMETERS
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_each_registered_model_builds_under_its_name_with_stable_unique_layer_names(name):
+    first, second = build_model(name), build_model(name)
+    assert first.name == name
+    names = [layer.name for layer in first.layers]
+    assert len(set(names)) == len(names)
+    assert names == [layer.name for layer in second.layers]  # building again does not renumber them
+    assert f"{name}: {MODELS[name].summary}" in models_help()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
 def test_parameter_count_input_and_output(name):
     model = build_model(name)
-    assert model.count_params() == EXPECTED_PARAMETERS[name]
+    assert model.count_params() == EXPECTED_PARAMETERS[name], "a new model needs its count in the README's table"
     assert tuple(model.input_shape) == (None, *INPUT_SHAPE)
     probabilities = np.asarray(model(np.random.rand(2, *INPUT_SHAPE).astype("float32")))
     assert probabilities.shape == (2, 10)
@@ -77,7 +95,7 @@ def test_unknown_model_names_the_choices():
 
 @pytest.mark.parametrize("name", ["gap_cnn", "resnet"])
 def test_batch_norm_running_averages_follow_quickly(name):
-    from fashion_mnist_vis.models import BATCH_NORM_MOMENTUM
+    from fashion_mnist_vis.models.registry import BATCH_NORM_MOMENTUM
 
     norms = [layer for layer in build_model(name).layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert norms and all(layer.momentum == BATCH_NORM_MOMENTUM == 0.9 for layer in norms)

@@ -11,13 +11,13 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.keras_graph import LayerGraph
-from fashion_mnist_vis.classify import main
-from fashion_mnist_vis.model_io import save_model_atomic
-from fashion_mnist_vis.models import MODELS, build_model, find_classifier_layer, find_last_conv_layer
+from fashion_mnist_vis.models.keras_graph import LayerGraph
+from fashion_mnist_vis.commands.classify import main
+from fashion_mnist_vis.models.model_io import save_model_atomic
+from fashion_mnist_vis.models.registry import MODELS, build_model, find_classifier_layer, find_last_conv_layer
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.model_handle import open_model
-from fashion_mnist_vis.numpy_network import NumpyNetwork
+from fashion_mnist_vis.models.model_handle import open_model
+from fashion_mnist_vis.models.numpy_network import NumpyNetwork
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_images" / "sneaker.jpg"
@@ -211,8 +211,8 @@ def test_numpy_engine_classifies_with_plots_without_importing_tensorflow(gap_mod
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_a_mixed_precision_model_runs_in_float32_like_model_io(suffix, tmp_path):
     """A model trained under mixed_bfloat16 keeps float32 weights; both engines compute in float32."""
-    from fashion_mnist_vis.model_io import load_model
-    from fashion_mnist_vis.precision import precision_policy
+    from fashion_mnist_vis.models.model_io import load_model
+    from fashion_mnist_vis.models.precision import precision_policy
 
     with precision_policy("mixed_bfloat16"):
         model = randomise(build_model("tinyvgg"), seed=2)

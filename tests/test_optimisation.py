@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.optimisation import Optimisation, SmoothedSparseCrossentropy, learning_rate, make_loss, \
+from fashion_mnist_vis.training.optimisation import Optimisation, SmoothedSparseCrossentropy, learning_rate, make_loss, \
     make_optimizer
-from fashion_mnist_vis.training import LEGACY_SETTINGS, RUN_CONFIG, TrainConfig, compile_model, optimisation_of
+from fashion_mnist_vis.training.trainer import LEGACY_SETTINGS, RUN_CONFIG, TrainConfig, compile_model, optimisation_of
 
 
 def test_smoothed_loss_by_hand():
@@ -54,7 +54,7 @@ def test_a_compiled_model_with_the_recipe_saves_and_reloads_for_resuming(tmp_pat
     """The smoothed loss and the schedule survive a .keras round trip (as --resume needs), safe mode on."""
     import keras
 
-    from fashion_mnist_vis.models import build_model
+    from fashion_mnist_vis.models.registry import build_model
 
     model = build_model("tinyvgg")
     config = TrainConfig(model="tinyvgg", epochs=3, label_smoothing=0.1, weight_decay=0.01)

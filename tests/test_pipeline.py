@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from fashion_mnist_vis.pipeline import augment_batch, make_dataset, to_model_input
+from fashion_mnist_vis.data.pipeline import augment_batch, make_dataset, to_model_input
 
 
 def test_to_model_input_scales_to_unit_range_with_channel():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.precision import (
+from fashion_mnist_vis.models.precision import (
     PRECISIONS,
     Precision,
     detect_precision,
@@ -70,7 +70,7 @@ def test_auto_training_runs_and_records_what_this_cpu_resolves_it_to(tmp_path, c
 
     Every other training test asks for its precision, so none depends on the CPU it runs on.
     """
-    from fashion_mnist_vis import train
+    from fashion_mnist_vis.commands import train
 
     expected = detect_precision("auto")
     assert train.main(["--dataset", "synthetic", "--train-size", "120", "--test-size", "40", "--model", "tinyvgg",
@@ -93,7 +93,7 @@ def test_precision_policy_is_restored_after_the_block_even_on_error():
 
 @pytest.mark.parametrize("name", ["gap_cnn", "dense", "lenet", "cnn64", "tinyvgg", "resnet"])
 def test_models_under_a_mixed_policy_keep_names_and_parameters_with_a_float32_softmax(name):
-    from fashion_mnist_vis.models import build_model, find_classifier_layer
+    from fashion_mnist_vis.models.registry import build_model, find_classifier_layer
 
     reference = build_model(name)
     with precision_policy("mixed_bfloat16"):
@@ -111,8 +111,8 @@ def test_models_under_a_mixed_policy_keep_names_and_parameters_with_a_float32_so
 def test_a_mixed_model_reloads_computing_in_float32_with_the_same_weights(tmp_path, suffix):
     import keras
 
-    from fashion_mnist_vis.model_io import load_model, save_model_atomic
-    from fashion_mnist_vis.models import build_model
+    from fashion_mnist_vis.models.model_io import load_model, save_model_atomic
+    from fashion_mnist_vis.models.registry import build_model
 
     keras.utils.set_random_seed(0)
     with precision_policy("mixed_bfloat16"):
@@ -131,7 +131,7 @@ def test_a_mixed_model_reloads_computing_in_float32_with_the_same_weights(tmp_pa
 
 
 def test_run_config_without_precision_loads_as_auto_and_a_bad_one_is_refused(tmp_path):
-    from fashion_mnist_vis.training import RUN_CONFIG, TrainConfig
+    from fashion_mnist_vis.training.trainer import RUN_CONFIG, TrainConfig
 
     TrainConfig(model="tinyvgg", epochs=3).save(tmp_path)
     saved = json.loads((tmp_path / RUN_CONFIG).read_text())
@@ -149,9 +149,15 @@ def test_mixed_bfloat16_training_resumes_and_its_model_classifies_evaluates_and_
     """Two steps under mixed_bfloat16 (emulated on CPUs without bf16 units: slow but correct)."""
     import keras
 
-    from fashion_mnist_vis import classify, evaluate, tensorboard_visualise, train
-    from fashion_mnist_vis.model_io import load_model
-    from fashion_mnist_vis.training import RUN_CONFIG
+    from fashion_mnist_vis.commands import classify
+
+    from fashion_mnist_vis.commands import evaluate
+
+    from fashion_mnist_vis.commands import tensorboard_visualise
+
+    from fashion_mnist_vis.commands import train
+    from fashion_mnist_vis.models.model_io import load_model
+    from fashion_mnist_vis.training.trainer import RUN_CONFIG
 
     model_path = tmp_path / "model.keras"
     data = ["--dataset", "synthetic", "--train-size", "220", "--test-size", "100", "--seed", "3"]
@@ -195,8 +201,8 @@ def test_mixed_bfloat16_training_resumes_and_its_model_classifies_evaluates_and_
 
 
 def test_model_policy_is_the_first_weighted_layers_not_the_model_objects():
-    from fashion_mnist_vis.models import build_model
-    from fashion_mnist_vis.precision import model_policy
+    from fashion_mnist_vis.models.registry import build_model
+    from fashion_mnist_vis.models.precision import model_policy
 
     with precision_policy("mixed_bfloat16"):
         sequential, functional = build_model("tinyvgg"), build_model("resnet")

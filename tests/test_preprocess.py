@@ -1,4 +1,4 @@
-"""Tests for fashion_mnist_vis.preprocess, on images generated here with Pillow."""
+"""Tests for fashion_mnist_vis.data.preprocess, on images generated here with Pillow."""
 
 import dataclasses
 import io
@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.preprocess import (
+from fashion_mnist_vis.data.preprocess import (
     INVERT_CHOICES,
     METHOD_CHOICES,
     Preprocessed,

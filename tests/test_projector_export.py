@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_mnist_vis.embedding_plots import CLASS_COLOURS, class_colours_rgb
+from fashion_mnist_vis.visualize.embedding_plots import CLASS_COLOURS, class_colours_rgb
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.projector_export import (
+from fashion_mnist_vis.projector.export import (
     MANIFEST_JSON,
     OWN_FILES,
     TINT_LEVELS,

@@ -16,7 +16,7 @@ from PIL import Image
 
 from classify_helpers import trained_model_path
 from conftest import free_port
-from fashion_mnist_vis.fashion_mnist import (
+from fashion_mnist_vis.data.fashion_mnist import (
     CACHE_ENV,
     DEFAULT_SYSTEM_DIR,
     MIRRORS_ENV,
@@ -84,7 +84,7 @@ def test_short_real_training_clears_its_accuracy_bar(no_flags, tmp_path):
     Measured on a 2-core CPU: test accuracy 0.756 (seed 42), 0.754 (seed 1), 0.761 (seed 7),
     about 8 s of training; chance is 0.10. The bar leaves 0.1 of margin.
     """
-    from fashion_mnist_vis.train import main
+    from fashion_mnist_vis.commands.train import main
 
     assert main(["--model", "tinyvgg", "--learning-rate", "0.003", "--batch-size", "64", "--epochs", "3",
                  "--train-size", "3000", "--test-size", "1000", "--precision", "float32",
@@ -103,9 +103,9 @@ def test_short_real_training_clears_its_accuracy_bar(no_flags, tmp_path):
 
 def test_real_test_images_as_pngs_classify_like_the_arrays(no_flags, tmp_path, capsys):
     """Two real test images per class, written as 28x28 PNGs, get the model's predictions on the arrays."""
-    from fashion_mnist_vis.classify import main
-    from fashion_mnist_vis.model_io import load_model
-    from fashion_mnist_vis.pipeline import to_model_input
+    from fashion_mnist_vis.commands.classify import main
+    from fashion_mnist_vis.models.model_io import load_model
+    from fashion_mnist_vis.data.pipeline import to_model_input
 
     data = load_fashion_mnist(progress=None)
     picks = np.concatenate([np.flatnonzero(data.y_test == label)[:2] for label in range(10)])

@@ -1,4 +1,4 @@
-"""Tests for the CORS server (fashion_mnist_vis.serve and tensorboard_assets/serve_assets.py).
+"""Tests for the CORS server (fashion_mnist_vis.projector.server, the serve command and tensorboard_assets/serve_assets.py).
 
 Everything talks real HTTP over loopback: urllib and http.client for well-formed
 requests, raw sockets for the malformed and hostile ones that clients refuse
@@ -30,7 +30,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # also run from elsewhere or as plain `pytest`
     sys.path.insert(0, str(REPO_ROOT))
 
-from fashion_mnist_vis import serve  # noqa: E402
+from fashion_mnist_vis.commands import serve  # noqa: E402
+from fashion_mnist_vis.projector import server as projector_server  # noqa: E402
 from fashion_mnist_vis.errors import UserError  # noqa: E402
 from conftest import default_sigint
 
@@ -78,7 +79,7 @@ def site(tmp_path_factory):
 
 
 def start_server(directory, **kwargs):
-    server = serve.make_server(directory, "127.0.0.1", 0, **kwargs)
+    server = projector_server.make_server(directory, "127.0.0.1", 0, **kwargs)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return server, thread
@@ -393,7 +394,7 @@ def test_make_server_port_zero_and_independent_servers(tmp_path):
     try:
         ports = [server.server_port for server, _ in servers]
         assert all(p > 0 for p in ports) and ports[0] != ports[1]
-        assert isinstance(servers[0][0], serve.ThreadingHTTPServer)
+        assert isinstance(servers[0][0], projector_server.ThreadingHTTPServer)
         assert servers[0][0].daemon_threads
         assert [fetch(p, "/x.json")[2] for p in ports] == [b'"a"', b'"b"']
     finally:
@@ -403,7 +404,7 @@ def test_make_server_port_zero_and_independent_servers(tmp_path):
 
 def test_make_server_missing_directory(tmp_path):
     with pytest.raises(UserError, match="does not exist; run tensorboard_visualise.py"):
-        serve.make_server(tmp_path / "missing", port=0)
+        projector_server.make_server(tmp_path / "missing", port=0)
 
 
 def test_access_log_one_line_per_request_and_quiet(tmp_path, capsys):
@@ -477,7 +478,7 @@ def _stop_at_once(self, poll_interval=0.5):
 
 def test_warns_when_listening_on_all_interfaces(tmp_path, capsys, monkeypatch):
     (tmp_path / "config.json").write_text("{}")
-    monkeypatch.setattr(serve.ProjectorServer, "serve_forever", _stop_at_once)
+    monkeypatch.setattr(projector_server.ProjectorServer, "serve_forever", _stop_at_once)
     assert serve.main(["--host", "0.0.0.0", "--port", "0", "--directory", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert [line for line in captured.err.splitlines() if "warning" in line] == [
@@ -485,16 +486,16 @@ def test_warns_when_listening_on_all_interfaces(tmp_path, capsys, monkeypatch):
     ]
     assert "server stopped" in captured.err
     assert re.search(r"config=http://localhost:\d+/config\.json", captured.out)
-    assert serve.url_host("127.0.0.1") == "localhost" and serve.url_host("::") == "localhost"
-    assert serve._exposure_warning("127.0.0.1") is None
-    assert serve._exposure_warning("::") is not None
+    assert projector_server.url_host("127.0.0.1") == "localhost" and projector_server.url_host("::") == "localhost"
+    assert serve.exposure_warning("127.0.0.1") is None
+    assert serve.exposure_warning("::") is not None
 
 
 def test_launcher_defaults_to_its_own_folder(capsys, monkeypatch):
     spec = importlib.util.spec_from_file_location("serve_assets_under_test", LAUNCHER)
     launcher = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(launcher)
-    monkeypatch.setattr(serve.ProjectorServer, "serve_forever", _stop_at_once)
+    monkeypatch.setattr(projector_server.ProjectorServer, "serve_forever", _stop_at_once)
     assert launcher.main(["--port", "0", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert f"Serving {os.path.realpath(LAUNCHER.parent)} at http://localhost:" in out

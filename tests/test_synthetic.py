@@ -1,4 +1,4 @@
-"""Tests for the synthetic Fashion-MNIST look-alike (fashion_mnist_vis.synthetic)."""
+"""Tests for the synthetic Fashion-MNIST look-alike (fashion_mnist_vis.data.synthetic)."""
 
 import inspect
 import warnings
@@ -8,7 +8,7 @@ import pytest
 
 from fashion_mnist_vis.classes import IMAGE_SIZE, NUM_CLASSES
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.synthetic import generate_synthetic, load_synthetic
+from fashion_mnist_vis.data.synthetic import generate_synthetic, load_synthetic
 
 
 @pytest.fixture(scope="module")

@@ -34,9 +34,9 @@ import pytest
 from PIL import Image
 
 from conftest import free_port
-from fashion_mnist_vis import serve
+from fashion_mnist_vis.projector import server as projector_server
 from fashion_mnist_vis.classes import CLASS_NAMES
-from fashion_mnist_vis.tensorboard_visualise import main
+from fashion_mnist_vis.commands.tensorboard_visualise import main
 
 REPO = Path(__file__).resolve().parents[1]
 NUM = 200
@@ -56,7 +56,7 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not in
 
 def _synthetic_test_set():
     """The images and labels that --dataset synthetic --test-size 1000 --seed 42 exports from."""
-    from fashion_mnist_vis.synthetic import load_synthetic
+    from fashion_mnist_vis.data.synthetic import load_synthetic
 
     _, (images, labels) = load_synthetic(10, TEST_SIZE, 42)
     return images, labels
@@ -68,9 +68,9 @@ def tiny_gap_model(tmp_path_factory):
     import keras
     from keras import layers
 
-    from fashion_mnist_vis.model_io import save_model_atomic
-    from fashion_mnist_vis.pipeline import to_model_input
-    from fashion_mnist_vis.synthetic import generate_synthetic
+    from fashion_mnist_vis.models.model_io import save_model_atomic
+    from fashion_mnist_vis.data.pipeline import to_model_input
+    from fashion_mnist_vis.data.synthetic import generate_synthetic
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
@@ -118,7 +118,7 @@ def exported(tmp_path_factory, tiny_gap_model):
     folder.mkdir()
     for name, text in FOREIGN.items():
         (folder / name).write_text(text)
-    server = _start(serve.make_server(folder, "127.0.0.1", 0, quiet=True))
+    server = _start(projector_server.make_server(folder, "127.0.0.1", 0, quiet=True))
     started = time.perf_counter()
     code, out, err = _run(["--saved-model", tiny_gap_model, "--dataset", "synthetic", "--test-size", TEST_SIZE,
                            "--num", NUM, "--output", folder, "--host", "127.0.0.1", "--port", server.server_port,
@@ -171,8 +171,8 @@ def test_export_writes_its_files_and_a_summary_and_leaves_others_alone(exported)
 
 
 def test_metadata_rows_are_the_stratified_sample_with_the_models_predictions(exported):
-    from fashion_mnist_vis.model_io import load_model
-    from fashion_mnist_vis.pipeline import to_model_input
+    from fashion_mnist_vis.models.model_io import load_model
+    from fashion_mnist_vis.data.pipeline import to_model_input
 
     header, rows = read_metadata((exported.folder / "metadata.tsv").read_text())
     assert header == ["index", "label", "predicted", "score", "correct", "entropy"]
@@ -379,7 +379,7 @@ def class_colours_seen(path, box=PLOT_AREA, min_pixels=300):
     """Classes whose (tinted) colour covers at least ``min_pixels`` pixels of the plot area."""
     from matplotlib.colors import rgb_to_hsv
 
-    from fashion_mnist_vis.embedding_plots import class_colours_rgb
+    from fashion_mnist_vis.visualize.embedding_plots import class_colours_rgb
 
     with Image.open(path) as image:
         pixels = rgb_to_hsv(np.asarray(image.convert("RGB").crop(box)).reshape(-1, 3) / 255.0)
@@ -469,7 +469,7 @@ def test_rerun_replaces_only_its_own_files_and_drops_its_stale_ones(exported, tm
 
 
 def test_a_failed_export_leaves_the_previous_one_intact(exported, tmp_path, monkeypatch):
-    from fashion_mnist_vis import projector_export
+    from fashion_mnist_vis.projector import export as projector_export
 
     folder = tmp_path / "assets"
     shutil.copytree(exported.folder, folder)
@@ -487,8 +487,8 @@ def test_a_failed_export_leaves_the_previous_one_intact(exported, tmp_path, monk
 
 
 def test_model_without_gap_exports_the_last_dense_layers_input_as_tsv(tmp_path):
-    from fashion_mnist_vis.model_io import save_model_atomic
-    from fashion_mnist_vis.models import build_model
+    from fashion_mnist_vis.models.model_io import save_model_atomic
+    from fashion_mnist_vis.models.registry import build_model
 
     save_model_atomic(build_model("tinyvgg"), tmp_path / "tinyvgg.keras")
     code, out, err = _run(["--saved-model", tmp_path / "tinyvgg.keras", "--dataset", "synthetic",
@@ -527,7 +527,7 @@ def test_layer_flag_picks_any_layer_and_flattens_it(tiny_gap_model, tmp_path):
     ],
 )
 def test_tsne_is_off_unless_asked_for(flags, runs, points):
-    from fashion_mnist_vis.tensorboard_visualise import build_parser, tsne_points, wants_tsne
+    from fashion_mnist_vis.commands.tensorboard_visualise import build_parser, tsne_points, wants_tsne
 
     args = build_parser().parse_args(flags)
     assert (wants_tsne(args), tsne_points(args)) == (runs, points)

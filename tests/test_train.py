@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import default_sigint, free_port, single_error_line
-from fashion_mnist_vis.train import main
+from fashion_mnist_vis.commands.train import main
 
 REPO = Path(__file__).resolve().parents[1]
 FLOAT32 = ["--precision", "float32"]  # tests that check what training reaches ask for one precision on every CPU
@@ -61,7 +61,7 @@ def test_best_model_is_saved_and_reloads(trained):
     import keras
 
     from conftest import make_striped_items
-    from fashion_mnist_vis.pipeline import to_model_input
+    from fashion_mnist_vis.data.pipeline import to_model_input
 
     tmp_path, _ = trained
     model = keras.models.load_model(tmp_path / "model.keras")
@@ -159,7 +159,7 @@ def test_ctrl_c_mid_training_keeps_the_best_model_and_explains_resume(tmp_path):
     assert process.returncode == 130, err[-2000:]
     assert "Traceback" not in err
     assert "--resume" in err and "interrupted" in err
-    from fashion_mnist_vis.model_io import load_model
+    from fashion_mnist_vis.models.model_io import load_model
 
     assert load_model(tmp_path / "model.keras").count_params() == 4430
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary file left behind"

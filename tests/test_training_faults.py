@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_mnist_vis import train
+from fashion_mnist_vis.commands import train
 from conftest import default_sigint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def _run_dir(folder: Path) -> Path:
 
 
 def _weights(path: Path):
-    from fashion_mnist_vis.model_io import load_model
+    from fashion_mnist_vis.models.model_io import load_model
 
     return load_model(path).get_weights()
 
@@ -118,7 +118,7 @@ def test_sigint_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, pre
 
 def _evaluate(model: Path, output_dir: Path) -> dict:
     """metrics.json of ``evaluate --saved-model`` on the test set the training flags used."""
-    from fashion_mnist_vis import evaluate
+    from fashion_mnist_vis.commands import evaluate
 
     data_flags = ["--dataset", "synthetic", "--test-size", "300", "--seed", "7"]
     assert evaluate.main(["--saved-model", str(model), *data_flags, "--output-dir", str(output_dir)]) == 0
@@ -131,9 +131,9 @@ SAVER = textwrap.dedent("""
     import math, sys
     from pathlib import Path
     import keras, numpy as np
-    from fashion_mnist_vis.callbacks import BestModelCheckpoint
-    from fashion_mnist_vis.model_io import save_model_atomic
-    from fashion_mnist_vis.models import build_model
+    from fashion_mnist_vis.training.callbacks import BestModelCheckpoint
+    from fashion_mnist_vis.models.model_io import save_model_atomic
+    from fashion_mnist_vis.models.registry import build_model
 
     target, how = Path(sys.argv[1]), sys.argv[2]
     model = build_model("tinyvgg")
@@ -154,7 +154,7 @@ SAVER = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_kill_9_during_saves_never_leaves_a_broken_model(tmp_path):
-    from fashion_mnist_vis.model_io import load_model
+    from fashion_mnist_vis.models.model_io import load_model
 
     kinds = [("atomic", ".keras"), ("checkpoint", ".keras"), ("atomic", ".h5")]
     rng = random.Random(0)
@@ -184,7 +184,7 @@ def test_kill_9_during_saves_never_leaves_a_broken_model(tmp_path):
     leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
     assert all(".tmp." in name for name in leftovers), leftovers
     # Stray temporary files are hidden, uniquely named and never read: saving and loading go on as usual.
-    from fashion_mnist_vis.model_io import save_model_atomic
+    from fashion_mnist_vis.models.model_io import save_model_atomic
 
     save_model_atomic(model, tmp_path / "atomic.keras")
     load_model(tmp_path / "atomic.keras")
@@ -205,7 +205,7 @@ def _tiny_training_flags(tmp_path):
 @pytest.mark.slow
 def test_nan_loss_stops_with_one_line_and_keeps_the_best_model(tmp_path, monkeypatch, capsys):
     """Epoch 1 trains normally; then the learning rate is poisoned (1e12) so the loss becomes NaN in epoch 2."""
-    from fashion_mnist_vis import callbacks
+    from fashion_mnist_vis.training import callbacks
 
     seeds_begin = callbacks.EpochSeeds.on_epoch_begin
 
@@ -249,7 +249,7 @@ FULL_DISK_SAVER = textwrap.dedent("""
     from pathlib import Path
     import keras, numpy as np
     from fashion_mnist_vis.errors import UserError
-    from fashion_mnist_vis.model_io import save_model_atomic
+    from fashion_mnist_vis.models.model_io import save_model_atomic
 
     target = Path(sys.argv[1])
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
@@ -270,7 +270,7 @@ FULL_DISK_SAVER = textwrap.dedent("""
 def test_full_disk_on_a_real_tmpfs_keeps_the_previous_model(tiny_disk, suffix):
     """In a subprocess: after a failed HDF5 write the HDF5 library is unusable in that process (h5py segfaults
     on the next save), which is fine for train.py (it stops) but not for the test process."""
-    from fashion_mnist_vis.model_io import load_model
+    from fashion_mnist_vis.models.model_io import load_model
 
     target = tiny_disk / f"model{suffix}"
     result = subprocess.run([sys.executable, "-c", FULL_DISK_SAVER, str(target)], cwd=REPO, capture_output=True,
@@ -291,7 +291,7 @@ def test_full_disk_while_training_gives_one_line_and_keeps_the_best_model(tmp_pa
 
     import keras
 
-    from fashion_mnist_vis import model_io
+    from fashion_mnist_vis.models import model_io
 
     real_save = keras.Model.save
     saves = []

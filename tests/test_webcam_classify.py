@@ -22,14 +22,14 @@ import pytest
 
 from classify_helpers import synthetic_data, trained_model_path
 from conftest import default_sigint, single_error_line
-from fashion_mnist_vis import video
+from fashion_mnist_vis.video import capture as video
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.frame_overlay import FrameOverlay, RateMeter
-from fashion_mnist_vis.frame_region import analysed_region
-from fashion_mnist_vis.frame_predictor import FramePrediction
-from fashion_mnist_vis.layer_plots import overlay, place_on_canvas
-from fashion_mnist_vis.webcam_classify import main
+from fashion_mnist_vis.video.frame_overlay import FrameOverlay, RateMeter
+from fashion_mnist_vis.video.frame_region import analysed_region
+from fashion_mnist_vis.video.frame_predictor import FramePrediction
+from fashion_mnist_vis.visualize.layer_plots import overlay, place_on_canvas
+from fashion_mnist_vis.commands.webcam_classify import main
 
 cv2 = video.import_cv2()
 
@@ -76,8 +76,8 @@ def classify_with_classify_py(model, frames, folder: Path):
     """classify.py's predictions (class indices) for the centre squares of ``frames``, via PNG files."""
     from PIL import Image
 
-    from fashion_mnist_vis.analysis import Analyser
-    from fashion_mnist_vis.model_handle import keras_handle
+    from fashion_mnist_vis.explain.analysis import Analyser
+    from fashion_mnist_vis.models.model_handle import keras_handle
 
     left, top, right, bottom = CENTRE
     analyser = Analyser(keras_handle(model))
@@ -97,7 +97,7 @@ def tiny_model():
 @pytest.fixture(scope="module")
 def clip(tiny_model, tmp_path_factory):
     """(path, labels per frame, classify.py's prediction per decoded frame): 4 items of classes the model gets right."""
-    from fashion_mnist_vis.model_io import load_model
+    from fashion_mnist_vis.models.model_io import load_model
 
     folder = tmp_path_factory.mktemp("clip")
     model = load_model(tiny_model)
@@ -182,7 +182,7 @@ def test_overlay_is_drawn_in_the_analysed_region_only(clip, tiny_model, tmp_path
 def test_predictor_is_built_once_and_traced_once(clip, tiny_model, tmp_path, capsys, monkeypatch):
     import keras
 
-    import fashion_mnist_vis.frame_predictor as frame_predictor
+    import fashion_mnist_vis.video.frame_predictor as frame_predictor
 
     built, models_built_later = [], []
     model_init = keras.Model.__init__

@@ -1,0 +1,181 @@
+"""Classify photos with a trained model and, with --save-plots, show what every layer sees.
+
+Run as ``python fashion_mnist_vis/classify.py`` or ``python -m fashion_mnist_vis.classify``::
+
+    python fashion_mnist_vis/classify.py sample_images/black_bag.jpg --saved_model model.h5 --save_plots
+
+Results go to stdout (one block, or with ``--json`` one JSON object, per
+image); notes and errors go to stderr. Exit status: 0 if every image was
+classified, 1 if some could not be, 2 if none could be or the model or the
+flags are wrong.
+"""
+
+import sys
+
+import argparse
+import json
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from fashion_mnist_vis.atomic import check_writable_folder
+from fashion_mnist_vis.commands import cli
+from fashion_mnist_vis.classes import CLASS_NAMES, NUM_CLASSES
+from fashion_mnist_vis.commands.cli import positive_int
+from fashion_mnist_vis.errors import UserError
+
+PROG = "classify.py"
+DEFAULT_PLOT_DIR = Path("visualisations")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.make_parser(
+        PROG,
+        "Classify photos (or folders of photos) with a model trained by train.py (.keras or .h5, "
+        "including the original demo's Keras 2 model.h5) and print the top classes. With "
+        "--save-plots, also save the input at every preprocessing step, every layer's output, the "
+        "class activation map and an index.html page explaining them.",
+    )
+    parser.add_argument("images", nargs="+", metavar="IMAGE",
+                        help="image files (JPEG, PNG, GIF, BMP, TIFF, WebP, PNM) or folders of them")
+    cli.add_model_arguments(parser, "the trained model file (.keras or .h5)")
+    parser.add_argument("--top-k", "--top_k", dest="top_k", type=positive_int, default=3,
+                        help=f"how many of the most likely classes to report (at most {NUM_CLASSES})")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per image on stdout instead of text")
+    cli.add_preprocess_arguments(parser)
+    plots = parser.add_argument_group("plots")
+    plots.add_argument("--save-plots", "--save_plots", dest="save_plots", action="store_true",
+                       help="save the plots and index.html (one sub-folder per image when several are given)")
+    plots.add_argument("--plot-dir", "--plot_dir", dest="plot_dir", type=Path, default=DEFAULT_PLOT_DIR,
+                       help="folder for the plots (created if needed; only our own file names are written)")
+    plots.add_argument("--cam-class", "--cam_class", dest="cam_class", default=None, metavar="NAME",
+                       help="explain this class in the class activation map instead of the prediction "
+                       "(a class name, any case, e.g. Bag or 'ankle boot')")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return cli.run_cli(PROG, argv, build_parser(), run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fashion_mnist_vis.explain.analysis import find_class
+
+    cam_class = find_class(args.cam_class) if args.cam_class is not None else None
+    if args.save_plots:
+        check_writable_folder(args.plot_dir, "the plot folder")
+    paths, failed = collect_inputs(args.images, args.json)
+    if not paths:
+        return cli.EXIT_USAGE
+
+    from fashion_mnist_vis.explain.analysis import Analyser
+
+    handle = cli.open_model(args)
+
+    if args.save_plots:  # matplotlib is imported only when plots are asked for
+        from fashion_mnist_vis.visualize import image_report
+        from fashion_mnist_vis.visualize.html_page import BatchEntry
+    analyser = Analyser(handle, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
+                        **cli.preprocess_options(args))
+    model_label = handle.describe()
+
+    batch = len(paths) + failed > 1
+    folders = [None] * len(paths)
+    if batch and args.save_plots:
+        folders = image_report.unique_folder_names(paths)
+    entries, classified = [], 0
+    for path, folder_name in zip(paths, folders):
+        plot_folder = None
+        if args.save_plots:
+            plot_folder = args.plot_dir / folder_name if folder_name else args.plot_dir
+        try:
+            analysis = analyser.analyse(path)
+            if plot_folder is not None:
+                save_image_plots(image_report, analysis, plot_folder, model_label)
+        except UserError as error:
+            report_failure(str(path), error, args.json)
+            failed += 1
+            if args.save_plots:
+                entries.append(BatchEntry(str(path), error=str(error)))
+            continue
+        if not classified:  # said once, with the first result, so a lone bad image gets one error line
+            print(f"Model: {model_label}, run by {handle.engine}", file=sys.stderr)
+            if args.save_plots and analysis.no_map_reason:
+                print(f"note: {analysis.no_map_reason}", file=sys.stderr)
+        classified += 1
+        print_result(analysis, plot_folder, args.json)
+        if args.save_plots:
+            entries.append(BatchEntry(str(path), analysis.prediction, analysis.score,
+                                      folder_name, image_report.INPUT_IMAGE))
+    if batch and args.save_plots and classified:
+        try:
+            index = image_report.write_batch_index(args.plot_dir, entries, model_label)
+        except OSError as error:
+            raise UserError(f"cannot write into the plot folder {str(args.plot_dir)!r}: "
+                            f"{error.strerror or error}") from None
+        print(f"Plots of all images: {index}", file=sys.stderr)
+    if failed == 0:
+        return cli.EXIT_OK
+    return cli.EXIT_FAILURE if classified else cli.EXIT_USAGE
+
+
+def collect_inputs(inputs: Sequence[str], as_json: bool) -> Tuple[List[Path], int]:
+    """Expand files and folders into image paths; report each bad input as it is found.
+
+    Returns the image paths and the number of inputs that gave none.
+    """
+    from fashion_mnist_vis.data.images import collect_image_paths
+
+    paths: List[Path] = []
+    failed = 0
+    for item in inputs:
+        try:
+            paths.extend(collect_image_paths([item]))
+        except UserError as error:
+            report_failure(item, error, as_json)
+            failed += 1
+    return paths, failed
+
+
+def save_image_plots(image_report, analysis, folder: Path, model_label: str) -> None:
+    try:
+        image_report.write_image_report(analysis, folder, model_label)
+    except OSError as error:
+        raise UserError(f"cannot write the plots for {str(analysis.path)!r} into {str(folder)!r}: "
+                        f"{error.strerror or error}") from None
+
+
+def report_failure(source: str, error: UserError, as_json: bool) -> None:
+    """One line on stderr (and, with --json, an error object on stdout) for an input that failed."""
+    print(f"{PROG}: error: {error}", file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps({"path": source, "error": str(error)}), flush=True)
+
+
+def print_result(analysis, plot_folder: Optional[Path], as_json: bool) -> None:
+    """The prediction and top-k of one image on stdout, as text or one JSON object."""
+    if as_json:
+        record = {
+            "path": str(analysis.path),
+            "prediction": analysis.prediction,
+            "class_index": analysis.predicted,
+            "score": round(analysis.score, 6),
+            "top_k": [{"class": CLASS_NAMES[index], "class_index": index, "score": round(score, 6)}
+                      for index, score in analysis.top_k],
+            "plots": str(plot_folder) if plot_folder is not None else None,
+        }
+        if analysis.cams:
+            record["cam"] = {"class": CLASS_NAMES[analysis.cam_class],
+                             "methods": [f"{cam.method} on {cam.layer_name}" for cam in analysis.cams]}
+        print(json.dumps(record), flush=True)
+        return
+    top = ", ".join(f"{CLASS_NAMES[index]} {100 * score:.1f}%" for index, score in analysis.top_k)
+    lines = [f"{analysis.path}: {analysis.prediction} ({100 * analysis.score:.1f}%)",
+             f"  top {len(analysis.top_k)}: {top}"]
+    if plot_folder is not None:
+        lines.append(f"  plots: {plot_folder / 'index.html'}")
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Where data enters: Fashion-MNIST files, synthetic data, photos and their preprocessing, tf.data batches."""

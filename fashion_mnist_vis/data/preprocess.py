@@ -1,0 +1,358 @@
+"""Turning any photo into the input a Fashion-MNIST model expects.
+
+Fashion-MNIST items are light objects on a black background, cropped to the
+object and centred, ``28 x 28`` greyscale. A product photo is usually the
+opposite: a dark or coloured object on a white background, with a lot of
+empty space around it. :func:`preprocess` bridges the two in one documented
+step and returns every intermediate image (a :class:`Preprocessed`), so
+scripts can show what the model actually saw.
+
+``method="standard"`` (the default) does, in this order:
+
+1. **Greyscale.** The image is converted to 8-bit luminance (Pillow's
+   ``L``: ``0.299 R + 0.587 G + 0.114 B``). Transparency is composited on
+   white first (see :func:`fashion_mnist_vis.data.images.to_rgb`).
+2. **Invert.** ``invert="always"`` or ``"never"`` decide directly.
+   ``invert="auto"`` inverts when the image's border is light: the median of
+   the outermost ring of pixels is above :data:`LIGHT_BORDER` (127). A
+   product photo on white becomes a light product on black.
+3. **Already prepared?** If the image already has the model's input size and
+   (after step 2) a dark border, it already looks like a Fashion-MNIST item:
+   it is used exactly as it is (``model_input == pixels / 255``) and steps
+   4-6 are skipped.
+4. **Crop** (``crop=True``). The background level is the median of the
+   border ring. Pixels differing from it by more than a threshold (at least
+   32 grey levels, more on a noisy border) are the object; the mask is
+   median-filtered (3x3) so isolated JPEG noise does not count. The image is
+   cropped to the object's bounding box plus a margin of
+   :data:`MARGIN_FRACTION` of the box's longer side. If no object is found,
+   nothing is cropped.
+5. **Background to black and pad.** When the background is dark (level at
+   most 127, i.e. after inversion of a photo on white), grey levels are
+   stretched linearly so the background level becomes 0 and 255 stays 255:
+   an off-white background turns black like Fashion-MNIST's. The crop is
+   then centred on a canvas of the model's aspect ratio (a square for our
+   models) filled with the background level, keeping the object's aspect
+   ratio. ``crop=False`` skips step 4 but still pads.
+6. **Resize** to the model's input size with a Lanczos filter (computed in
+   floating point, so no extra rounding), then **scale** to [0, 1]. A
+   3-channel model gets the grey channel three times.
+
+``method="original"`` reproduces the original demo's transform exactly:
+greyscale, bicubic resize to the input size (8-bit), divide by 255. No
+inversion, no crop, no padding.
+
+The input size and channel count always come from ``input_shape``, which
+callers read from the loaded model (``model.input_shape``); nothing here
+assumes 28 x 28 x 1.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.data.images import to_rgb
+
+INVERT_CHOICES = ("auto", "always", "never")
+"""Accepted values of ``preprocess(invert=...)``, for argparse ``choices``."""
+
+METHOD_CHOICES = ("standard", "original")
+"""Accepted values of ``preprocess(method=...)``, for argparse ``choices``."""
+
+LIGHT_BORDER = 127
+"""``invert="auto"`` inverts when the median border grey level is above this."""
+
+MARGIN_FRACTION = 0.04
+"""Margin kept around the object's bounding box, as a fraction of its longer side.
+
+Fashion-MNIST items nearly touch the frame (Zalando trimmed each product
+and scaled its longer side to 28 pixels), so the margin is small: about one
+pixel at 28 x 28.
+"""
+
+MIN_OBJECT_CONTRAST = 32
+"""A pixel belongs to the object if it differs from the background by more than this (at least)."""
+
+_ANALYSIS_SIZE = 512  # the object is located on a copy at most this large (box-averaged)
+
+
+@dataclass(frozen=True, eq=False)
+class Preprocessed:
+    """Every stage of :func:`preprocess`, for classification and for plots.
+
+    All arrays are read-only.
+
+    Attributes:
+        greyscale: uint8 array (H, W): the input image in greyscale, original size.
+        inverted: whether the grey levels were inverted (``255 - v``).
+        prepared: uint8 array (h, w): the image after inversion, crop, background
+            levelling and padding, just before the resize; its aspect ratio is the
+            model's (square for a square input). For ``method="original"`` it is
+            ``greyscale`` itself.
+        model_input: float32 array of exactly ``input_shape`` (height, width,
+            channels), values in [0, 1]. Add a batch axis
+            (``model_input[None]``) to predict.
+        crop_box: (left, top, right, bottom) of the region of ``greyscale`` kept
+            by the crop (right and bottom exclusive), or None when nothing was
+            cropped.
+        background: grey level (0..255) of the background in ``prepared``; also
+            the value used for padding.
+        passed_through: True when the image already had the model's input size
+            and a dark border and was used unchanged (step 3).
+        canvas_box: (left, top, right, bottom) of ``prepared`` in ``greyscale``
+            coordinates (right and bottom exclusive; may reach past the image
+            where padding was added), so a map over the model input can be
+            placed back on the photo. None when ``prepared`` covers exactly the
+            whole image (``method="original"``, passed through, or nothing
+            cropped and no padding).
+        method: "standard" or "original".
+    """
+
+    greyscale: np.ndarray
+    inverted: bool
+    prepared: np.ndarray
+    model_input: np.ndarray
+    crop_box: Optional[Tuple[int, int, int, int]] = None
+    background: int = 0
+    passed_through: bool = False
+    method: str = "standard"
+    canvas_box: Optional[Tuple[int, int, int, int]] = None
+
+
+def preprocess(
+    image: Image.Image,
+    input_shape: Sequence[Optional[int]] = (28, 28, 1),
+    invert: str = "auto",
+    crop: bool = True,
+    method: str = "standard",
+) -> Preprocessed:
+    """Prepare ``image`` for a model with ``input_shape``; see the module docstring.
+
+    Args:
+        image: a PIL image in any mode (as returned by
+            :func:`fashion_mnist_vis.data.images.load_image`).
+        input_shape: the model's input shape ``(height, width, channels)``;
+            ``model.input_shape`` with its leading batch ``None`` is accepted
+            too. ``channels`` must be 1 or 3.
+        invert: "auto", "always" or "never" (see :data:`INVERT_CHOICES`).
+            Ignored by ``method="original"``.
+        crop: crop to the object before padding. Ignored by
+            ``method="original"``.
+        method: "standard" or "original" (see :data:`METHOD_CHOICES`).
+
+    Returns:
+        A :class:`Preprocessed` whose ``model_input`` is float32, shape
+        ``(height, width, channels)``, values in [0, 1].
+
+    Raises:
+        ValueError: ``invert`` or ``method`` is not one of the accepted values.
+        UserError: ``input_shape`` is not (height, width, 1 or 3), or the
+            image has zero width or height.
+        TypeError: ``image`` is not a PIL image.
+    """
+    height, width, channels = _check_arguments(image, input_shape, invert, method)
+    grey_image = image if image.mode == "L" else to_rgb(image).convert("L")
+    greyscale = np.array(grey_image, dtype=np.uint8)
+
+    if method == "original":
+        resized = np.asarray(grey_image.resize((width, height), Image.Resampling.BICUBIC))
+        return _result(greyscale, False, greyscale, _scale(resized, channels), method=method)
+
+    inverted = invert == "always" or (invert == "auto" and _border_level(greyscale) > LIGHT_BORDER)
+    work = 255 - greyscale if inverted else greyscale
+    background = _border_level(work)
+
+    if work.shape == (height, width) and background <= LIGHT_BORDER:
+        return _result(
+            greyscale, inverted, work, _scale(work, channels),
+            background=background, passed_through=True,
+        )
+
+    height_px, width_px = work.shape
+    box, object_box, margin = _crop_boxes(work, background, crop)
+    region = work[box[1]:box[3], box[0]:box[2]]
+
+    if 0 < background <= LIGHT_BORDER:
+        region = _level_background(region, background)
+        background = 0
+
+    prepared = _pad_to_aspect(region, box, object_box, margin, width / height, background)
+    canvas_box = _canvas_box(prepared.shape, region.shape, box, object_box)
+    if box == (0, 0, width_px, height_px):
+        box = None
+    if canvas_box == (0, 0, width_px, height_px):
+        canvas_box = None
+    return _result(
+        greyscale, inverted, prepared, _scale(_resize(prepared, height, width), channels),
+        crop_box=box, background=background, canvas_box=canvas_box,
+    )
+
+
+def _check_arguments(image, input_shape, invert: str, method: str) -> Tuple[int, int, int]:
+    """(height, width, channels) of ``input_shape``, after checking :func:`preprocess`'s arguments."""
+    if invert not in INVERT_CHOICES:
+        raise ValueError(f"invert must be one of {', '.join(INVERT_CHOICES)}; got {invert!r}")
+    if method not in METHOD_CHOICES:
+        raise ValueError(f"method must be one of {', '.join(METHOD_CHOICES)}; got {method!r}")
+    shape = check_input_shape(input_shape)
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"image must be a PIL.Image.Image, not {type(image).__name__}")
+    if image.width <= 0 or image.height <= 0:
+        raise UserError(f"cannot preprocess an image of zero size ({image.width}x{image.height} pixels)")
+    return shape
+
+
+def _crop_boxes(work: np.ndarray, background: float, crop: bool):
+    """(crop box with margin, object box, margin) in ``work``'s pixels, boxes as (left, top, right, bottom).
+
+    Without ``crop``, or with no object found, the object box is the whole image and the margin 0.
+    """
+    height_px, width_px = work.shape
+    object_box = _object_box(work, background) if crop else None
+    if object_box is None:
+        object_box, margin = (0, 0, width_px, height_px), 0
+    else:
+        left, top, right, bottom = object_box
+        margin = int(round(MARGIN_FRACTION * max(right - left, bottom - top)))
+    left, top, right, bottom = object_box
+    box = (
+        max(0, left - margin), max(0, top - margin),
+        min(width_px, right + margin), min(height_px, bottom + margin),
+    )
+    return box, object_box, margin
+
+
+def _resize(prepared: np.ndarray, height: int, width: int) -> np.ndarray:
+    """float64 (height, width): ``prepared`` as it is if it has that shape, else Lanczos-resized."""
+    if prepared.shape == (height, width):
+        return prepared.astype(np.float64)
+    resized = Image.fromarray(prepared.astype(np.float32)).resize((width, height), Image.Resampling.LANCZOS)
+    return np.asarray(resized, dtype=np.float64)
+
+
+def check_input_shape(input_shape: Sequence[Optional[int]]) -> Tuple[int, int, int]:
+    """Return ``(height, width, channels)`` from a model input shape, or raise UserError.
+
+    Accepts ``(height, width, channels)`` or Keras's ``(None, height, width,
+    channels)``. Height and width must be positive integers and channels 1
+    (greyscale) or 3 (RGB).
+    """
+    shape = tuple(input_shape)
+    if len(shape) == 4 and shape[0] is None:
+        shape = shape[1:]
+    problem = None
+    if len(shape) != 3:
+        problem = f"expected (height, width, channels), got {len(shape)} dimensions"
+    elif not all(isinstance(size, (int, np.integer)) and size > 0 for size in shape):
+        problem = "height, width and channels must be fixed positive integers"
+    elif shape[2] not in (1, 3):
+        problem = f"images have 1 (greyscale) or 3 (RGB) channels, not {shape[2]}"
+    if problem:
+        raise UserError(f"unsupported model input shape {tuple(input_shape)}: {problem}")
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def _border_level(pixels: np.ndarray) -> int:
+    """Median grey level of the outermost ring of pixels (all pixels if the image is tiny)."""
+    return int(round(float(np.median(_border_ring(pixels)))))
+
+
+def _border_ring(pixels: np.ndarray) -> np.ndarray:
+    """The outermost ring of pixels as a 1-D array (all pixels if the image is tiny)."""
+    if pixels.shape[0] <= 2 or pixels.shape[1] <= 2:
+        return pixels.ravel()
+    return np.concatenate([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]])
+
+
+def _object_box(work: np.ndarray, background: int) -> Optional[Tuple[int, int, int, int]]:
+    """Bounding box (left, top, right, bottom; exclusive) of what differs from the background.
+
+    Large images are box-averaged down to at most ``_ANALYSIS_SIZE`` pixels
+    first (fast, and it averages out noise); the box is mapped back to full
+    resolution conservatively. Returns None if nothing stands out.
+    """
+    full_h, full_w = work.shape
+    factor = max(1, math.ceil(max(full_h, full_w) / _ANALYSIS_SIZE))
+    small = Image.fromarray(work)
+    if factor > 1:
+        small = small.reduce(factor)
+    pixels = np.asarray(small).astype(np.int16)
+    difference = np.abs(pixels - background)
+    noise = float(np.median(_border_ring(difference)))
+    threshold = min(96.0, max(float(MIN_OBJECT_CONTRAST), 4.0 * noise + 16.0))
+    mask = difference > threshold
+    if not mask.any():
+        return None
+    if min(mask.shape) >= 3:
+        filtered = np.asarray(
+            Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MedianFilter(3))
+        ) > 127
+        if filtered.any():  # keep the raw mask for objects thinner than the filter
+            mask = filtered
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    left, right = cols[0] * factor, min(full_w, (cols[-1] + 1) * factor)
+    top, bottom = rows[0] * factor, min(full_h, (rows[-1] + 1) * factor)
+    return int(left), int(top), int(right), int(bottom)
+
+
+def _level_background(region: np.ndarray, background: int) -> np.ndarray:
+    """Stretch grey levels linearly so ``background`` maps to 0 and 255 stays 255."""
+    scaled = (region.astype(np.float64) - background) * (255.0 / (255 - background))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _pad_to_aspect(region, box, object_box, margin, aspect, background) -> np.ndarray:
+    """Centre the object on a canvas of width/height ``aspect`` filled with ``background``.
+
+    ``region`` is the crop ``box`` of the image: ``object_box`` grown by
+    ``margin`` on each side and clipped to the image. The canvas is just big
+    enough for the object plus its margin (so an object touching the image
+    edge still gets a margin of background) and the object's box is centred
+    on it; the object keeps its aspect ratio.
+    """
+    left, top, right, bottom = object_box
+    need_w, need_h = right - left + 2 * margin, bottom - top + 2 * margin
+    if need_w / need_h >= aspect:
+        canvas_w, canvas_h = need_w, max(need_h, int(round(need_w / aspect)))
+    else:
+        canvas_w, canvas_h = max(need_w, int(round(need_h * aspect))), need_h
+    if (canvas_h, canvas_w) == region.shape:
+        return region.copy()
+    canvas = np.full((canvas_h, canvas_w), background, dtype=np.uint8)
+    # Canvas pixel (0, 0) sits at image position (origin_x, origin_y).
+    origin_x = (left + right - canvas_w) // 2
+    origin_y = (top + bottom - canvas_h) // 2
+    x, y = box[0] - origin_x, box[1] - origin_y
+    canvas[y:y + region.shape[0], x:x + region.shape[1]] = region
+    return canvas
+
+
+def _canvas_box(canvas_shape, region_shape, box, object_box) -> Tuple[int, int, int, int]:
+    """Where :func:`_pad_to_aspect`'s canvas lies in image coordinates (left, top, right, bottom)."""
+    canvas_h, canvas_w = canvas_shape
+    if tuple(canvas_shape) == tuple(region_shape):  # no padding: the canvas is the crop itself
+        left, top = box[0], box[1]
+    else:
+        left = (object_box[0] + object_box[2] - canvas_w) // 2
+        top = (object_box[1] + object_box[3] - canvas_h) // 2
+    return int(left), int(top), int(left + canvas_w), int(top + canvas_h)
+
+
+def _scale(pixels: np.ndarray, channels: int) -> np.ndarray:
+    """uint8-range values (H, W) -> float32 (H, W, channels) in [0, 1]."""
+    values = (np.clip(pixels.astype(np.float64), 0.0, 255.0) / 255.0).astype(np.float32)
+    return np.repeat(values[:, :, None], channels, axis=2)
+
+
+def _result(greyscale, inverted, prepared, model_input, **extra) -> Preprocessed:
+    for array in (greyscale, prepared, model_input):
+        array.setflags(write=False)
+    return Preprocessed(
+        greyscale=greyscale, inverted=bool(inverted), prepared=prepared,
+        model_input=model_input, **extra,
+    )

@@ -1,0 +1,1 @@
+"""What a model sees: layer activations, class activation maps, embeddings, calibration."""

@@ -1,0 +1,1 @@
+"""The model registry, the model handle and its engines (Keras, NumPy), loading and saving, precision."""

@@ -1,0 +1,1 @@
+"""The Embedding Projector: the export and the read-only CORS server."""

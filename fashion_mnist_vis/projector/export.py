@@ -1,0 +1,586 @@
+"""Writing embeddings for the TensorFlow Embedding Projector, online and offline.
+
+One export folder serves both viewers, with no file stored twice:
+
+* the standalone Projector (https://projector.tensorflow.org/?config=URL)
+  reads ``config.json``, whose ``tensorPath``, ``metadataPath`` and
+  ``sprite.imagePath`` are absolute URLs (the page fetches them from the
+  user's machine, see :mod:`fashion_mnist_vis.serve`);
+* TensorBoard's projector plugin (``tensorboard --logdir FOLDER``, offline)
+  reads ``projector_config.pbtxt`` from the logdir itself, whose paths are
+  relative to the pbtxt's folder (the plugin refuses paths that resolve
+  outside it, so the files must live beside it).
+
+Files (names fixed, so a re-export replaces exactly its own files):
+
+==========================  ================================================
+``embeddings.bytes``        float32 (N, D) row-major, little-endian: the
+                            standalone Projector's tensor (``--format`` bytes/both)
+``embeddings.tsv``          the same numbers as text, one row per point,
+                            ``%.5g``: TensorBoard's tensor (tsv/both)
+``pixels.bytes|.tsv``       with ``raw``: the 784 input pixels in [0, 1]
+``metadata.tsv``            header + one row per point: index, label,
+                            predicted, score, correct, entropy
+``sprite.png``              the N thumbnails in a square grid, row-major
+``config.json``             standalone Projector configuration (URLs)
+``projector_config.pbtxt``  TensorBoard projector configuration (relative paths)
+``export.json``             what was exported, how, and the files written
+==========================  ================================================
+
+Why both tensor formats by default: the standalone Projector reads a
+``.bytes`` file straight into a Float32Array (no parsing, 4 bytes a value);
+TensorBoard's plugin reads ``tensor_path`` as TSV and only falls back to
+binary when the file's first line fails to decode as UTF-8, which depends on
+the numbers, so TensorBoard gets TSV.
+
+Every file is written to a hidden temporary file beside its target and renamed
+into place only when the whole export has succeeded (see
+:mod:`fashion_mnist_vis.atomic`): a failed export leaves the previous one
+intact, and nothing else in the folder is touched.
+"""
+
+import contextlib
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from fashion_mnist_vis.atomic import atomic_path, check_writable_folder
+from fashion_mnist_vis.classes import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
+from fashion_mnist_vis.errors import UserError
+
+CONFIG_JSON = "config.json"
+PROJECTOR_PBTXT = "projector_config.pbtxt"  # the name TensorBoard's projector plugin looks for
+METADATA_TSV = "metadata.tsv"
+SPRITE_PNG = "sprite.png"
+MANIFEST_JSON = "export.json"
+EMBEDDINGS_STEM = "embeddings"
+PIXELS_STEM = "pixels"
+PLOT_FILES = ("pca.png", "pca.csv", "tsne.png", "tsne.csv")
+
+OWN_FILES = frozenset(
+    [CONFIG_JSON, PROJECTOR_PBTXT, METADATA_TSV, SPRITE_PNG, MANIFEST_JSON, *PLOT_FILES]
+    + [f"{stem}.{suffix}" for stem in (EMBEDDINGS_STEM, PIXELS_STEM) for suffix in ("tsv", "bytes")]
+)
+"""Every file name an export may write; only these are ever replaced or removed."""
+
+FORMATS = ("both", "bytes", "tsv")
+TSV_NUMBER_FORMAT = "%.5g"
+"""Tensor TSV numbers: 5 significant digits (float32 embeddings carry ~7; the
+Projector's PCA/t-SNE cannot tell the difference), 'e' notation only when needed."""
+
+METADATA_COLUMNS = ("index", "label", "predicted", "score", "correct", "entropy")
+
+MAX_SPRITE_SIDE = 8192
+"""The Projector refuses sprite images wider or taller than this (pixels)."""
+MIN_THUMBNAIL = 7
+"""Smallest thumbnail (pixels) the sprite may shrink to before the export refuses."""
+MAX_EMBEDDING_BYTES = 1 << 30
+"""The embeddings are kept in memory (for PCA and t-SNE): at most this many bytes."""
+
+
+# ----------------------------------------------------------------------------
+# Tensor and metadata text
+
+
+def format_tsv(rows: np.ndarray, number_format: str = TSV_NUMBER_FORMAT) -> str:
+    """float (B, D) -> B lines of D tab-separated numbers, each line ending in a newline.
+
+    >>> format_tsv(np.array([[0.5, -1.25e-7], [1234567.0, 0.0]], dtype=np.float32))
+    '0.5\\t-1.25e-07\\n1.2346e+06\\t0\\n'
+    """
+    buffer = io.StringIO()
+    np.savetxt(buffer, np.asarray(rows).reshape(len(rows), -1), fmt=number_format, delimiter="\t")
+    return buffer.getvalue()
+
+
+def _pixel_strings() -> np.ndarray:
+    """The TSV text of each model input value k/255 (k = 0..255), as :func:`format_tsv` writes it."""
+    values = np.arange(256, dtype=np.float32) / np.float32(255.0)
+    return np.array([TSV_NUMBER_FORMAT % value for value in values.tolist()], dtype=object)
+
+
+_PIXEL_STRINGS = _pixel_strings()
+
+
+def format_pixel_tsv(images: np.ndarray) -> str:
+    """uint8 (B, 28, 28) images -> B TSV lines of their 784 model inputs (k/255).
+
+    Same text as ``format_tsv(images / 255)``, several times faster (a table
+    lookup per pixel).
+    """
+    table = _PIXEL_STRINGS[np.asarray(images, dtype=np.uint8).reshape(len(images), -1)]
+    return "".join("\t".join(row) + "\n" for row in table.tolist())
+
+
+def metadata_header() -> str:
+    """The first line of metadata.tsv (the Projector needs one when there are several columns)."""
+    return "\t".join(METADATA_COLUMNS) + "\n"
+
+
+def format_metadata(
+    indices: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str] = CLASS_NAMES,
+) -> str:
+    """Metadata lines (no header) for one batch of points.
+
+    Args:
+        indices: integer (B,) position of each image in the test set.
+        labels: integer (B,) true classes.
+        probabilities: float (B, K) predicted class probabilities.
+
+    Columns: index; label and predicted as class names; score (the predicted
+    class's probability, 4 decimals); correct ("true"/"false"); entropy of
+    the prediction in nats (4 decimals, 0 = certain, ln 10 = 2.3026 = uniform).
+    """
+    from fashion_mnist_vis.explain.embeddings import entropy
+
+    names = [_tsv_field(name) for name in class_names]
+    predicted = probabilities.argmax(axis=1)
+    score = probabilities[np.arange(len(predicted)), predicted]
+    uncertainty = entropy(probabilities)
+    return "".join(
+        f"{int(index)}\t{names[int(label)]}\t{names[int(guess)]}\t{float(s):.4f}\t"
+        f"{'true' if int(label) == int(guess) else 'false'}\t{float(h):.4f}\n"
+        for index, label, guess, s, h in zip(indices, labels, predicted, score, uncertainty)
+    )
+
+
+def _tsv_field(text: str) -> str:
+    return " ".join(str(text).replace("\t", " ").split())
+
+
+# ----------------------------------------------------------------------------
+# The sprite
+
+
+@dataclass(frozen=True)
+class SpriteLayout:
+    """Where each thumbnail goes: ``per_row`` x ``per_row`` cells of ``cell`` x ``cell`` pixels.
+
+    Thumbnail ``i`` sits in row ``i // per_row``, column ``i % per_row``
+    (row-major, as the Projector reads it); the image is ``side`` x ``side``.
+    """
+
+    count: int
+    per_row: int
+    cell: int
+
+    @property
+    def side(self) -> int:
+        return self.per_row * self.cell
+
+    def origin(self, index: int) -> Tuple[int, int]:
+        """(left, top) pixel of thumbnail ``index``."""
+        return (index % self.per_row) * self.cell, (index // self.per_row) * self.cell
+
+
+def sprite_layout(
+    count: int, thumbnail: int = IMAGE_SIZE, max_side: int = MAX_SPRITE_SIDE, min_cell: int = MIN_THUMBNAIL
+) -> SpriteLayout:
+    """The square grid for ``count`` thumbnails that fits in ``max_side`` x ``max_side`` pixels.
+
+    Thumbnails keep their ``thumbnail`` size when the grid fits, and shrink
+    (to ``max_side // per_row`` pixels) when it would not.
+
+    Raises:
+        UserError: if even ``min_cell``-pixel thumbnails would not fit.
+    """
+    if count < 1:
+        raise UserError("the sprite needs at least one image")
+    per_row = math.isqrt(count - 1) + 1  # ceil(sqrt(count))
+    cell = min(thumbnail, max_side // per_row)
+    if cell < min_cell:
+        limit = (max_side // min_cell) ** 2
+        raise UserError(
+            f"{count} thumbnails do not fit in the Projector's {max_side}x{max_side}-pixel sprite limit "
+            f"even at {min_cell}x{min_cell} pixels each; export at most {limit} points (--num)"
+        )
+    return SpriteLayout(count, per_row, cell)
+
+
+TINT_LEVELS = 25
+"""Brightness levels per class in the tinted sprite (10 x 25 colours + transparent fit a PNG palette)."""
+
+
+class SpriteSheet:
+    """Builds the sprite image batch by batch.
+
+    ``tint=True``: each thumbnail is drawn in its true class's colour
+    (:data:`~fashion_mnist_vis.visualize.embedding_plots.CLASS_COLOURS`), brighter where
+    the input is brighter (``colour * (0.3 + 0.7 * v)`` for a pixel value
+    ``v`` in [0, 1], in :data:`TINT_LEVELS` steps), on a transparent
+    background (pixels that are 0 in the input; the Projector discards
+    transparent pixels). So the Projector shows every point as its thumbnail
+    coloured by label, with no colour setting needed. Saved as a palette PNG
+    (a quarter of the size of RGBA). ``tint=False``: the inputs as they are,
+    greyscale, light on black.
+
+    Memory: one byte per sprite pixel (``side**2``; at most 64 MiB).
+    """
+
+    def __init__(self, layout: SpriteLayout, tint: bool = True):
+        self.layout = layout
+        self.tint = tint
+        self.pixels = np.zeros((layout.side, layout.side), dtype=np.uint8)
+
+    def add(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
+        """Place uint8 (B, 28, 28) ``images`` (true classes ``labels``) at cells start..start+B-1."""
+        cell = self.layout.cell
+        thumbnails = np.stack([_resize(image, cell) for image in images]) if len(images) else images
+        for offset, pixels in enumerate(self._cell_pixels(thumbnails, np.asarray(labels))):
+            left, top = self.layout.origin(start + offset)
+            self.pixels[top : top + cell, left : left + cell] = pixels
+
+    def _cell_pixels(self, thumbnails: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """uint8 (B, cell, cell): grey levels (plain), or palette indices: 0 transparent,
+        1 + label * TINT_LEVELS + level. The whole batch at once."""
+        if not self.tint:
+            return thumbnails
+        level = np.rint(thumbnails.astype(np.float32) * ((TINT_LEVELS - 1) / 255.0)).astype(np.uint8)
+        level = np.maximum(level, 1 if TINT_LEVELS > 1 else 0)  # a faint pixel stays visible
+        offsets = (1 + (labels.astype(np.int64) % NUM_CLASSES) * TINT_LEVELS)[:, None, None]
+        return np.where(thumbnails > 0, offsets + level, 0).astype(np.uint8)
+
+    def save(self, path: Path) -> None:
+        """Write the sprite as a PNG (palette with a transparent entry when tinted, else greyscale)."""
+        from PIL import Image
+
+        if not self.tint:
+            Image.fromarray(self.pixels, mode="L").save(path, format="PNG")
+            return
+        image = Image.fromarray(self.pixels, mode="P")
+        image.putpalette(tint_palette().ravel().tolist())
+        image.save(path, format="PNG", transparency=0)
+
+
+def tint_palette() -> np.ndarray:
+    """uint8 (1 + 10 * TINT_LEVELS, 3): entry 0 (transparent) black, then each class's colour
+    at brightness 0.3 + 0.7 * level / (TINT_LEVELS - 1) for level 0..TINT_LEVELS-1."""
+    from fashion_mnist_vis.visualize.embedding_plots import class_colours_rgb
+
+    brightness = 0.3 + 0.7 * np.arange(TINT_LEVELS) / max(TINT_LEVELS - 1, 1)
+    shades = class_colours_rgb().astype(np.float64)[:, None, :] * brightness[None, :, None]
+    return np.concatenate([np.zeros((1, 3)), shades.reshape(-1, 3)]).round().astype(np.uint8)
+
+
+def _resize(image: np.ndarray, cell: int) -> np.ndarray:
+    """uint8 (H, W) -> uint8 (cell, cell); unchanged when already that size."""
+    if image.shape == (cell, cell):
+        return image
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((cell, cell), Image.Resampling.LANCZOS))
+
+
+# ----------------------------------------------------------------------------
+# The two configuration files
+
+
+@dataclass(frozen=True)
+class TensorFiles:
+    """One tensor of the export: its ``name`` in the Projector, ``shape`` (N, D), and its
+    file names (``tsv``/``bytes``, None when that format was not written)."""
+
+    name: str
+    shape: Tuple[int, int]
+    tsv: Optional[str] = None
+    bytes: Optional[str] = None
+
+
+def base_url(host: str, port: int) -> str:
+    """``http://host:port/`` (IPv6 literals in brackets): where the files will be served."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def projector_config_json(tensors: Sequence[TensorFiles], url: str, sprite_cell: int) -> Dict:
+    """The standalone Projector's config: one embedding per tensor, absolute URLs under ``url``.
+
+    The ``.bytes`` file is preferred (``tensorShape`` tells the Projector how
+    to cut the Float32Array into rows); the TSV is used when it is the only one.
+    """
+    if not url.endswith("/"):
+        url += "/"
+    embeddings = []
+    for tensor in tensors:
+        embeddings.append(
+            {
+                "tensorName": tensor.name,
+                "tensorShape": [int(tensor.shape[0]), int(tensor.shape[1])],
+                "tensorPath": url + (tensor.bytes or tensor.tsv),
+                "metadataPath": url + METADATA_TSV,
+                "sprite": {"imagePath": url + SPRITE_PNG, "singleImageDim": [sprite_cell, sprite_cell]},
+            }
+        )
+    return {"embeddings": embeddings}
+
+
+def projector_config_pbtxt(tensors: Sequence[TensorFiles], sprite_cell: int) -> str:
+    """TensorBoard's projector_config.pbtxt text for the tensors that have a TSV file.
+
+    Paths are relative to the pbtxt's own folder, which is how the plugin
+    resolves them.
+    """
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    config = ProjectorConfig()
+    for tensor in tensors:
+        if tensor.tsv is None:
+            continue
+        embedding = config.embeddings.add()
+        embedding.tensor_name = tensor.name
+        embedding.tensor_path = tensor.tsv
+        embedding.tensor_shape.extend([int(tensor.shape[0]), int(tensor.shape[1])])
+        embedding.metadata_path = METADATA_TSV
+        embedding.sprite.image_path = SPRITE_PNG
+        embedding.sprite.single_image_dim.extend([sprite_cell, sprite_cell])
+    return text_format.MessageToString(config)
+
+
+# ----------------------------------------------------------------------------
+# The export
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export (see tensorboard_visualise.py's flags).
+
+    ``formats``: "both", "bytes" or "tsv"; ``url``: where config.json says the
+    files are served; ``raw``: also export the 784 input pixels as a tensor;
+    ``tint_sprite``: colour thumbnails by class; ``layer``: the embedding
+    layer (None: GAP output, else the last Dense layer's input).
+    """
+
+    output: Path
+    url: str = base_url("localhost", 8000)
+    formats: str = "both"
+    raw: bool = False
+    tint_sprite: bool = True
+    batch_size: int = 100
+    layer: Optional[str] = None
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_projector` wrote.
+
+    ``embeddings`` float32 (N, D) and ``predictions`` int (N,) are kept for
+    plots and summaries; ``files`` lists the names written (in ``output``).
+    """
+
+    source: object  # embeddings.EmbeddingSource
+    embeddings: np.ndarray
+    predictions: np.ndarray
+    accuracy: float
+    layout: SpriteLayout
+    tensors: List[TensorFiles]
+    files: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+
+def export_projector(
+    handle,
+    images: np.ndarray,
+    labels: np.ndarray,
+    indices: np.ndarray,
+    options: ExportOptions,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> ExportResult:
+    """Embed ``images`` with a model and write the Projector files into ``options.output``.
+
+    Args:
+        handle: the classifier, from :func:`fashion_mnist_vis.models.model_handle.open_model`
+            (either engine), taking (B, 28, 28, 1|3) float32 in [0, 1].
+        images: uint8 (N, 28, 28) in 0..255.
+        labels: integer (N,) true classes in 0..9.
+        indices: integer (N,) each image's position in the test set (the
+            metadata's ``index`` column).
+        progress: called as ``progress(done, N)`` after each batch.
+
+    Batches are predicted and their rows appended to the tensor, metadata
+    and sprite files as they come; all files appear (renamed from hidden
+    temporary files) only once everything has been written. Plots and the
+    manifest are written afterwards (:func:`write_plot_files`,
+    :func:`finish_export`).
+
+    Raises:
+        UserError: bad options, a layer that does not exist, embeddings too
+            large to keep in memory, too many points for the sprite, or an OS
+            error while writing.
+    """
+    from fashion_mnist_vis.explain.embeddings import embedding_probe
+
+    if options.formats not in FORMATS:
+        raise UserError(f"unknown format {options.formats!r}; choose one of: {', '.join(FORMATS)}")
+    if len(images) < 1:
+        raise UserError("there are no images to export")
+    count = len(images)
+    layout = sprite_layout(count)
+    probe, source = embedding_probe(handle.model, handle.graph, options.layer)
+    tensors, suffixes = _tensor_files(count, source, options)
+    output = check_writable_folder(options.output, "output")
+    embeddings = np.empty((count, source.dims), dtype=np.float32)
+    predictions = np.empty(count, dtype=np.int64)
+    sprite = SpriteSheet(layout, tint=options.tint_sprite)
+    files: List[str] = []
+    notes: List[str] = []
+    try:
+        with contextlib.ExitStack() as renames:
+            temps: Dict[str, Path] = {}
+
+            def temp_for(name: str) -> Path:  # renamed into place when `renames` closes
+                temps[name] = renames.enter_context(atomic_path(output / name))
+                files.append(name)
+                return temps[name]
+
+            # Entered first, so renamed last: the configs appear after the files they name.
+            config_json, config_pbtxt = temp_for(CONFIG_JSON), None
+            if "tsv" in suffixes:
+                config_pbtxt = temp_for(PROJECTOR_PBTXT)
+            else:
+                notes.append(
+                    f"no {PROJECTOR_PBTXT} for offline TensorBoard: it needs TSV tensors (--format both or tsv)"
+                )
+            with contextlib.ExitStack() as handles:
+                rows = _Rows(handles, temp_for, tensors, sprite, embeddings, predictions)
+                rows.stream(probe, handle.model.input_shape, images, labels, indices, options, progress)
+            sprite.save(temp_for(SPRITE_PNG))
+            config_json.write_text(json.dumps(projector_config_json(tensors, options.url, layout.cell), indent=2) + "\n")
+            if config_pbtxt is not None:
+                config_pbtxt.write_text(projector_config_pbtxt(tensors, layout.cell))
+    except OSError as error:
+        raise UserError(f"could not write the export to {str(output)!r}: {error.strerror or error}") from error
+    accuracy = float((predictions == np.asarray(labels)).mean())
+    return ExportResult(source, embeddings, predictions, accuracy, layout, tensors, files, notes)
+
+
+@dataclass
+class _Rows:
+    """Where each batch's rows go: the metadata and tensor files (opened in ``handles`` on
+    ``temp_for``'s temporary paths), the sprite, and the ``embeddings`` and ``predictions`` arrays."""
+
+    handles: contextlib.ExitStack
+    temp_for: Callable[[str], Path]
+    tensors: List["TensorFiles"]
+    sprite: "SpriteSheet"
+    embeddings: np.ndarray
+    predictions: np.ndarray
+
+    def stream(self, probe, input_shape, images, labels, indices, options: ExportOptions, progress) -> None:
+        """Predict ``images`` batch by batch and append every batch's rows as it comes."""
+        from fashion_mnist_vis.explain.embeddings import iter_embeddings
+
+        metadata = self.handles.enter_context(open(self.temp_for(METADATA_TSV), "w", encoding="utf-8", newline="\n"))
+        metadata.write(metadata_header())
+        writers = _open_writers(self.handles, self.tensors, self.temp_for)
+        for batch in iter_embeddings(probe, images, input_shape, options.batch_size):
+            part = slice(batch.start, batch.start + len(batch.embeddings))
+            self.embeddings[part] = batch.embeddings
+            self.predictions[part] = batch.probabilities.argmax(axis=1)
+            _write_rows(writers, EMBEDDINGS_STEM, batch.embeddings, format_tsv)
+            if options.raw:
+                _write_rows(writers, PIXELS_STEM, images[part], format_pixel_tsv)
+            metadata.write(format_metadata(indices[part], labels[part], batch.probabilities))
+            self.sprite.add(batch.start, images[part], labels[part])
+            if progress is not None:
+                progress(part.stop, len(images))
+
+
+def _tensor_files(count: int, source, options: ExportOptions):
+    """The tensors to write (the embedding, and with ``options.raw`` the pixels) and the file suffixes.
+
+    Raises:
+        UserError: if the embeddings would not fit in memory.
+    """
+    if count * source.dims * 4 > MAX_EMBEDDING_BYTES:
+        raise UserError(
+            f"{count} embeddings of {source.dims} values (layer {source.layer_name!r}) need "
+            f"{count * source.dims * 4 / 2**30:.1f} GiB of memory; use fewer points (--num) or a narrower layer"
+        )
+    suffixes = {"both": ("bytes", "tsv"), "bytes": ("bytes",), "tsv": ("tsv",)}[options.formats]
+    stems = [(EMBEDDINGS_STEM, f"{source.layer_name} ({source.dims}-d)", source.dims)]
+    if options.raw:
+        stems.append((PIXELS_STEM, f"raw pixels ({IMAGE_SIZE * IMAGE_SIZE}-d)", IMAGE_SIZE * IMAGE_SIZE))
+    tensors = [
+        TensorFiles(name, (count, dims), *(f"{stem}.{suffix}" if suffix in suffixes else None for suffix in ("tsv", "bytes")))
+        for stem, name, dims in stems
+    ]
+    return tensors, suffixes
+
+
+def _open_writers(handles: contextlib.ExitStack, tensors, temp_for) -> Dict:
+    """File name -> open file (text for .tsv, binary for .bytes) of every tensor file, closed by ``handles``."""
+    writers = {}
+    for tensor in tensors:
+        for name in (tensor.tsv, tensor.bytes):
+            if name is not None:
+                text = name.endswith(".tsv")
+                writers[name] = handles.enter_context(
+                    open(temp_for(name), "w" if text else "wb", **({"encoding": "ascii", "newline": "\n"} if text else {}))
+                )
+    return writers
+
+
+def _write_rows(writers: Dict, stem: str, rows: np.ndarray, to_tsv: Callable[[np.ndarray], str]) -> None:
+    """Append ``rows`` to the stem's open .tsv (as text) and .bytes (float32 little-endian) files."""
+    if f"{stem}.tsv" in writers:
+        writers[f"{stem}.tsv"].write(to_tsv(rows))
+    if f"{stem}.bytes" in writers:
+        values = rows.reshape(len(rows), -1)
+        if values.dtype == np.uint8:  # raw pixels: the model inputs k/255
+            values = values.astype(np.float32) / np.float32(255.0)
+        writers[f"{stem}.bytes"].write(np.ascontiguousarray(values, dtype="<f4").tobytes())
+
+
+def write_projection_csv(path: Path, projection, indices: np.ndarray, labels: np.ndarray, axis_names) -> None:
+    """CSV with a header: index (test-set position), label, class, then the two coordinates.
+
+    ``projection`` is an :class:`~fashion_mnist_vis.explain.embeddings.Projection`;
+    ``indices`` and ``labels`` are for all exported points (projection.indices picks rows).
+    """
+    with atomic_path(path) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["index", "label", "class", *axis_names])
+        for row, (x, y) in zip(projection.indices, projection.coords):
+            label = int(labels[row])
+            writer.writerow([int(indices[row]), label, CLASS_NAMES[label], f"{x:.5g}", f"{y:.5g}"])
+
+
+def finish_export(output: Path, files: Sequence[str], manifest: Dict) -> List[str]:
+    """Write export.json (``manifest`` plus the file list) and remove stale files of the last export.
+
+    A file is removed only if the previous export.json lists it, its name is
+    one of :data:`OWN_FILES`, and this export did not write it (e.g. tsne.png
+    after ``--no-tsne``, projector_config.pbtxt after ``--format bytes``), so
+    the folder never mixes two exports. Returns the names removed.
+    """
+    output = Path(output)
+    written = set(files) | {MANIFEST_JSON}
+    previous = _previous_files(output / MANIFEST_JSON)
+    removed = []
+    for name in sorted((previous & OWN_FILES) - written):
+        path = output / name
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+            removed.append(name)
+    with atomic_path(output / MANIFEST_JSON) as temp:
+        temp.write_text(json.dumps({**manifest, "files": sorted(written)}, indent=2) + "\n")
+    return removed
+
+
+def _previous_files(path: Path) -> set:
+    try:
+        files = json.loads(path.read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {name for name in files if isinstance(name, str)} if isinstance(files, list) else set()

@@ -1,0 +1,1 @@
+"""Training: the loop, callbacks, distribution, the learning-rate finder, the evaluation report."""

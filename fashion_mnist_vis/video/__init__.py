@@ -1,0 +1,1 @@
+"""Video in and out, and classifying frames live."""

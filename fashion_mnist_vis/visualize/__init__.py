@@ -1,0 +1,1 @@
+"""Drawing: plots, layer grids, the HTML pages."""
