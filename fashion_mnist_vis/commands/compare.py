@@ -114,8 +114,11 @@ def run(args: argparse.Namespace) -> int:
     description = (
         f"Data: {data['source']}, {data['train_images']} training / {data['validation_images']} validation / "
         f"{data['test_images']} test images; seed {first.seed}; up to {first.epochs} epochs "
-        f"(early stopping patience {first.patience}); batch size {first.batch_size}; Adam, learning rate "
-        f"{first.learning_rate:g}. Seconds per epoch include validation and depend on the machine and its load."
+        f"(early stopping patience {first.patience}); batch size {first.batch_size}; "
+        f"{'AdamW, weight decay ' + format(first.weight_decay, 'g') if first.weight_decay else 'Adam'}, "
+        f"learning rate {first.learning_rate:g} ({first.schedule} schedule), label smoothing "
+        f"{first.label_smoothing:g}, augmentation {'on' if first.augment else 'off'}. "
+        "Seconds per epoch include validation and depend on the machine and its load."
     )
     files = write_comparison(rows, output_dir, description)
     print(f"\n{comparison_table(rows)}\n\nComparison in {output_dir}: {', '.join(files)}", flush=True)
