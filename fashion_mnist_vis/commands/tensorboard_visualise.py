@@ -131,7 +131,8 @@ def load_test_points(args: argparse.Namespace):
     splits = load_test_split(data_settings_from_args(args), args.seed)
     images, labels = splits.x_test, splits.y_test
     source = (f"synthetic test set (seed {args.seed})" if args.dataset == "synthetic"
-              else f"{splits.source}, test set")
+              else "Fashion-MNIST test set" + ("" if splits.source.startswith("Fashion-MNIST from")
+                                               else f" ({splits.source})"))  # plot titles stay short
     indices = np.arange(len(labels))
     if args.num is not None and args.num < len(labels):
         indices, _ = stratified_subset(indices, labels, args.num, args.seed)
