@@ -37,8 +37,10 @@ from fashion_mnist_vis.commands.train import main
 from fashion_mnist_vis.training.trainer import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
+# --schedule plateau: a constant rate; the default cosine schedule would spend a one-epoch run warming up,
+# leaving its model near chance
 TINY_RUN = ["--dataset", "synthetic", "--train-size", "400", "--test-size", "100", "--model", "tinyvgg",
-            "--batch-size", "16", "--learning-rate", "0.01", "--precision", "float32"]
+            "--batch-size", "16", "--learning-rate", "0.01", "--precision", "float32", "--schedule", "plateau"]
 CLUSTER_TIMEOUT = 300  # seconds for one launch of the two-worker cluster; killed after that
 
 
@@ -233,9 +235,8 @@ def _check_model_predicts(path: Path):
 def mirrored_run(tmp_path_factory):
     """train.py with MirroredStrategy over two logical CPU devices: 1 epoch, 16 images per replica."""
     tmp_path = tmp_path_factory.mktemp("mirrored")
-    # a constant rate: the default cosine schedule spends this one epoch warming up, leaving the model near chance
     command = [sys.executable, "-m", "fashion_mnist_vis.train", *TINY_RUN, "--epochs", "1", "--strategy", "mirrored",
-               "--schedule", "plateau", "--devices", "CPU:0,CPU:1", "--output", str(tmp_path / "model.keras"),
+               "--devices", "CPU:0,CPU:1", "--output", str(tmp_path / "model.keras"),
                "--logdir", str(tmp_path / "runs")]
     result = subprocess.run(command, cwd=REPO, env=_environment(**{CPU_DEVICES_ENV: "2"}), capture_output=True,
                             text=True, timeout=CLUSTER_TIMEOUT)
