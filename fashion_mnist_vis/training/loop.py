@@ -231,6 +231,8 @@ def _embedding_snapshots(config: TrainConfig, splits: Splits, run_dir: Path):
 def _load_resume_point(resume_dir: Path, read_state):
     import keras
 
+    from . import optimisation  # noqa: F401  registers the smoothed loss that last.keras names
+
     try:
         state = read_state(resume_dir)
         model = keras.models.load_model(resume_dir / "last.keras", compile=True, safe_mode=True)
