@@ -512,3 +512,17 @@ def test_overlay_draws_heatmap_on_the_canvas_and_the_panel():
     placed = place_on_canvas(heatmap, (240, 240), (60, 40, 180, 160))
     expected = overlay(np.full((240, 240, 3), 200 / 255, np.float32), placed)[:, :, ::-1] * 255
     np.testing.assert_allclose(drawn[100:230, left + 10:left + 230], expected[100:230, 10:230], atol=1)
+
+
+def test_a_ctrl_c_inside_a_deferred_block_lands_when_the_block_ends():
+    import signal
+
+    from fashion_mnist_vis.commands.webcam_classify import interrupts_deferred
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            signal.raise_signal(signal.SIGINT)
+            steps.append("the block finished first")
+    assert steps == ["the block finished first"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is back

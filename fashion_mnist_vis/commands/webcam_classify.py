@@ -25,6 +25,7 @@ import sys
 import argparse
 import contextlib
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -172,11 +173,12 @@ def classify_stream(source, predictor, args: argparse.Namespace, output, title: 
                 record = frame_record(index, time.perf_counter() - start, source, overlay.prediction)
             shown.tick()
             annotated = overlay.draw(frame, rate_texts(shown.rate(), classified.rate()))
-            if output is not None:
-                output.write(annotated)
-                stats["written"] += 1
-            if args.json and record is not None:  # after the write: every printed frame is in the video
-                print(json.dumps(record), flush=True)
+            with interrupts_deferred():  # a frame is written, counted and printed together, or not at all
+                if output is not None:
+                    output.write(annotated)
+                    stats["written"] += 1
+                if args.json and record is not None:  # after the write: every printed frame is in the video
+                    print(json.dumps(record), flush=True)
             if title is not None:
                 cv2.imshow(title, annotated)
                 if (cv2.waitKey(1) & 0xFF) in QUIT_KEYS or cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:
@@ -193,6 +195,26 @@ def classify_stream(source, predictor, args: argparse.Namespace, output, title: 
         stats["interrupted"], stats["ended"] = True, "interrupted"
     stats["seconds"] = time.perf_counter() - start
     return stats
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block ends, then act on it.
+
+    Without this, a Ctrl-C between writing a frame and counting it left the
+    summary one frame short of the video. Acts as the handler in force would
+    have: KeyboardInterrupt by default, nothing where SIGINT is ignored.
+    """
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(signal.SIGINT, None)
+        elif received and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 def rate_texts(shown: Optional[float], classified: Optional[float]):
