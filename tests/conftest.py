@@ -128,6 +128,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def png_pixels(figure) -> np.ndarray:
+    """A matplotlib figure rendered as a greyscale uint8 PNG at 60 dpi, read back as (H, W)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=60)
+    with Image.open(buffer) as image:
+        return np.asarray(image.convert("L"))
+
+
 def single_error_line(capsys) -> str:
     """The one line a command printed on stderr; fails if it printed none or several."""
     err = capsys.readouterr().err

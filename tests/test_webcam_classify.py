@@ -28,7 +28,7 @@ from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.video.frame_overlay import FrameOverlay, RateMeter
 from fashion_mnist_vis.video.frame_region import analysed_region
 from fashion_mnist_vis.video.frame_predictor import FramePrediction
-from fashion_mnist_vis.visualize.layer_plots import overlay, place_on_canvas
+from fashion_mnist_vis.visualize.map_arrays import overlay, place_on_canvas
 from fashion_mnist_vis.commands.webcam_classify import main
 
 cv2 = video.import_cv2()
@@ -508,7 +508,7 @@ def test_overlay_draws_heatmap_on_the_canvas_and_the_panel():
     assert (drawn[170:230, left + 190: left + 230] == 200).all()  # beside the canvas: unchanged
     assert (drawn[100:, :left - 4] == 200).all()  # outside the analysed region: unchanged
     assert drawn[5:60, 5:60].mean() < 120  # the dark text panel
-    # below the panel, the region is classify's own overlay (layer_plots.overlay) of the placed map
+    # below the panel, the region is classify's own overlay (map_arrays.overlay) of the placed map
     placed = place_on_canvas(heatmap, (240, 240), (60, 40, 180, 160))
     expected = overlay(np.full((240, 240, 3), 200 / 255, np.float32), placed)[:, :, ::-1] * 255
     np.testing.assert_allclose(drawn[100:230, left + 10:left + 230], expected[100:230, 10:230], atol=1)

@@ -3,7 +3,8 @@
 Two methods, both returning a float32 map of shape (h, w) with values in
 [0, 1] at the resolution of the layer they are computed on (3 x 3 for
 ``gap_cnn``'s last block). Resizing to the input or the photo, colour maps
-and overlays are plotting steps (see :mod:`fashion_mnist_vis.visualize.layer_plots`).
+and overlays are plotting steps (see :mod:`fashion_mnist_vis.visualize.map_arrays`
+and :mod:`fashion_mnist_vis.visualize.cam_plots`).
 
 * **CAM** (Zhou et al. 2016, "Learning Deep Features for Discriminative
   Localization", CVPR). For a network ending ``conv features -> global

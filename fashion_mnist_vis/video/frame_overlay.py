@@ -5,8 +5,8 @@ and draws it on every frame shown, so frames between two classified ones
 reuse the last result. On each frame it
 
 * alpha-blends the class activation map (colour map
-  :data:`~fashion_mnist_vis.visualize.layer_plots.HEATMAP_CMAP`, opacity
-  :data:`~fashion_mnist_vis.visualize.layer_plots.HEATMAP_ALPHA`) over the part of the
+  :data:`~fashion_mnist_vis.visualize.map_arrays.HEATMAP_CMAP`, opacity
+  :data:`~fashion_mnist_vis.visualize.map_arrays.HEATMAP_ALPHA`) over the part of the
   analysed region the model saw (the preprocessing's canvas; the rest is left
   unchanged, as in ``classify.py``'s CAM-on-photo plot),
 * outlines the analysed region (when it is not the whole frame),
@@ -24,7 +24,7 @@ import numpy as np
 
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.video.frame_region import Box
-from fashion_mnist_vis.visualize.layer_plots import HEATMAP_ALPHA, overlay, place_on_canvas
+from fashion_mnist_vis.visualize.map_arrays import HEATMAP_ALPHA, overlay, place_on_canvas
 
 _WHITE, _BLACK, _YELLOW = (255, 255, 255), (0, 0, 0), (0, 230, 255)  # BGR
 

@@ -19,9 +19,7 @@ import re
 from pathlib import Path
 from typing import Dict, Iterable, List
 
-from fashion_mnist_vis.visualize import html_page
-
-from fashion_mnist_vis.visualize import layer_plots
+from fashion_mnist_vis.visualize import cam_plots, html_page, input_plots, layer_plots
 from fashion_mnist_vis.explain.activations import PROBABILITIES, SPATIAL
 from fashion_mnist_vis.explain.analysis import Analysis
 from fashion_mnist_vis.atomic import atomic_path
@@ -154,14 +152,14 @@ def _input_panels(analysis: Analysis, save) -> List[Panel]:
     prepared = analysis.prepared
     model_input = prepared.model_input
     return [
-        Panel(save(layer_plots.plot_photo(analysis.photo, f"Original image: {analysis.path.name}"), INPUT_IMAGE),
+        Panel(save(input_plots.plot_photo(analysis.photo, f"Original image: {analysis.path.name}"), INPUT_IMAGE),
               "The original image",
               "The image as read from the file: upright (using its EXIF orientation) and with any "
               "transparency painted white."),
-        Panel(save(layer_plots.plot_greyscale_steps(prepared), GREYSCALE_INPUT),
+        Panel(save(input_plots.plot_greyscale_steps(prepared), GREYSCALE_INPUT),
               "Greyscale, inverted, cropped and padded",
               _greyscale_caption(prepared)),
-        Panel(save(layer_plots.plot_model_input(model_input), MODEL_INPUT),
+        Panel(save(input_plots.plot_model_input(model_input), MODEL_INPUT),
               "What the model saw",
               f"The image resized to {model_input.shape[0]} \u00d7 {model_input.shape[1]} pixels and scaled "
               "to values between 0 (black) and 1 (white), drawn with one square per pixel. These "
@@ -209,19 +207,19 @@ def _cam_panels(analysis: Analysis, save) -> List[Panel]:
     primary = analysis.cams[0]
     class_name = CLASS_NAMES[analysis.cam_class]
     panels = [
-        Panel(save(layer_plots.plot_cam(primary, model_input, class_name), CAM_FILE),
+        Panel(save(cam_plots.plot_cam(primary, model_input, class_name), CAM_FILE),
               f"{primary.method} over the model input",
               html_page.cam_caption(primary.method, primary.layer_name, class_name, primary.heatmap.shape)),
-        Panel(save(layer_plots.plot_cam_on_photo(
+        Panel(save(cam_plots.plot_cam_on_photo(
                   primary.heatmap, analysis.photo, prepared.canvas_box,
                   f"{primary.method} for \u201c{class_name}\u201d on the original image"), CAM_ON_INPUT),
               f"{primary.method} on the original image",
               html_page.cam_photo_caption(primary.method, prepared.canvas_box is not None)),
     ]
     if len(analysis.cams) > 1:
-        correlation = layer_plots.map_correlation(analysis.cams[0].heatmap, analysis.cams[1].heatmap)
+        correlation = cam_plots.map_correlation(analysis.cams[0].heatmap, analysis.cams[1].heatmap)
         panels.append(Panel(
-            save(layer_plots.plot_cam_comparison(analysis.cams, model_input, class_name), CAM_COMPARE),
+            save(cam_plots.plot_cam_comparison(analysis.cams, model_input, class_name), CAM_COMPARE),
             " and ".join(result.method for result in analysis.cams) + " compared",
             html_page.cam_compare_caption(analysis.cams, correlation),
         ))

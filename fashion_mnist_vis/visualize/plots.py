@@ -23,7 +23,7 @@ def save_figure(
 
     ``tight`` trims the white margin to the drawn content, at the cost of one
     extra layout pass; figures laid out in inches by their plot function
-    (see :mod:`fashion_mnist_vis.visualize.layer_plots`) pass False. ``compress_level``
+    (see :mod:`fashion_mnist_vis.visualize.figure_layout`) pass False. ``compress_level``
     is zlib's, 0-9 (PNG is lossless at every level): 1 encodes about twice
     as fast as the default 6, for files about a fifth larger.
     """

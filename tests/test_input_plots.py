@@ -1,0 +1,34 @@
+"""Plots of a photo's way into the model: the photo, its preprocessing, the model input."""
+
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image, ImageDraw
+
+from conftest import png_pixels
+from fashion_mnist_vis.data.preprocess import preprocess
+from fashion_mnist_vis.visualize import input_plots
+
+
+def test_input_plots_return_figures_with_content():
+    photo = Image.new("RGB", (120, 80), (200, 180, 160))
+    ImageDraw.Draw(photo).rectangle((40, 10, 80, 70), fill=(20, 20, 20))
+    figures = [
+        input_plots.plot_photo(photo, "photo"),
+        input_plots.plot_greyscale_steps(preprocess(photo, (28, 28, 1))),
+        input_plots.plot_model_input(np.random.default_rng(0).random((28, 28, 1), dtype=np.float32)),
+    ]
+    for figure in figures:
+        assert isinstance(figure, Figure)
+        assert png_pixels(figure).std() > 10
+
+
+def test_greyscale_steps_say_what_preprocessing_did():
+    photo = Image.new("RGB", (120, 80), (250, 250, 250))
+    ImageDraw.Draw(photo).rectangle((40, 10, 80, 70), fill=(20, 20, 20))
+    cropped = input_plots.plot_greyscale_steps(preprocess(photo, (28, 28, 1)))
+    grey_ax, prepared_ax = cropped.axes
+    assert grey_ax.get_title() == "Greyscale (120 \u00d7 80)"
+    assert grey_ax.get_xlabel() == "red box: the object found, with a small margin"
+    assert prepared_ax.get_xlabel() == "inverted, cropped, padded to the model's shape"
+    original = input_plots.plot_greyscale_steps(preprocess(photo, (28, 28, 1), method="original"))
+    assert original.axes[1].get_xlabel() == "the original demo's transform: no inversion, no crop"
