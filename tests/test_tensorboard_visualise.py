@@ -469,7 +469,7 @@ def test_rerun_replaces_only_its_own_files_and_drops_its_stale_ones(exported, tm
 
 
 def test_a_failed_export_leaves_the_previous_one_intact(exported, tmp_path, monkeypatch):
-    from fashion_mnist_vis.projector import export as projector_export
+    from fashion_mnist_vis.projector import sprite as projector_sprite
 
     folder = tmp_path / "assets"
     shutil.copytree(exported.folder, folder)
@@ -478,7 +478,7 @@ def test_a_failed_export_leaves_the_previous_one_intact(exported, tmp_path, monk
     def disk_full(self, path):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(projector_export.SpriteSheet, "save", disk_full)
+    monkeypatch.setattr(projector_sprite.SpriteSheet, "save", disk_full)
     code, out, err = _run(["--saved-model", exported.model, "--dataset", "synthetic", "--test-size", 300,
                            "--output", folder, "--no-tsne", "--num", 30])
     assert code == 2 and err.strip() == (

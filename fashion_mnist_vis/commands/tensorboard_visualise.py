@@ -95,7 +95,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.atomic import check_writable_folder
-    from fashion_mnist_vis.projector.export import ExportOptions, base_url
+    from fashion_mnist_vis.projector.config import base_url
+    from fashion_mnist_vis.projector.export import ExportOptions
 
     started = time.perf_counter()
     output = check_writable_folder(args.output, "output")

@@ -43,21 +43,27 @@ import contextlib
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from fashion_mnist_vis.atomic import atomic_path, check_writable_folder
-from fashion_mnist_vis.classes import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
+from fashion_mnist_vis.classes import CLASS_NAMES, IMAGE_SIZE
 from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.projector.config import (
+    METADATA_TSV,
+    SPRITE_PNG,
+    TensorFiles,
+    base_url,
+    projector_config_json,
+    projector_config_pbtxt,
+)
+from fashion_mnist_vis.projector.sprite import SpriteLayout, SpriteSheet, sprite_layout
 
 CONFIG_JSON = "config.json"
 PROJECTOR_PBTXT = "projector_config.pbtxt"  # the name TensorBoard's projector plugin looks for
-METADATA_TSV = "metadata.tsv"
-SPRITE_PNG = "sprite.png"
 MANIFEST_JSON = "export.json"
 EMBEDDINGS_STEM = "embeddings"
 PIXELS_STEM = "pixels"
@@ -76,10 +82,6 @@ Projector's PCA/t-SNE cannot tell the difference), 'e' notation only when needed
 
 METADATA_COLUMNS = ("index", "label", "predicted", "score", "correct", "entropy")
 
-MAX_SPRITE_SIDE = 8192
-"""The Projector refuses sprite images wider or taller than this (pixels)."""
-MIN_THUMBNAIL = 7
-"""Smallest thumbnail (pixels) the sprite may shrink to before the export refuses."""
 MAX_EMBEDDING_BYTES = 1 << 30
 """The embeddings are kept in memory (for PCA and t-SNE): at most this many bytes."""
 
@@ -155,196 +157,6 @@ def format_metadata(
 
 def _tsv_field(text: str) -> str:
     return " ".join(str(text).replace("\t", " ").split())
-
-
-# ----------------------------------------------------------------------------
-# The sprite
-
-
-@dataclass(frozen=True)
-class SpriteLayout:
-    """Where each thumbnail goes: ``per_row`` x ``per_row`` cells of ``cell`` x ``cell`` pixels.
-
-    Thumbnail ``i`` sits in row ``i // per_row``, column ``i % per_row``
-    (row-major, as the Projector reads it); the image is ``side`` x ``side``.
-    """
-
-    count: int
-    per_row: int
-    cell: int
-
-    @property
-    def side(self) -> int:
-        return self.per_row * self.cell
-
-    def origin(self, index: int) -> Tuple[int, int]:
-        """(left, top) pixel of thumbnail ``index``."""
-        return (index % self.per_row) * self.cell, (index // self.per_row) * self.cell
-
-
-def sprite_layout(
-    count: int, thumbnail: int = IMAGE_SIZE, max_side: int = MAX_SPRITE_SIDE, min_cell: int = MIN_THUMBNAIL
-) -> SpriteLayout:
-    """The square grid for ``count`` thumbnails that fits in ``max_side`` x ``max_side`` pixels.
-
-    Thumbnails keep their ``thumbnail`` size when the grid fits, and shrink
-    (to ``max_side // per_row`` pixels) when it would not.
-
-    Raises:
-        UserError: if even ``min_cell``-pixel thumbnails would not fit.
-    """
-    if count < 1:
-        raise UserError("the sprite needs at least one image")
-    per_row = math.isqrt(count - 1) + 1  # ceil(sqrt(count))
-    cell = min(thumbnail, max_side // per_row)
-    if cell < min_cell:
-        limit = (max_side // min_cell) ** 2
-        raise UserError(
-            f"{count} thumbnails do not fit in the Projector's {max_side}x{max_side}-pixel sprite limit "
-            f"even at {min_cell}x{min_cell} pixels each; export at most {limit} points (--num)"
-        )
-    return SpriteLayout(count, per_row, cell)
-
-
-TINT_LEVELS = 25
-"""Brightness levels per class in the tinted sprite (10 x 25 colours + transparent fit a PNG palette)."""
-
-
-class SpriteSheet:
-    """Builds the sprite image batch by batch.
-
-    ``tint=True``: each thumbnail is drawn in its true class's colour
-    (:data:`~fashion_mnist_vis.visualize.embedding_plots.CLASS_COLOURS`), brighter where
-    the input is brighter (``colour * (0.3 + 0.7 * v)`` for a pixel value
-    ``v`` in [0, 1], in :data:`TINT_LEVELS` steps), on a transparent
-    background (pixels that are 0 in the input; the Projector discards
-    transparent pixels). So the Projector shows every point as its thumbnail
-    coloured by label, with no colour setting needed. Saved as a palette PNG
-    (a quarter of the size of RGBA). ``tint=False``: the inputs as they are,
-    greyscale, light on black.
-
-    Memory: one byte per sprite pixel (``side**2``; at most 64 MiB).
-    """
-
-    def __init__(self, layout: SpriteLayout, tint: bool = True):
-        self.layout = layout
-        self.tint = tint
-        self.pixels = np.zeros((layout.side, layout.side), dtype=np.uint8)
-
-    def add(self, start: int, images: np.ndarray, labels: np.ndarray) -> None:
-        """Place uint8 (B, 28, 28) ``images`` (true classes ``labels``) at cells start..start+B-1."""
-        cell = self.layout.cell
-        thumbnails = np.stack([_resize(image, cell) for image in images]) if len(images) else images
-        for offset, pixels in enumerate(self._cell_pixels(thumbnails, np.asarray(labels))):
-            left, top = self.layout.origin(start + offset)
-            self.pixels[top : top + cell, left : left + cell] = pixels
-
-    def _cell_pixels(self, thumbnails: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """uint8 (B, cell, cell): grey levels (plain), or palette indices: 0 transparent,
-        1 + label * TINT_LEVELS + level. The whole batch at once."""
-        if not self.tint:
-            return thumbnails
-        level = np.rint(thumbnails.astype(np.float32) * ((TINT_LEVELS - 1) / 255.0)).astype(np.uint8)
-        level = np.maximum(level, 1 if TINT_LEVELS > 1 else 0)  # a faint pixel stays visible
-        offsets = (1 + (labels.astype(np.int64) % NUM_CLASSES) * TINT_LEVELS)[:, None, None]
-        return np.where(thumbnails > 0, offsets + level, 0).astype(np.uint8)
-
-    def save(self, path: Path) -> None:
-        """Write the sprite as a PNG (palette with a transparent entry when tinted, else greyscale)."""
-        from PIL import Image
-
-        if not self.tint:
-            Image.fromarray(self.pixels, mode="L").save(path, format="PNG")
-            return
-        image = Image.fromarray(self.pixels, mode="P")
-        image.putpalette(tint_palette().ravel().tolist())
-        image.save(path, format="PNG", transparency=0)
-
-
-def tint_palette() -> np.ndarray:
-    """uint8 (1 + 10 * TINT_LEVELS, 3): entry 0 (transparent) black, then each class's colour
-    at brightness 0.3 + 0.7 * level / (TINT_LEVELS - 1) for level 0..TINT_LEVELS-1."""
-    from fashion_mnist_vis.visualize.embedding_plots import class_colours_rgb
-
-    brightness = 0.3 + 0.7 * np.arange(TINT_LEVELS) / max(TINT_LEVELS - 1, 1)
-    shades = class_colours_rgb().astype(np.float64)[:, None, :] * brightness[None, :, None]
-    return np.concatenate([np.zeros((1, 3)), shades.reshape(-1, 3)]).round().astype(np.uint8)
-
-
-def _resize(image: np.ndarray, cell: int) -> np.ndarray:
-    """uint8 (H, W) -> uint8 (cell, cell); unchanged when already that size."""
-    if image.shape == (cell, cell):
-        return image
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(image).resize((cell, cell), Image.Resampling.LANCZOS))
-
-
-# ----------------------------------------------------------------------------
-# The two configuration files
-
-
-@dataclass(frozen=True)
-class TensorFiles:
-    """One tensor of the export: its ``name`` in the Projector, ``shape`` (N, D), and its
-    file names (``tsv``/``bytes``, None when that format was not written)."""
-
-    name: str
-    shape: Tuple[int, int]
-    tsv: Optional[str] = None
-    bytes: Optional[str] = None
-
-
-def base_url(host: str, port: int) -> str:
-    """``http://host:port/`` (IPv6 literals in brackets): where the files will be served."""
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{port}/"
-
-
-def projector_config_json(tensors: Sequence[TensorFiles], url: str, sprite_cell: int) -> Dict:
-    """The standalone Projector's config: one embedding per tensor, absolute URLs under ``url``.
-
-    The ``.bytes`` file is preferred (``tensorShape`` tells the Projector how
-    to cut the Float32Array into rows); the TSV is used when it is the only one.
-    """
-    if not url.endswith("/"):
-        url += "/"
-    embeddings = []
-    for tensor in tensors:
-        embeddings.append(
-            {
-                "tensorName": tensor.name,
-                "tensorShape": [int(tensor.shape[0]), int(tensor.shape[1])],
-                "tensorPath": url + (tensor.bytes or tensor.tsv),
-                "metadataPath": url + METADATA_TSV,
-                "sprite": {"imagePath": url + SPRITE_PNG, "singleImageDim": [sprite_cell, sprite_cell]},
-            }
-        )
-    return {"embeddings": embeddings}
-
-
-def projector_config_pbtxt(tensors: Sequence[TensorFiles], sprite_cell: int) -> str:
-    """TensorBoard's projector_config.pbtxt text for the tensors that have a TSV file.
-
-    Paths are relative to the pbtxt's own folder, which is how the plugin
-    resolves them.
-    """
-    from google.protobuf import text_format
-    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
-
-    config = ProjectorConfig()
-    for tensor in tensors:
-        if tensor.tsv is None:
-            continue
-        embedding = config.embeddings.add()
-        embedding.tensor_name = tensor.name
-        embedding.tensor_path = tensor.tsv
-        embedding.tensor_shape.extend([int(tensor.shape[0]), int(tensor.shape[1])])
-        embedding.metadata_path = METADATA_TSV
-        embedding.sprite.image_path = SPRITE_PNG
-        embedding.sprite.single_image_dim.extend([sprite_cell, sprite_cell])
-    return text_format.MessageToString(config)
 
 
 # ----------------------------------------------------------------------------
