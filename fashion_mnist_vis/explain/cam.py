@@ -178,7 +178,7 @@ class CamExplainer:
         self.model = model
         self.classifier = find_classifier_layer(model)
         self._graph = graph
-        self.gap_layer = _gap_feeding_classifier(model, self.classifier, graph)
+        self.gap_layer = gap_feeding_classifier(model, self.classifier, graph)
         self.conv_layer = find_last_conv_layer(model)
         methods = []
         if self.gap_layer is not None:
@@ -239,7 +239,7 @@ class CamExplainer:
         return producer.name if producer is not None else f"{self.gap_layer.name} input"
 
 
-def _gap_feeding_classifier(model, classifier, graph) -> Optional[object]:
+def gap_feeding_classifier(model, classifier, graph) -> Optional[object]:
     """The GAP layer if it feeds ``classifier`` directly (through dropout at most), else None."""
     gap = find_gap_layer(model)
     if gap is None or gap.name not in graph.outputs or classifier.name not in graph.outputs:

@@ -67,6 +67,8 @@ class ModelHandle:
     config: dict
     file_format: str = HDF5
     _graph: Any = field(default=None, repr=False)
+    _keras_model: Any = field(default=None, repr=False)
+    _keras_graph: Any = field(default=None, repr=False)
 
     @property
     def graph(self):
@@ -79,6 +81,33 @@ class ModelHandle:
 
                 self._graph = LayerGraph(self.model)
         return self._graph
+
+    @property
+    def keras_model(self):
+        """The model as Keras runs it, computing in float32, for what needs TensorFlow's autodiff
+        (gradient explanations): ``model`` itself when Keras runs it (a float32 copy if it computes in
+        16 bits), else the Keras model of the same file, built on first use (TensorFlow is imported), then kept."""
+        if self._keras_model is None:
+            from fashion_mnist_vis.models.model_io import computing_in_float32  # noqa: PLC0415
+
+            if self.engine == "Keras":
+                self._keras_model = computing_in_float32(self.model)
+            else:
+                self._keras_model = open_model(self.path, engine="keras").model
+        return self._keras_model
+
+    @property
+    def keras_graph(self):
+        """:attr:`keras_model`'s :class:`~fashion_mnist_vis.models.keras_graph.LayerGraph` (:attr:`graph`
+        itself when that is the same model), built on first use, then kept."""
+        if self._keras_graph is None:
+            if self.engine == "Keras" and self.keras_model is self.model:
+                self._keras_graph = self.graph
+            else:
+                from fashion_mnist_vis.models.keras_graph import LayerGraph  # noqa: PLC0415
+
+                self._keras_graph = LayerGraph(self.keras_model)
+        return self._keras_graph
 
     def describe(self) -> str:
         """One line: file, model name, input shape and parameter count."""

@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
+from fashion_mnist_vis.explain.methods.base import upsample
+
 HEATMAP_CMAP = "jet"
 """Colour map of class activation maps (blue: no evidence, red: the strongest), as in the CAM papers."""
 
@@ -75,9 +77,7 @@ def resize_map(heatmap: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     Returns float32 (height, width); values stay within the input's range.
     """
     width, height = size
-    image = Image.fromarray(np.asarray(heatmap, dtype=np.float32), mode="F")
-    resized = np.asarray(image.resize((max(1, width), max(1, height)), Image.Resampling.BILINEAR))
-    return np.clip(resized, float(np.min(heatmap)), float(np.max(heatmap))).astype(np.float32)
+    return upsample(heatmap, (height, width))
 
 
 def place_on_canvas(

@@ -1,0 +1,144 @@
+"""Each explanation method on a tiny model with hand-set weights: the expected maps worked out by hand.
+
+The model (input 2 x 2 x 1): a 1 x 1 convolution "conv" with kernel (1, -1)
+and bias (0, 1) and a ReLU, so for pixels x in (0, 1) its two channels are
+A0 = x and A1 = 1 - x; then Flatten and a softmax Dense "classifier" whose
+kernel column for class c holds G0[c] (for A0) and G1[c] (for A1) at each
+position. The logit of class c is therefore sum_ij G0[c] x + G1[c] (1 - x)
+(no bias), and the gradient of that logit with respect to the conv's output
+is exactly (G0[c], G1[c]) at every position.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.explain.methods import MethodSettings, applicable_methods, build_explainer, upsample
+from fashion_mnist_vis.explain.methods.base import target_weights
+from fashion_mnist_vis.models.model_handle import keras_handle, open_model
+from fashion_mnist_vis.models.model_io import save_model_atomic
+
+X = np.array([[0.2, 0.6], [0.9, 0.4]])
+IMAGE = X.astype(np.float32)[:, :, None]
+G0 = {0: np.array([[1.0, 2.0], [-1.0, 0.0]]), 1: np.array([[0.0, 1.0], [1.0, 0.0]])}
+G1 = {0: np.array([[0.5, -1.0], [1.0, 2.0]]), 1: np.array([[1.0, 0.0], [0.0, 1.0]])}
+A0, A1 = X, 1.0 - X  # the conv's two channels: [[0.2, 0.6], [0.9, 0.4]] and [[0.8, 0.4], [0.1, 0.6]]
+
+
+def hand_model(name, pooling, kernel, bias):
+    """Input 2 x 2 x 1 -> "conv" (kernel (1, -1), bias (0, 1), ReLU) -> ``pooling`` layers -> softmax
+    "classifier" with ``kernel`` and ``bias``."""
+    model = keras.Sequential([
+        keras.Input((2, 2, 1)),
+        keras.layers.Conv2D(2, 1, activation="relu", name="conv"),
+        *pooling,
+        keras.layers.Dense(2, activation="softmax", name="classifier"),
+    ], name=name)
+    model.get_layer("conv").set_weights([np.array([1.0, -1.0]).reshape(1, 1, 1, 2), np.array([0.0, 1.0])])
+    model.get_layer("classifier").set_weights([np.asarray(kernel), np.asarray(bias)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def hand():
+    kernel = np.stack([np.stack([G0[c], G1[c]], axis=-1).reshape(-1) for c in (0, 1)], axis=1)  # flat (i, j, k)
+    return keras_handle(hand_model("hand", [keras.layers.Flatten(name="flatten")], kernel, np.zeros(2)))
+
+
+def explain(handle, method, class_index=0, contrast_index=None, **settings):
+    return build_explainer(handle, method, settings=MethodSettings(**settings))(IMAGE, class_index, contrast_index)
+
+
+# ------------------------------------------------------------------ the interface
+
+
+def test_upsample_by_hand():
+    # 1 x 2 -> 1 x 4, pixel centres aligned: output centres sit at 0.25, 0.75, 1.25, 1.75 input pixels
+    # (minus the half pixel: -0.25, 0.25, 0.75, 1.25), i.e. 0 (clamped), 0.25, 0.75, 1 of the way from a to b.
+    np.testing.assert_allclose(upsample(np.array([[0.0, 4.0]]), (1, 4)), [[0.0, 1.0, 3.0, 4.0]], atol=1e-6)
+    same = upsample(np.array([[1, 2]], dtype=np.int64), (1, 2))
+    assert same.dtype == np.float32 and same.tolist() == [[1.0, 2.0]]
+
+
+def test_target_weights():
+    assert target_weights(4, 2, None).tolist() == [0, 0, 1, 0]
+    assert target_weights(4, 2, 0).tolist() == [-1, 0, 1, 0]
+
+
+def test_settings_are_checked_without_naming_flags():
+    with pytest.raises(UserError, match="smoothgrad_samples must be a whole number of at least 1, not 0"):
+        MethodSettings(smoothgrad_samples=0)
+    with pytest.raises(UserError, match="ig_baseline must be a finite number"):
+        MethodSettings(ig_baseline=float("nan"))
+
+
+def test_unknown_method_and_bad_calls(hand):
+    with pytest.raises(UserError, match="unknown explanation method 'gradcam3'; choose from: cam, gradcam"):
+        build_explainer(hand, "gradcam3")
+    explainer = build_explainer(hand, "gradcam")
+    with pytest.raises(UserError, match=r"needs an image of shape \(2, 2, 1\), not \(3, 3, 1\)"):
+        explainer(np.zeros((3, 3, 1), np.float32), 0)
+    with pytest.raises(UserError, match="class 2 is out of range: the model has classes 0-1"):
+        explainer(IMAGE, 2)
+    with pytest.raises(UserError, match="contrast class must differ"):
+        explainer(IMAGE, 1, 1)
+
+
+def test_layer_choice_errors(hand):
+    with pytest.raises(UserError, match="has no layer 'conv9'; for Grad-CAM .* choose one of: conv$"):
+        build_explainer(hand, "gradcam", layer="conv9")
+    with pytest.raises(UserError, match="layer 'flatten' is not convolutional"):
+        build_explainer(hand, "gradcam", layer="flatten")
+
+
+def test_cam_does_not_apply_without_gap(hand):
+    reasons = applicable_methods(hand)
+    assert reasons["gradcam"] is None
+    assert reasons["cam"] == ("CAM needs global average pooling feeding the classifier directly and model 'hand' "
+                              "has none; use Grad-CAM")
+    with pytest.raises(UserError, match="^CAM needs global average pooling"):
+        build_explainer(hand, "cam")
+
+
+# ------------------------------------------------------------------ CAM
+
+
+@pytest.fixture(scope="module")
+def gap_hand():
+    """conv as above, then GAP and a Dense with kernel [[2, -1], [-1, 3]] (rows: channels) and biases (0.5, -0.5)."""
+    pooling = [keras.layers.GlobalAveragePooling2D(name="gap"), keras.layers.Dropout(0.5, name="dropout")]
+    return hand_model("gap_hand", pooling, [[2.0, -1.0], [-1.0, 3.0]], [0.5, -0.5])
+
+
+@pytest.mark.parametrize("engine", ["keras", "numpy"])
+def test_cam_by_hand(gap_hand, tmp_path, engine):
+    handle = open_model(save_model_atomic(gap_hand, tmp_path / "gap.keras"), engine=engine)
+    explanation = explain(handle, "cam", 0)
+    # class 0: 2 A0 - A1 = [[0.4 - 0.8, 1.2 - 0.4], [1.8 - 0.1, 0.8 - 0.6]]
+    np.testing.assert_allclose(explanation.raw, [[-0.4, 0.8], [1.7, 0.2]], atol=1e-6)
+    np.testing.assert_allclose(explanation.heatmap, [[0.0, 0.8 / 1.7], [1.0, 0.2 / 1.7]], atol=1e-6)
+    assert (explanation.method, explanation.layer_name, explanation.class_index) == ("cam", "conv", 0)
+    # why 0 and not 1: (2 + 1) A0 + (-1 - 3) A1 = 3 A0 - 4 A1
+    contrast = explain(handle, "cam", 0, 1)
+    np.testing.assert_allclose(contrast.raw, [[0.6 - 3.2, 1.8 - 1.6], [2.7 - 0.4, 1.2 - 2.4]], atol=1e-6)
+    assert contrast.contrast_index == 1
+
+
+def test_cam_refuses_another_layer(gap_hand):
+    with pytest.raises(UserError, match="CAM is exact only on the layer feeding global average pooling"):
+        build_explainer(keras_handle(gap_hand), "cam", layer="gap")
+
+
+# ------------------------------------------------------------------ the gradient CAM family
+
+
+def test_gradcam_by_hand(hand):
+    # alpha_k = mean of the gradients: class 0: mean(G0) = (1 + 2 - 1 + 0) / 4 = 0.5, mean(G1) = (0.5 - 1 + 1 + 2) / 4 = 0.625
+    explanation = explain(hand, "gradcam", 0)
+    expected = 0.5 * A0 + 0.625 * A1  # [[0.6, 0.55], [0.5125, 0.575]]
+    np.testing.assert_allclose(explanation.raw, expected, atol=1e-6)
+    np.testing.assert_allclose(explanation.heatmap, expected / 0.6, atol=1e-6)
+    assert explanation.layer_name == "conv" and explanation.raw.dtype == explanation.heatmap.dtype == np.float32
+    # why 0 and not 1: the gradients of logit 0 - logit 1, means (0.5 - 0.5) and (0.625 - 0.5)
+    np.testing.assert_allclose(explain(hand, "gradcam", 0, 1).raw, 0.125 * A1, atol=1e-6)
