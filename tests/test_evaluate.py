@@ -1,5 +1,6 @@
 """evaluate.py: a saved model on the test set or on class folders of images, with calibration."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -102,6 +103,27 @@ def test_a_model_with_another_input_shape_gets_preprocessed_images(tmp_path):
     assert metrics["test_images"] == 50 and metrics["evaluated_on"]["preprocessing"]["crop"] is True
 
 
+@pytest.mark.slow
+def test_explanations_and_sanity_rank_the_methods_and_write_tables(saved_model, tmp_path, capsys):
+    _evaluate(tmp_path, "--saved-model", str(saved_model / "model.keras"), "--dataset", "synthetic",
+              "--test-size", "100", "--explanations", "20", "--sanity", "3", "--methods", "cam,gradcam")
+    with open(tmp_path / "explanations.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["method"] for row in rows] == ["gradcam", "random"]  # tinyvgg has no GAP: no CAM
+    assert all(row["images"] == "20" for row in rows)
+    assert 0 <= float(rows[0]["deletion_auc"]) <= 1 and 0 <= float(rows[0]["insertion_auc"]) <= 1
+    with open(tmp_path / "sanity.csv") as handle:
+        layers = [row["layer"] for row in csv.DictReader(handle)]
+    assert layers == ["dense", "conv2d_2", "conv2d_1", "conv2d"]  # tinyvgg's weighted layers, top down
+    for name in ("explanation_curves.png", "sanity.png"):
+        with Image.open(tmp_path / name) as picture:
+            assert picture.width > 800
+    out = capsys.readouterr().out
+    assert "Ranking the explanation methods on 20 test images:" in out
+    assert "| 1 | gradcam |" in out and "|  | random |" in out and "cam: not applicable" in out
+    assert "Model-randomisation test on 3 test images:" in out and "| gradcam |" in out
+
+
 def _bad_layout(root: Path, case: str) -> Path:
     if case == "missing folder":
         return root / "nowhere"
@@ -142,6 +164,12 @@ def test_bad_image_folders_exit_2_with_one_line(saved_model, tmp_path, capsys, c
         (["--saved-model", "{model}", "--bins", "0"], "must be between 1 and 100"),
         (["--saved-model", "{model}", "--invert", "sometimes"], "invalid choice"),
         (["--saved-model", "{model}", "--train-size", "5"], "unrecognized arguments"),
+        (["--saved-model", "{model}", "--explanations", "5", "--methods", "gradcam,nope"],
+         "unknown explanation method 'nope'"),
+        (["--saved-model", "{model}", "--explanations", "5", "--methods", "cam"], "no explanation method applies"),
+        (["--saved-model", "{model}", "--sanity", "2", "--engine", "numpy"], "needs --engine keras"),
+        (["--saved-model", "{model}", "--explanations", "-1"], "--explanations"),
+        (["--saved-model", "{model}", "--explanations", "5", "--methods", ","], "method names separated by commas"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(saved_model, tmp_path, capsys, flags, message):

@@ -101,7 +101,7 @@ def test_random_order_is_a_permutation_drawn_from_the_seed(predict):
 
 def test_blur_baseline_of_a_flat_image_changes_nothing(predict):
     flat = np.full((2, 2, 1), 0.5, dtype=np.float32)
-    result = image_faithfulness(predict, flat, MAP, 0, FaithfulnessSettings(steps=4, blur_sigma=1.0))
+    result = image_faithfulness(predict, flat, MAP, 0, FaithfulnessSettings(steps=4, baseline="blur", blur_sigma=1.0))
     np.testing.assert_allclose(result.ranked.deletion, np.full(5, sigmoid(5.0)), rtol=1e-5)
     np.testing.assert_allclose(result.random.insertion, np.full(5, sigmoid(5.0)), rtol=1e-5)
 
@@ -109,7 +109,7 @@ def test_blur_baseline_of_a_flat_image_changes_nothing(predict):
 def test_blur_spreads_a_point_as_a_gaussian():
     image = np.zeros((28, 28, 1), dtype=np.float32)
     image[14, 14, 0] = 1.0
-    blurred = baseline_image(image, FaithfulnessSettings(blur_sigma=1.0))
+    blurred = baseline_image(image, FaithfulnessSettings(baseline="blur", blur_sigma=1.0))
     # The sampled kernel is exp(-x^2 / 2) / sum over x = -4..4 (cut at 4 sigma), in each direction.
     one_d = np.exp(-np.arange(-4, 5) ** 2 / 2.0)
     one_d /= one_d.sum()

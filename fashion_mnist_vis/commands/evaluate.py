@@ -11,6 +11,11 @@ prepared as classify does (:func:`preprocess.preprocess`). The report is
 training's (metrics.json, confusion matrix, per-class scores, most
 confident mistakes; see training/report.py) without the training curves, with a
 reliability diagram and the expected calibration error.
+
+``--explanations N`` also ranks the explanation methods by faithfulness on N of
+the images (deletion and insertion curves, see explain/ranking.py) and
+``--sanity N`` runs the model-randomisation test of every method on N images
+(explain/sanity.py); both write tables and plots (visualize/trust_report.py).
 """
 
 import sys
@@ -28,6 +33,7 @@ from fashion_mnist_vis.commands.cli import add_data_arguments, data_settings_fro
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.data.pipeline import EVAL_BATCH_SIZE
 from fashion_mnist_vis.data.preprocess import INVERT_CHOICES
+from fashion_mnist_vis.explain.faithfulness import BASELINES
 
 PROG = "evaluate.py"
 
@@ -58,7 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="equal-width confidence bins for the reliability diagram and the ECE")
     parser.add_argument("--output-dir", "--output_dir", type=Path, default=Path("evaluation"),
                         help="folder for metrics.json and the plots")
+    trust = parser.add_argument_group("can the explanations be trusted? (see the README's Explanations section)")
+    trust.add_argument("--explanations", type=number_in_range(int, low=0), default=0, metavar="N",
+                       help="rank every explanation method by its deletion and insertion curves on N images "
+                       "(a class-balanced sample drawn with --seed), against a random pixel order; 0: off")
+    trust.add_argument("--sanity", type=number_in_range(int, low=0), default=0, metavar="N",
+                       help="run the model-randomisation test of every explanation method on N images "
+                       "(needs the keras engine); 0: off")
+    trust.add_argument("--methods", type=method_list, default=None, metavar="all|M1,M2,...",
+                       help="the explanation methods for --explanations and --sanity (default: all that apply)")
+    trust.add_argument("--explanation-baseline", choices=BASELINES, default="black",
+                       help="what a removed pixel becomes in the deletion and insertion curves: black "
+                       "(Fashion-MNIST's background) or the image blurred by a Gaussian of 4 pixels")
     return parser
+
+
+def method_list(text: str):
+    """``all`` -> None (every method that applies); ``a,b`` -> ["a", "b"]."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give method names separated by commas, or all")
+    return None if names == ["all"] else names
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -78,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.training.report import write_report
 
     handle = cli.open_model(args)
+    if args.explanations or args.sanity:
+        check_trust(args, handle)
     model = handle.model
     inputs, labels, described = load_images(args, model.input_shape)
     report = write_report(
@@ -100,7 +128,59 @@ def run(args: argparse.Namespace) -> int:
         f"Report in {args.output_dir}: {', '.join(report['files'])}",
         flush=True,
     )
+    if args.explanations or args.sanity:
+        trust_checks(args, handle, inputs, labels, described)
     return cli.EXIT_OK
+
+
+def check_trust(args: argparse.Namespace, handle) -> None:
+    """Fail before any work on a --sanity the engine cannot run or a --methods name that does not exist."""
+    from fashion_mnist_vis.explain.ranking import chosen_methods
+
+    if args.sanity and handle.engine != "Keras":
+        raise UserError("--sanity re-initialises the model's layers, which needs --engine keras (or auto)")
+    chosen_methods(handle, args.methods)
+
+
+def trust_checks(args: argparse.Namespace, handle, inputs: np.ndarray, labels: np.ndarray, described) -> None:
+    """--explanations and --sanity: score the explanation methods on a class-balanced sample of the images."""
+    from fashion_mnist_vis.data.pipeline import as_model_input
+    from fashion_mnist_vis.explain.faithfulness import FaithfulnessSettings
+    from fashion_mnist_vis.explain.ranking import cascade_methods, rank_methods, ranking_table
+    from fashion_mnist_vis.explain.sanity import sanity_table
+    from fashion_mnist_vis.visualize.trust_report import write_ranking, write_sanity
+
+    source = "test images" if args.images is None else f"images from {args.images}"
+    if args.explanations:
+        sample = _sample(inputs, labels, args.explanations, args.seed)
+        print(f"Ranking the explanation methods on {len(sample)} {source}:", flush=True)
+        settings = FaithfulnessSettings(baseline=args.explanation_baseline, seed=args.seed,
+                                        batch_size=max(args.batch_size, 64))
+        ranking = rank_methods(handle, as_model_input(sample), args.methods, settings, progress=_indented)
+        files = write_ranking(ranking, args.output_dir, source)
+        print(ranking_table(ranking) + f"Written to {args.output_dir}: {', '.join(files)}", flush=True)
+    if args.sanity:
+        sample = _sample(inputs, labels, args.sanity, args.seed)
+        print(f"Model-randomisation test on {len(sample)} {source}:", flush=True)
+        results = cascade_methods(handle, as_model_input(sample), args.methods, progress=_indented)
+        files = write_sanity(results, args.output_dir, source)
+        print(sanity_table(results) + f"Written to {args.output_dir}: {', '.join(files)}", flush=True)
+
+
+def _sample(inputs: np.ndarray, labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` of the images, drawn with ``seed``: the same share of every class when each class
+    can give one (all of them when ``count`` is at least their number)."""
+    from fashion_mnist_vis.data.datasets import stratified_subset
+
+    if count >= len(labels):
+        return inputs
+    if count >= len(np.unique(labels)):
+        return stratified_subset(inputs, labels, count, seed)[0]
+    return inputs[np.sort(np.random.default_rng(seed).permutation(len(labels))[:count])]
+
+
+def _indented(line: str) -> None:
+    print(f"  {line}", flush=True)
 
 
 def load_images(args: argparse.Namespace, input_shape):

@@ -22,6 +22,11 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / 255.0)[..., np.newaxis]
 
 
+def as_model_input(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]; float (N, H, W, C) model inputs pass through."""
+    return to_model_input(images) if images.ndim == 3 else images
+
+
 def make_dataset(
     images: np.ndarray,
     labels: np.ndarray,

@@ -17,17 +17,21 @@ is the share of pixels replaced, 0 to 1 in ``steps`` equal steps (the last step 
 pixel more or less when ``steps`` does not divide H * W); the AUC is the trapezoid rule over
 that axis, so it lies in [0, 1] (Petsiuk et al.'s code computes the same sum).
 
-**The baseline** (:data:`BASELINES`) is what a removed pixel becomes:
+**The baseline** (:data:`BASELINES`) is what a removed pixel becomes; the same baseline serves
+both curves, so deletion ends and insertion starts at the same image:
 
-* ``"blur"`` (default): the image blurred by a Gaussian of :attr:`FaithfulnessSettings.blur_sigma`
-  pixels (Petsiuk et al.'s insertion start). It removes the edges and texture the network reads
-  but keeps the image's brightness and rough mass, so a deleted region does not turn into a
-  sharp-edged black hole: such holes draw new edges, evidence the image never had, which
-  makes the curves measure the network's reaction to holes as much as the map (the
-  out-of-distribution problem of removal metrics; Hooker et al. 2019, Rong et al. 2022, ROAD).
-  The same baseline serves both curves, so deletion ends and insertion starts at the same image.
-* ``"black"``: zeros, Petsiuk et al.'s deletion baseline. On Fashion-MNIST black is the
-  background, so a deleted pixel becomes background.
+* ``"black"`` (default): zeros, Petsiuk et al.'s deletion baseline. Black is Fashion-MNIST's
+  background, so a removed pixel becomes background and removing the background changes
+  nothing: the curves follow only what happens to the garment.
+* ``"blur"``: the image blurred by a Gaussian of :attr:`FaithfulnessSettings.blur_sigma` pixels
+  (Petsiuk et al.'s insertion start), the usual choice for photos, where black is not "nothing".
+  On Fashion-MNIST it smears the garment's brightness into the black background, so every
+  replaced background pixel becomes a grey speck the network never saw in training: measured on
+  50 test images with the default model, removing pixels in a *random* order then lowers the
+  probability faster than removing Grad-CAM's most relevant pixels first (deletion AUC 0.361
+  against 0.399), while with black Grad-CAM beats the random order (0.303 against 0.422). Removal
+  metrics measure the network's reaction to the replacement as much as the map (Hooker et al.
+  2019; Rong et al. 2022, ROAD), so the baseline is a choice to state with every figure.
 
 Ties in a map (e.g. the zeros a ReLU leaves) are broken in a fixed random order drawn from
 :attr:`FaithfulnessSettings.seed`, not in raster order, which would remove the top rows first.
@@ -58,7 +62,7 @@ class FaithfulnessSettings:
     Attributes:
         steps: the number of steps from 0 to all pixels replaced (28 on a 28 x 28 image: 28
             pixels per step); each curve has ``steps + 1`` points.
-        baseline: one of :data:`BASELINES`. Defaults to ``"blur"``.
+        baseline: one of :data:`BASELINES`. Defaults to ``"black"`` (see the module's docstring).
         blur_sigma: the Gaussian's standard deviation in pixels for the ``"blur"`` baseline
             (4 px blurs a 28 x 28 garment to a smudge of its silhouette).
         seed: draws the random order and the order among tied map values.
@@ -66,7 +70,7 @@ class FaithfulnessSettings:
     """
 
     steps: int = 28
-    baseline: str = "blur"
+    baseline: str = "black"
     blur_sigma: float = 4.0
     seed: int = 0
     batch_size: int = 512

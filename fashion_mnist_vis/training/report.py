@@ -34,7 +34,7 @@ import numpy as np
 from fashion_mnist_vis.atomic import atomic_path, write_json_atomic
 from fashion_mnist_vis.explain.calibration import DEFAULT_BINS, calibration_of
 from fashion_mnist_vis.classes import CLASS_NAMES
-from fashion_mnist_vis.data.pipeline import EVAL_BATCH_SIZE
+from fashion_mnist_vis.data.pipeline import EVAL_BATCH_SIZE, as_model_input
 from fashion_mnist_vis.visualize.plots import (
     plot_confusion_matrices,
     plot_image_grid,
@@ -79,7 +79,7 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = EV
     """
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    probabilities = np.asarray(model.predict(_model_input(images), batch_size=batch_size, verbose=0))
+    probabilities = np.asarray(model.predict(as_model_input(images), batch_size=batch_size, verbose=0))
     probabilities = probabilities.astype(np.float64)
     predictions = probabilities.argmax(axis=1)
     true_class_probability = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
@@ -128,13 +128,6 @@ def library_versions() -> Dict[str, str]:
         "matplotlib": matplotlib.__version__,
         "platform": platform.platform(),
     }
-
-
-def _model_input(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]; float (N, H, W, C) model inputs pass through."""
-    from fashion_mnist_vis.data.pipeline import to_model_input
-
-    return to_model_input(images) if images.ndim == 3 else images
 
 
 def _displayable(images: np.ndarray) -> np.ndarray:
