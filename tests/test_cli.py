@@ -46,3 +46,49 @@ def test_tensorflow_is_imported_without_sklearn_or_matplotlib_which_still_work_a
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["(3,", "1)", "100.0"]
+
+
+def test_settings_become_flags_by_one_rule():
+    from fashion_mnist_vis.commands.cli import flag_for_setting
+
+    assert flag_for_setting("learning_rate") == "--learning-rate"
+    assert flag_for_setting("engine=keras") == "--engine keras"
+    assert flag_for_setting("tsne=off") == "--no-tsne"  # the exception, from SETTING_FLAGS
+
+
+def test_a_library_error_gets_the_flags_this_command_has(capsys):
+    from fashion_mnist_vis.commands import cli
+    from fashion_mnist_vis.errors import UserError
+
+    parser = cli.make_parser("demo", "a command with one of the two flags")
+    parser.add_argument("--learning-rate", type=float, default=0.1)
+
+    def fail(args):
+        raise UserError("try a lower learning rate", settings=("learning_rate", "batch_size"))
+
+    assert cli.run_cli("demo", [], parser, fail) == cli.EXIT_USAGE
+    assert capsys.readouterr().err == "demo: error: try a lower learning rate (--learning-rate)\n"
+    unknown = UserError("choose another backup folder", settings=("backup_dir",))
+    assert cli.error_line(unknown, parser) == "choose another backup folder"  # no such flag: no hint
+    assert cli.error_line(UserError("plain"), parser) == "plain"
+
+
+def test_every_setting_a_library_error_names_is_a_flag_of_some_command():
+    """A setting named in a library UserError (settings=...) that no command has would never reach the user."""
+    import ast
+    import importlib
+
+    from fashion_mnist_vis.commands.cli import flag_for_setting
+
+    named = set()
+    for path in (REPO / "fashion_mnist_vis").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "settings" and isinstance(node.value, ast.Tuple):
+                named.update(element.value for element in node.value.elts)
+    assert {"learning_rate", "engine=keras", "tsne=off", "data_dir"} <= named
+    flags = set()
+    for command in ("classify", "evaluate", "train", "tensorboard_visualise", "serve", "webcam_classify", "compare"):
+        module = importlib.import_module(f"fashion_mnist_vis.commands.{command}")
+        flags.update(module.build_parser()._option_string_actions)
+    missing = {setting for setting in named if flag_for_setting(setting).split()[0] not in flags}
+    assert not missing, missing

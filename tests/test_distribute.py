@@ -177,9 +177,9 @@ def test_run_place_chief_restarts_into_its_run_folder_and_checks_the_settings(tm
 
 
 @pytest.mark.parametrize("flags, env, message", [
-    (["--strategy", "multiworker"], {}, "needs the TF_CONFIG environment variable"),
+    (["--strategy", "multiworker"], {}, "needs the TF_CONFIG environment variable (see the README), e.g. "),
     (["--strategy", "multiworker"], {"TF_CONFIG": "{oops"}, "TF_CONFIG is not valid JSON"),
-    (["--strategy", "one", "--devices", "CPU:0"], {}, "--devices is for --strategy mirrored"),
+    (["--strategy", "one", "--devices", "CPU:0"], {}, "devices is for the mirrored strategy, not one (--devices, --strategy mirrored)"),
     (["--strategy", "mirrored", "--devices", "GPU:7"], {}, "no device GPU:7 here"),
     (["--strategy", "mirrored", "--lr-find"], {}, "range test runs on one device"),
     (["--learning-rate", "auto", "--backup-dir", "b"], {}, "range test runs on one device"),

@@ -93,7 +93,8 @@ def test_every_mirror_failing_gives_one_clear_error_and_no_partial_file(
         _load(tmp_path, [file_server.url], idx_specs)
     message = str(error.value)
     assert reason in message
-    assert "--dataset synthetic" in message and "--data-dir" in message
+    assert "train on generated data (the synthetic dataset)" in message and "--" not in message
+    assert error.value.settings == ("data_dir", "dataset=synthetic")  # train adds its flags: test_train.py
     assert "apt-get install dataset-fashion-mnist" in message and "\n" not in message
     assert str(tmp_path) in message
     assert not (tmp_path / name).exists()

@@ -17,7 +17,8 @@ from fashion_mnist_vis.models.registry import build_model
 from fashion_mnist_vis.models.numpy_network import NumpyGraph
 from test_numpy_network import SAMPLE, randomise
 
-REFUSAL = "cannot run with --engine numpy (layer type 'Rescaling'); use --engine keras"
+REFUSAL = "cannot run with the numpy engine (layer type 'Rescaling'); use the keras engine"
+"""The library's refusal; every command adds its flag: REFUSAL + " (--engine keras)"."""
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +43,9 @@ def test_one_rule_picks_the_engine(models, kind):
     # many images or a video stream: auto means Keras; numpy and keras still force an engine
     assert open_model(models[kind], many_images=True).engine == "Keras"
     assert open_model(models[kind], "numpy", many_images=True).engine == "NumPy"
-    with pytest.raises(UserError, match=r"^model '.*rescaling.keras' " + REFUSAL.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(UserError, match=r"^model '.*rescaling.keras' " + REFUSAL.replace("(", r"\(").replace(")", r"\)")) as refusal:
         open_model(models["rescaling"], "numpy")
+    assert refusal.value.settings == ("engine=keras",)
 
 
 def test_the_file_is_read_once_even_when_numpy_cannot_run_it(models, monkeypatch):
@@ -105,7 +107,7 @@ def test_every_command_takes_engine_and_refuses_alike(models, tmp_path, capsys):
     for prog, main, argv in _commands(models, tmp_path):
         assert main([*argv, "--engine", "numpy"]) == 2, prog
         err = capsys.readouterr().err.strip().splitlines()
-        assert err[-1] == f"{prog}: error: model {str(models['rescaling'])!r} {REFUSAL}", prog
+        assert err[-1] == f"{prog}: error: model {str(models['rescaling'])!r} {REFUSAL} (--engine keras)", prog
         assert main([*argv, "--engine", "nope"]) == 2
         assert "invalid choice: 'nope'" in capsys.readouterr().err
 

@@ -132,7 +132,7 @@ def test_unimplemented_layers_and_options_are_refused(tmp_path):
                               layers.Dense(10, activation="softmax")], name="nested")
     cases[save_model_atomic(outer, tmp_path / "nested.keras")] = "layer type 'Sequential'"
     for path, reason in cases.items():
-        with pytest.raises(UserError, match=f"cannot run with --engine numpy \\({reason}"):
+        with pytest.raises(UserError, match=f"cannot run with the numpy engine \\({reason}"):
             read_network(path)
 
 
@@ -170,7 +170,7 @@ def test_auto_falls_back_to_keras_and_numpy_says_why(rescaling_model, capsys):
     assert json.loads(out)["prediction"] and err.strip().endswith("parameters), run by Keras")
     assert main([str(SAMPLE), "--saved_model", str(rescaling_model), "--engine", "numpy"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot run with --engine numpy (layer type 'Rescaling')" in err[0]
+    assert len(err) == 1 and "cannot run with the numpy engine (layer type 'Rescaling'); use the keras engine (--engine keras)" in err[0]
 
 
 @pytest.fixture(scope="module")

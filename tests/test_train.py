@@ -122,7 +122,7 @@ def test_no_data_and_no_network_explains_what_to_do(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("FASHION_MNIST_VIS_MIRRORS", f"http://127.0.0.1:{free_port()}/")
     assert _train(tmp_path) == 2
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "train-images-idx3-ubyte.gz" in last_line and "--dataset synthetic" in last_line
+    assert "train-images-idx3-ubyte.gz" in last_line and last_line.endswith("(--data-dir, --dataset synthetic)")
     assert "Traceback" not in last_line
 
 

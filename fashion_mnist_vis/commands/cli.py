@@ -114,6 +114,37 @@ def open_model(args: argparse.Namespace):
     return open_handle(args.saved_model, args.engine, args.debug, args.many_images)
 
 
+SETTING_FLAGS = {
+    "tsne=off": "--no-tsne",
+}
+"""Flags whose spelling is not the setting's name with dashes (see :func:`flag_for_setting`)."""
+
+
+def flag_for_setting(setting: str) -> str:
+    """The flag that sets a library setting named in :attr:`UserError.settings`.
+
+    ``"learning_rate"`` -> ``"--learning-rate"``, ``"engine=keras"`` -> ``"--engine keras"``;
+    exceptions are listed in :data:`SETTING_FLAGS`.
+    """
+    if setting in SETTING_FLAGS:
+        return SETTING_FLAGS[setting]
+    name, _, value = setting.partition("=")
+    flag = "--" + name.replace("_", "-")
+    return f"{flag} {value}" if value else flag
+
+
+def error_line(error: UserError, parser: argparse.ArgumentParser) -> str:
+    """A UserError's message followed by this command's flags for the settings it names.
+
+    "try a lower learning rate" becomes "try a lower learning rate (--learning-rate)"
+    in train; a setting the command has no flag for is left out (no hint at all
+    if none is left).
+    """
+    flags = [flag_for_setting(setting) for setting in getattr(error, "settings", ())]
+    known = [flag for flag in flags if flag.split()[0] in parser._option_string_actions]  # argparse's own index
+    return f"{error} ({', '.join(known)})" if known else str(error)
+
+
 def run_cli(
     prog: str,
     argv: Optional[Sequence[str]],
@@ -136,7 +167,7 @@ def run_cli(
     except UserError as error:
         if args.debug:
             raise
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error_line(error, parser)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         if args.debug:

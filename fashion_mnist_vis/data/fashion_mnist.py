@@ -234,7 +234,7 @@ def _candidates(folder: Path, spec: IdxFile) -> List[Path]:
 
 def _from_data_dir(data_dir: Path, spec: IdxFile) -> _Found:
     if not data_dir.is_dir():
-        raise UserError(f"--data-dir {str(data_dir)!r} is not a folder")
+        raise UserError(f"data folder {str(data_dir)!r} is not a folder", settings=("data_dir",))
     candidates = _candidates(data_dir, spec)
     if not candidates:
         raise UserError(
@@ -315,7 +315,8 @@ def _cached_system_or_downloaded(
         for note in notes:
             _say(progress, note)
         return found
-    raise UserError(_no_download_message(places.cache, files, failures, problems))
+    raise UserError(_no_download_message(places.cache, files, failures, problems),
+                    settings=("data_dir", "dataset=synthetic"))
 
 
 def _no_download_message(cache: Path, files: Dict[str, IdxFile], failures: List[str], problems: List[str]) -> str:
@@ -326,8 +327,8 @@ def _no_download_message(cache: Path, files: Dict[str, IdxFile], failures: List[
     return (
         f"could not download Fashion-MNIST{tried}.{found_bad} On Debian or Ubuntu, "
         f"`apt-get install {SYSTEM_PACKAGE}` installs the four files in {DEFAULT_SYSTEM_DIR} for use offline; "
-        f"or put the four files {names} in {cache} or in a folder given with --data-dir, "
-        f"or train on generated data with --dataset synthetic"
+        f"or put the four files {names} in {cache} or in a data folder of your own, "
+        f"or train on generated data (the synthetic dataset)"
     )
 
 

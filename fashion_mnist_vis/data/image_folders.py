@@ -51,7 +51,8 @@ def find_class_folders(root: Path) -> Dict[Path, int]:
     if not root.exists():
         raise UserError(f"image folder {str(root)!r} does not exist")
     if not root.is_dir():
-        raise UserError(f"{str(root)!r} is not a folder; --images wants a folder laid out as DIR/<class>/*")
+        raise UserError(f"{str(root)!r} is not a folder; give a folder of images laid out as DIR/<class>/*",
+                        settings=("images",))
     folders = sorted((child for child in root.iterdir() if child.is_dir() and not child.name.startswith(".")),
                      key=lambda child: child.name)
     if not folders:

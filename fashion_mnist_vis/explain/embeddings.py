@@ -90,7 +90,7 @@ def find_embedding_tensor(model, layer_name: Optional[str] = None, graph=None):
         tensor = graph.outputs.get(layer_name)
         if tensor is None:
             raise UserError(f"layer {layer_name!r} is used more than once in the model; choose a layer with "
-                            "one output (--layer)")
+                            "one output", settings=("layer",))
     else:
         layer = find_gap_layer(model)
         if layer is not None:
@@ -99,7 +99,8 @@ def find_embedding_tensor(model, layer_name: Optional[str] = None, graph=None):
             layer = find_classifier_layer(model)
             tensor, role = graph.inputs_of(layer)[0], "input of the last Dense layer"
     if isinstance(tensor, (list, tuple)):
-        raise UserError(f"layer {layer.name!r} has {len(tensor)} outputs; choose a layer with one (--layer)")
+        raise UserError(f"layer {layer.name!r} has {len(tensor)} outputs; choose a layer with one",
+                        settings=("layer",))
     shape = tuple(tensor.shape[1:])
     if not shape or not all(isinstance(size, int) and size > 0 for size in shape):
         raise UserError(f"layer {layer.name!r} gives {tuple(tensor.shape)}, not a fixed-size vector per image")
@@ -262,7 +263,8 @@ def tsne_2d(
     indices = np.asarray(indices)
     points = np.asarray(embeddings[indices], dtype=np.float32)
     if len(points) < 5:
-        raise UserError(f"t-SNE needs at least 5 points (got {len(points)}); use --no-tsne")
+        raise UserError(f"t-SNE needs at least 5 points (got {len(points)}); leave t-SNE out or use more points",
+                        settings=("tsne=off",))
     components = min(50, len(points))
     if points.shape[1] > components:
         points = PCA(n_components=components, random_state=seed).fit_transform(points).astype(np.float32)

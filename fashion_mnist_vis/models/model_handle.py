@@ -131,8 +131,9 @@ def keras_handle(model, path: Union[str, Path] = "(in memory)") -> ModelHandle:
 
 
 def numpy_refusal(path: Union[str, Path], reason: object) -> UserError:
-    """The one-line error of ``--engine numpy`` for a model NumPy cannot run."""
-    return UserError(f"model {str(path)!r} cannot run with --engine numpy ({reason}); use --engine keras")
+    """The one-line error of the numpy engine for a model NumPy cannot run."""
+    return UserError(f"model {str(path)!r} cannot run with the numpy engine ({reason}); use the keras engine",
+                     settings=("engine=keras",))
 
 
 def open_model(path: Union[str, Path], engine: str = "auto", debug: bool = False,

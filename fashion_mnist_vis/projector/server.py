@@ -448,30 +448,35 @@ def make_server(
     if not os.path.exists(directory):
         raise UserError(
             f"folder {directory!r} does not exist; run tensorboard_visualise.py first "
-            "to export the embeddings there, or pass --directory"
+            "to export the embeddings there, or give the folder it exported to",
+            settings=("directory",),
         )
     if not os.path.isdir(directory):
-        raise UserError(f"{directory!r} is not a folder; pass the export folder with --directory")
+        raise UserError(f"{directory!r} is not a folder; give the folder tensorboard_visualise.py exported to",
+                        settings=("directory",))
     root = os.path.realpath(directory)
     try:
         return ProjectorServer(root, host, port, quiet=quiet)
     except socket.gaierror as error:
-        raise UserError(f"cannot listen on host {host!r}: {error.strerror or error}; check --host") from error
+        raise UserError(f"cannot listen on host {host!r}: {error.strerror or error}; check the host name",
+                        settings=("host",)) from error
     except OverflowError as error:
         raise UserError(f"port {port} is not a valid port number (0-65535)") from error
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise UserError(
                 f"port {port} is already in use on {host}; stop the other server or choose "
-                f"another port with --port (for example --port {port + 1 if port < 65535 else 8001})"
+                f"another port, for example {port + 1 if port < 65535 else 8001}",
+                settings=("port",),
             ) from error
         if error.errno == errno.EACCES:
             raise UserError(
                 f"no permission to listen on port {port}; ports below 1024 need administrator "
-                "rights, so choose another with --port"
+                "rights, so choose another port", settings=("port",),
             ) from error
         if error.errno == errno.EADDRNOTAVAIL:
-            raise UserError(f"address {host!r} is not available on this machine; check --host") from error
+            raise UserError(f"address {host!r} is not available on this machine; check the host name",
+                            settings=("host",)) from error
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
 
 

@@ -124,9 +124,9 @@ def parse_tf_config(text: Optional[str]) -> ClusterTask:
     the problem, if TF_CONFIG is unset, not JSON, or inconsistent.
     """
     if not text or not text.strip():
-        raise UserError(f"--strategy multiworker needs the {TF_CONFIG_ENV} environment variable, e.g. "
-                        + '\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
-                        '"index": 0}}\' (see the README)')
+        raise UserError(f"the multiworker strategy needs the {TF_CONFIG_ENV} environment variable (see the README), "
+                        'e.g. \'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
+                        '"index": 0}}\'', settings=("strategy=multiworker",))
     try:
         config = json.loads(text)
     except ValueError as error:
@@ -266,7 +266,8 @@ def make_distribution(
     import tensorflow as tf
 
     if devices and requested not in ("mirrored", "auto"):
-        raise UserError(f"--devices is for --strategy mirrored, not {requested}")
+        raise UserError(f"a list of devices is for the mirrored strategy, not {requested}",
+                        settings=("devices", "strategy=mirrored"))
     task = parse_tf_config(environ.get(TF_CONFIG_ENV)) if requested == "multiworker" else None
     split_cpu_from_environment(environ)
     # Physical, not logical, devices: listing logical ones starts the runtime, after which
@@ -363,7 +364,7 @@ def run_place(
     record = _read_run_record(task_backup) if restarted else {}
     if restarted and record.get("settings") != settings:
         raise UserError(f"the backup in {task_backup} is from a run with other settings; delete that folder to "
-                        "start afresh or pass another --backup-dir")
+                        "start afresh or choose another backup folder", settings=("backup_dir",))
     # Folders made only for the backup (by this run or the interrupted one): removed at the end if empty.
     if restarted:
         created = record.get("created") or []

@@ -65,7 +65,8 @@ def fit(
     model, state, restarted_at = _starting_point(config, run_dir, resume, model, distribution, backup_dir, steps)
     initial_epoch = int(state["epochs_done"])
     if initial_epoch >= config.epochs:
-        raise UserError(f"this run already did {initial_epoch} epochs; pass a larger --epochs to continue")
+        raise UserError(f"this run already did {initial_epoch} epochs; ask for more epochs to continue",
+                        settings=("epochs",))
     watch = _callbacks(config, splits, run_dir, state, appending=resume or bool(restarted_at), backup_dir=backup_dir)
 
     train_data = distribution.shard(make_dataset(
@@ -86,8 +87,9 @@ def fit(
     losses = history.history.get("loss", [])
     if any(not math.isfinite(value) for value in losses):
         raise UserError(
-            f"the training loss became NaN in epoch {initial_epoch + len(losses)}; "
-            f"try a lower --learning-rate (the best model so far is in {config.output})"
+            f"the training loss became NaN in epoch {initial_epoch + len(losses)} (the best model so far "
+            f"is in {config.output}); try a lower learning rate",
+            settings=("learning_rate",),
         )
     return TrainingResult(
         model=model,
@@ -223,7 +225,8 @@ def _embedding_snapshots(config: TrainConfig, splits: Splits, run_dir: Path):
     from fashion_mnist_vis.training.embedding_snapshots import SNAPSHOT_IMAGES
 
     if len(splits.y_val) == 0:
-        raise UserError("--embedding-snapshots needs validation images; use a --val-split above 0")
+        raise UserError("embedding snapshots need validation images; hold out a validation fraction above 0",
+                        settings=("embedding_snapshots", "val_split"))
     images, labels = stratified_subset(splits.x_val, splits.y_val, SNAPSHOT_IMAGES, config.seed)
     return EmbeddingSnapshots(run_dir, images, labels, every=config.embedding_snapshots)
 

@@ -138,13 +138,15 @@ def suggest_learning_rate(learning_rates: Sequence[float], smoothed: Sequence[fl
     if len(losses) < MIN_STEPS:
         raise UserError(
             f"the learning-rate range test recorded only {len(losses)} usable steps "
-            f"(at least {MIN_STEPS} are needed); give it more --lr-find-steps or a smaller --batch-size"
+            f"(at least {MIN_STEPS} are needed); give it more steps or a smaller batch size",
+            settings=("lr_find_steps", "batch_size"),
         )
     best = int(np.argmin(losses))
     if best == 0:
         raise UserError(
             "the loss never fell during the learning-rate range test "
-            f"({rates[0]:.0e} to {rates[-1]:.0e}); choose --learning-rate by hand"
+            f"({rates[0]:.0e} to {rates[-1]:.0e}); choose the learning rate by hand",
+            settings=("learning_rate",),
         )
     slopes = np.gradient(losses, np.log10(rates))
     steepest = int(np.argmin(slopes[: best + 1]))

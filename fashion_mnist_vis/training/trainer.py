@@ -254,7 +254,7 @@ def train_and_evaluate(
 def new_run_dir(logdir: Path, model_name: str) -> Path:
     """Create and return ``logdir/<model>-<YYYYmmdd-HHMMSS>`` (suffixed if taken)."""
     if Path(logdir).exists() and not Path(logdir).is_dir():
-        raise UserError(f"--logdir {str(logdir)!r} is a file, not a folder")
+        raise UserError(f"log folder {str(logdir)!r} is a file, not a folder", settings=("logdir",))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for attempt in range(100):
         candidate = Path(logdir) / (f"{model_name}-{stamp}" + (f"-{attempt}" if attempt else ""))

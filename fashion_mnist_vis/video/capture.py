@@ -136,7 +136,7 @@ def _open_camera(cv2, index: int, timeout: float) -> VideoSource:
     name = f"camera {index}"
     if sys.platform.startswith("linux") and not Path(f"/dev/video{index}").exists():
         raise UserError(f"there is no {name} (/dev/video{index} does not exist); "
-                        "give another index or a video file with --source")
+                        "give another camera index or a video file", settings=("source",))
     result = {}
 
     def probe():  # in a thread: opening a busy or broken camera can block for a long time
@@ -195,7 +195,8 @@ def check_output_path(path: Path, force: bool = False) -> None:
     if path.is_dir():
         raise UserError(f"output {name!r} is a folder; give a file name ending in .mp4 or .avi")
     if path.exists() and not force:
-        raise UserError(f"output {name!r} already exists; choose another name or add --force to replace it")
+        raise UserError(f"output {name!r} already exists; choose another name or allow replacing it",
+                        settings=("output", "force"))
     folder = path.parent
     if not folder.is_dir():
         raise UserError(f"cannot write video {name!r}: the folder {str(folder)!r} does not exist")
