@@ -7,6 +7,8 @@ which does not depend on the class, by definition); a method that cannot
 apply says why in one line.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -47,7 +49,7 @@ def test_every_method_on_every_architecture(handle, method, images):
     reason = applicable_methods(handle)[method]
     if reason is not None:
         assert "\n" not in reason and handle.model.name in reason
-        with pytest.raises(UserError, match="^" + reason.split("(")[0]):
+        with pytest.raises(UserError, match="^" + re.escape(reason) + "$"):
             build_explainer(handle, method, settings=SETTINGS)
         return
     explainer = build_explainer(handle, method, settings=SETTINGS)
@@ -59,7 +61,8 @@ def test_every_method_on_every_architecture(handle, method, images):
     if method in CLASS_AGNOSTIC:
         np.testing.assert_array_equal(first.raw, other.raw)
     else:
-        assert np.abs(first.raw - other.raw).max() > 1e-4, "the map does not depend on the class"
+        scale = max(np.abs(first.raw).max(), np.abs(other.raw).max())
+        assert np.abs(first.raw - other.raw).max() > 1e-3 * scale > 0, "the map does not depend on the class"
 
 
 def test_what_applies_follows_the_structure():
@@ -81,7 +84,8 @@ def test_numpy_and_keras_engines_agree(method, images):
     image, label = images[0][1], int(images[1][1])
     from_numpy = build_explainer(numpy_handle, method, settings=SETTINGS)(image, label)
     from_keras = build_explainer(keras_handle_, method, settings=SETTINGS)(image, label)
-    np.testing.assert_allclose(from_numpy.raw, from_keras.raw, rtol=1e-3, atol=1e-4 * np.abs(from_keras.raw).max())
+    # float32 round-off of two engines; occlusion's logit drops on random weights are ~1e-5 of logits ~1
+    np.testing.assert_allclose(from_numpy.raw, from_keras.raw, rtol=1e-3, atol=1e-2 * np.abs(from_keras.raw).max())
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +129,13 @@ def test_mixed_bfloat16_models_are_explained_in_float32(mixed_and_float32, metho
     for handle in (saved, keras_handle(mixed)):
         explanation = build_explainer(handle, method, settings=SETTINGS)(image, 2)
         np.testing.assert_allclose(explanation.raw, expected.raw, rtol=1e-4, atol=1e-5 * np.abs(expected.raw).max())
+
+
+@pytest.mark.parametrize("method, size", [("gradcam", 26), ("layercam", 26), ("scorecam", 26), ("eigencam", 26),
+                                          ("hirescam", 13)])
+def test_any_convolutional_layer_by_name(method, size, images):
+    handle = open_model(trained_model_path("gap_cnn"), engine="keras")
+    layer = "conv2d" if size == 26 else "batch_normalization"
+    explanation = build_explainer(handle, method, layer=layer, settings=SETTINGS)(images[0][0], 1)
+    assert explanation.layer_name == layer and explanation.raw.shape == (size, size)
+    check_map(explanation, images[0][0], method)

@@ -5,9 +5,20 @@ from typing import Dict, Optional, Tuple, Type
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.explain.methods.base import Explainer, MethodSettings
 from fashion_mnist_vis.explain.methods.cam import Cam
+from fashion_mnist_vis.explain.methods.contrastive import Contrastive
+from fashion_mnist_vis.explain.methods.eigencam import EigenCam
 from fashion_mnist_vis.explain.methods.gradcam import GradCam
+from fashion_mnist_vis.explain.methods.gradcam_plus_plus import GradCamPlusPlus
+from fashion_mnist_vis.explain.methods.hirescam import HiResCam
+from fashion_mnist_vis.explain.methods.integrated_gradients import IntegratedGradients
+from fashion_mnist_vis.explain.methods.layercam import LayerCam
+from fashion_mnist_vis.explain.methods.occlusion import Occlusion
+from fashion_mnist_vis.explain.methods.saliency import Saliency
+from fashion_mnist_vis.explain.methods.scorecam import ScoreCam
+from fashion_mnist_vis.explain.methods.smoothgrad import SmoothGrad
 
-_CLASSES: Tuple[Type[Explainer], ...] = (Cam, GradCam)
+_CLASSES: Tuple[Type[Explainer], ...] = (Cam, GradCam, GradCamPlusPlus, HiResCam, LayerCam, ScoreCam, EigenCam,
+                                         Saliency, SmoothGrad, IntegratedGradients, Occlusion, Contrastive)
 EXPLAINERS: Dict[str, Type[Explainer]] = {cls.method: cls for cls in _CLASSES}
 METHODS: Tuple[str, ...] = tuple(EXPLAINERS)
 """The methods' keys, in the order pictures and tables list them."""

@@ -12,25 +12,20 @@ from typing import Optional
 import numpy as np
 
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.explain.methods.base import Explainer, MethodSettings, target_weights
-from fashion_mnist_vis.explain.methods.layer_choice import choose_layer, no_convolution
+from fashion_mnist_vis.explain.methods.base import MethodSettings, target_weights
+from fashion_mnist_vis.explain.methods.layer_choice import LayerExplainer
 from fashion_mnist_vis.explain.methods.model_access import LogitGradients
 
 
-class GradientCam(Explainer):
+class GradientCam(LayerExplainer):
     """A CAM computed from one layer's activations and the target's gradient (one backward pass)."""
 
-    @classmethod
-    def why_not(cls, handle) -> Optional[str]:
-        return no_convolution(handle, cls.title)
-
     def __init__(self, handle, layer_name: Optional[str], settings: MethodSettings):
-        layer_name = choose_layer(handle, self.title, layer_name)
         super().__init__(handle, layer_name, settings)
         try:
-            self._gradients = LogitGradients(handle, layer_name, settings.batch_size)
+            self._gradients = LogitGradients(handle, self.layer_name, settings.batch_size)
         except ValueError as error:
-            raise UserError(f"cannot compute {self.title} on layer {layer_name!r}: {error}") from None
+            raise UserError(f"cannot compute {self.title} on layer {self.layer_name!r}: {error}") from None
 
     def raw_map(self, image: np.ndarray, class_index: int, contrast_index: Optional[int]) -> np.ndarray:
         target = target_weights(self.num_classes, class_index, contrast_index)

@@ -10,6 +10,7 @@ role (:func:`~fashion_mnist_vis.models.registry.find_last_conv_layer`), never by
 from typing import List, Optional
 
 from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.explain.methods.base import Explainer, MethodSettings
 from fashion_mnist_vis.models.registry import find_classifier_layer, find_last_conv_layer
 
 
@@ -65,3 +66,15 @@ def choose_layer(handle, title: str, layer: Optional[str]) -> str:
         raise UserError(f"layer {layer!r} is not convolutional (its output is not (batch, height, width, channels)); "
                         f"for {title} {choices}")
     raise UserError(f"the class scores of model {model.name!r} do not depend on layer {layer!r}; for {title} {choices}")
+
+
+class LayerExplainer(Explainer):
+    """A method computed on one convolutional layer (:func:`choose_layer`); it does not apply to a
+    model without convolutions."""
+
+    @classmethod
+    def why_not(cls, handle) -> Optional[str]:
+        return no_convolution(handle, cls.title)
+
+    def __init__(self, handle, layer_name: Optional[str], settings: MethodSettings):
+        super().__init__(handle, choose_layer(handle, self.title, layer_name), settings)
