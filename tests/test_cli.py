@@ -92,3 +92,23 @@ def test_every_setting_a_library_error_names_is_a_flag_of_some_command():
         flags.update(module.build_parser()._option_string_actions)
     missing = {setting for setting in named if flag_for_setting(setting).split()[0] not in flags}
     assert not missing, missing
+
+
+def test_no_library_error_message_names_a_flag():
+    """Only commands/ knows flags: a UserError or ValueError below it lists settings instead (issue 16)."""
+    import ast
+    import re
+
+    offenders = []
+    for path in sorted((REPO / "fashion_mnist_vis").rglob("*.py")):
+        relative = path.relative_to(REPO / "fashion_mnist_vis")
+        if relative.parts[0] == "commands" or len(relative.parts) == 1:  # the command layer and its shims
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            called = getattr(node, "func", None)
+            if isinstance(node, ast.Call) and getattr(called, "id", None) in ("UserError", "ValueError"):
+                texts = [part.value for argument in node.args for part in ast.walk(argument)
+                         if isinstance(part, ast.Constant) and isinstance(part.value, str)]
+                if any(re.search(r"(^|[\s(`])--[a-z]", text) for text in texts):
+                    offenders.append(f"{relative}:{node.lineno}")
+    assert not offenders, offenders

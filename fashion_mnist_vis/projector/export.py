@@ -317,7 +317,8 @@ def _tensor_files(count: int, source, options: ExportOptions):
     if count * source.dims * 4 > MAX_EMBEDDING_BYTES:
         raise UserError(
             f"{count} embeddings of {source.dims} values (layer {source.layer_name!r}) need "
-            f"{count * source.dims * 4 / 2**30:.1f} GiB of memory; use fewer points (--num) or a narrower layer"
+            f"{count * source.dims * 4 / 2**30:.1f} GiB of memory; export fewer points or a narrower layer",
+            settings=("num", "layer"),
         )
     suffixes = {"both": ("bytes", "tsv"), "bytes": ("bytes",), "tsv": ("tsv",)}[options.formats]
     stems = [(EMBEDDINGS_STEM, f"{source.layer_name} ({source.dims}-d)", source.dims)]

@@ -63,7 +63,7 @@ def sprite_layout(
         limit = (max_side // min_cell) ** 2
         raise UserError(
             f"{count} thumbnails do not fit in the Projector's {max_side}x{max_side}-pixel sprite limit "
-            f"even at {min_cell}x{min_cell} pixels each; export at most {limit} points (--num)"
+            f"even at {min_cell}x{min_cell} pixels each; export at most {limit} points", settings=("num",)
         )
     return SpriteLayout(count, per_row, cell)
 
