@@ -24,7 +24,6 @@ from fashion_mnist_vis.training.distribute import (
     CPU_DEVICES_ENV,
     Distribution,
     backup_epochs,
-    device_list,
     global_batch_size,
     parse_tf_config,
     resolve_strategy,
@@ -33,7 +32,7 @@ from fashion_mnist_vis.training.distribute import (
     truncate_history,
 )
 from fashion_mnist_vis.errors import UserError
-from fashion_mnist_vis.commands.train import main
+from fashion_mnist_vis.commands.train import device_list, main
 from fashion_mnist_vis.training.trainer import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]

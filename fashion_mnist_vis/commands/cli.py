@@ -243,6 +243,16 @@ def data_settings_from_args(args: argparse.Namespace):
                         test_size=args.test_size, val_split=args.val_split)
 
 
+def add_precision_argument(group) -> None:
+    """Add ``--precision`` (one of :data:`~fashion_mnist_vis.models.precision.PRECISIONS`, default auto) to a
+    parser or group: the training commands' (train, compare) choice of numeric precision."""
+    from fashion_mnist_vis.models.precision import PRECISIONS
+
+    group.add_argument("--precision", choices=PRECISIONS, default="auto",
+                       help="numeric precision of training: auto = mixed_float16 on a GPU, mixed_bfloat16 on a CPU with "
+                       "AMX or AVX512-BF16, else float32; the softmax layer always computes in float32")
+
+
 def add_preprocess_arguments(parser: argparse.ArgumentParser) -> None:
     """The --invert, --no-crop and --preprocess flags of classify and webcam_classify (see
     :func:`preprocess_options`)."""

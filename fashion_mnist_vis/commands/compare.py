@@ -21,11 +21,12 @@ from typing import List, Optional, Sequence
 
 from fashion_mnist_vis.atomic import check_writable_folder
 from fashion_mnist_vis.commands import cli
-from fashion_mnist_vis.commands.cli import add_data_arguments, data_settings_from_args, positive_float, positive_int
+from fashion_mnist_vis.commands.cli import (
+    add_data_arguments, add_precision_argument, data_settings_from_args, positive_float, positive_int,
+)
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.models.keras_runtime import import_tensorflow
 from fashion_mnist_vis.models.registry import MODELS
-from fashion_mnist_vis.models.precision import add_precision_argument
 
 PROG = "compare.py"
 DEFAULT_MODELS = ("dense", "lenet", "cnn64", "tinyvgg", "gap_cnn", "resnet")

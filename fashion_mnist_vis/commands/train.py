@@ -3,22 +3,24 @@
 Run as ``python -m fashion_mnist_vis.train`` or ``python fashion_mnist_vis/train.py``.
 """
 
-import sys
-
 import argparse
+import re
+import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from fashion_mnist_vis.atomic import check_writable_folder
 from fashion_mnist_vis.commands import cli
-from fashion_mnist_vis.commands.cli import add_data_arguments, data_settings_from_args, number_in_range, open_fraction, positive_float, positive_int
-from fashion_mnist_vis.training.distribute import CPU_DEVICES_ENV, STRATEGIES, device_list
+from fashion_mnist_vis.commands.cli import (
+    add_data_arguments, add_precision_argument, data_settings_from_args, number_in_range, open_fraction, positive_float,
+    positive_int,
+)
+from fashion_mnist_vis.training.distribute import CPU_DEVICES_ENV, STRATEGIES
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.models.keras_runtime import import_tensorflow
 from fashion_mnist_vis.training.lr_finder import DEFAULT_STEPS, MIN_STEPS
 from fashion_mnist_vis.models.registry import DEFAULT_MODEL, MODELS, models_help
 from fashion_mnist_vis.training.trainer import SCHEDULES, TrainConfig
-from fashion_mnist_vis.models.precision import add_precision_argument
 
 PROG = "train.py"
 DEFAULTS = TrainConfig()
@@ -27,6 +29,8 @@ PRESET_EPOCHS = {"full": DEFAULT_EPOCHS, "quick": 5}
 """--preset: the epoch budget of the default recipe, or a shorter one for a first look (the schedule fits either)."""
 non_negative_float = number_in_range(float, low=0)
 smoothing = number_in_range(float, low=0, high=0.5)
+DEVICE_PATTERN = re.compile(r"^(?:/?(?:device:)?)?(CPU|GPU):(\d+)$", re.IGNORECASE)
+"""One device name of --devices: CPU:N or GPU:N, any case, optionally as TensorFlow's /device:GPU:N."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="continue an interrupted run from its run folder, with its saved settings")
     return parser
+
+
+def device_list(text: str) -> Tuple[str, ...]:
+    """argparse type of --devices: 'gpu:0, GPU:1' -> ('GPU:0', 'GPU:1'); CPU:N and GPU:N, any case, no repeats."""
+    names = []
+    for part in text.split(","):
+        match = DEVICE_PATTERN.match(part.strip())
+        if not match:
+            raise argparse.ArgumentTypeError(
+                f"{part.strip()!r} is not a device; expected e.g. GPU:0,GPU:1 or CPU:0,CPU:1")
+        names.append(f"{match.group(1).upper()}:{int(match.group(2))}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"{text!r} names a device twice")
+    return tuple(names)
+
+
+device_list.__name__ = "device list"  # argparse names the type in its messages
 
 
 def learning_rate_or_auto(text: str):

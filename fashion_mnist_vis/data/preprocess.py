@@ -58,10 +58,10 @@ from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.data.images import to_rgb
 
 INVERT_CHOICES = ("auto", "always", "never")
-"""Accepted values of ``preprocess(invert=...)``, for argparse ``choices``."""
+"""Accepted values of ``preprocess(invert=...)``, the commands offer them as choices."""
 
 METHOD_CHOICES = ("standard", "original")
-"""Accepted values of ``preprocess(method=...)``, for argparse ``choices``."""
+"""Accepted values of ``preprocess(method=...)``, the commands offer them as choices."""
 
 LIGHT_BORDER = 127
 """``invert="auto"`` inverts when the median border grey level is above this."""

@@ -26,13 +26,6 @@ from typing import FrozenSet, Iterable, Iterator
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 
-def add_precision_argument(group) -> None:
-    """Add ``--precision`` (one of :data:`PRECISIONS`, default auto) to an argparse parser or group."""
-    group.add_argument("--precision", choices=PRECISIONS, default="auto",
-                       help="numeric precision of training: auto = mixed_float16 on a GPU, mixed_bfloat16 on a CPU with "
-                       "AMX or AVX512-BF16, else float32; the softmax layer always computes in float32")
-
-
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 CPUINFO = Path("/proc/cpuinfo")
 

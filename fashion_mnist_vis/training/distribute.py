@@ -48,30 +48,9 @@ RUN_RECORD = "run.json"  # in a task's backup folder: the chief's run folder and
 KERAS_BACKUP = "keras"  # in a task's backup folder: what keras.callbacks.BackupAndRestore writes
 KERAS_BACKUP_METADATA = "training_metadata.json"  # BackupAndRestore's record of the epochs done
 
-_DEVICE_PATTERN = re.compile(r"^(?:/?(?:device:)?)?(CPU|GPU):(\d+)$", re.IGNORECASE)
-
 
 # --------------------------------------------------------------------------
-# Flags and the cluster description (no TensorFlow needed)
-
-
-def device_list(text: str) -> Tuple[str, ...]:
-    """argparse type: 'GPU:0,GPU:1' -> ('GPU:0', 'GPU:1'); CPU:N and GPU:N, any case, no repeats."""
-    import argparse
-
-    names = []
-    for part in text.split(","):
-        match = _DEVICE_PATTERN.match(part.strip())
-        if not match:
-            raise argparse.ArgumentTypeError(
-                f"{part.strip()!r} is not a device; expected e.g. GPU:0,GPU:1 or CPU:0,CPU:1")
-        names.append(f"{match.group(1).upper()}:{int(match.group(2))}")
-    if len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f"{text!r} names a device twice")
-    return tuple(names)
-
-
-device_list.__name__ = "device list"
+# The strategy and the cluster description (no TensorFlow needed)
 
 
 def resolve_strategy(requested: str, gpus: Sequence[str]) -> str:
