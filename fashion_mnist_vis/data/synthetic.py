@@ -21,9 +21,11 @@ The shade comes from the same distribution for every class, so mean
 brightness alone is a poor classifier, while a small CNN learns the classes
 well (the pullover/coat/shirt group is, as in the real set, the hardest).
 
-Generation draws transformed polygons with Pillow on a 4x supersampled
-canvas, box-downsamples, and applies shade, texture and noise to whole
-batches with numpy: 70,000 images take a few seconds.
+The shapes come from :mod:`~fashion_mnist_vis.data.garment_shapes` and
+:mod:`~fashion_mnist_vis.data.shoe_shapes`. Generation draws them as
+transformed polygons with Pillow on a 4x supersampled canvas, box-downsamples,
+and applies shade, texture and noise to whole batches with numpy: 70,000
+images take a few seconds.
 
 The same seed always gives byte-identical arrays.
 """
@@ -35,6 +37,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from fashion_mnist_vis.classes import IMAGE_SIZE, NUM_CLASSES
+from fashion_mnist_vis.data import garment_shapes, shoe_shapes
+from fashion_mnist_vis.data.garment_shapes import NUM_SHAPE_PARAMS, Op
 from fashion_mnist_vis.errors import UserError
 
 SUPERSAMPLE = 4
@@ -43,414 +47,20 @@ SUPERSAMPLE = 4
 _PAD = 4  # final-resolution pixels of margin around each drawing cell (items may poke out)
 _CELL = (IMAGE_SIZE + 2 * _PAD) * SUPERSAMPLE  # side of one drawing cell on the canvas
 _CHUNK = 1000  # images drawn and finished per batch (bounds memory use)
-_NUM_SHAPE_PARAMS = 16  # uniform numbers per image for the class-specific shape parameters
-
-# Colours on the drawing canvas are "reflectances" in 0..1 (1 = the garment's
-# own shade, 0 = black); they are stored as 0..255 and scaled by the image's
-# shade afterwards.
-Point = Tuple[float, float]
-# Drawing operations, in garment coordinates: x to the right, y downwards,
-# the garment spanning about -1..1 (the renderer re-centres each item's
-# bounding box and scales its longer side to the frame, as in the real set).
-#   ("poly", points, value)          a filled polygon
-#   ("line", points, width, value)   a polyline of the given width
-#   ("dot", (x, y), radius, value)   a filled circle
-Op = tuple
-
-
-# ----------------------------------------------------------------------------
-# Small geometry helpers
-
-
-def _lerp(low: float, high: float, t: float) -> float:
-    return low + (high - low) * t
-
-
-def _mirror(points: Sequence[Point]) -> List[Point]:
-    """The mirror image (x -> -x) of ``points``, in reverse order, to close a symmetric outline."""
-    return [(-x, y) for x, y in reversed(points)]
-
-
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, stop: float, steps: int) -> List[Point]:
-    """Points on an elliptical arc from angle ``start`` to ``stop`` (radians, y down)."""
-    return [
-        (cx + rx * math.cos(a), cy + ry * math.sin(a))
-        for a in (start + (stop - start) * i / steps for i in range(steps + 1))
-    ]
-
-
-def _detail(u: float, weak: float, strong: float) -> float:
-    """Reflectance of a darker detail (seam, opening, button): 1 minus a contrast in weak..strong."""
-    return 1.0 - _lerp(weak, strong, u)
-
-
-# ----------------------------------------------------------------------------
-# The garments. Each builder takes _NUM_SHAPE_PARAMS uniform numbers in [0, 1)
-# and returns the drawing operations for one item.
-
-
-def _neckline(half_width: float, top: float, depth: float) -> List[Point]:
-    """A rounded neckline dipping ``depth`` below ``top``, from the right side to the left."""
-    return _arc(0.0, top, half_width, depth, 0.0, math.pi, 6)
-
-
-def _short_sleeved_top(u: Sequence[float]) -> List[Op]:
-    """T-shirt/top: a straight body with short (sometimes cap) sleeves and a round neck."""
-    top = -0.92
-    hem = _lerp(0.82, 1.0, u[0])
-    shoulder = _lerp(0.42, 0.56, u[1])
-    body = shoulder + _lerp(-0.04, 0.06, u[2])
-    sleeve_length = _lerp(0.12, 0.5, u[3])
-    angle = math.radians(_lerp(22.0, 50.0, u[4]))
-    sleeve_width = _lerp(0.26, 0.36, u[5])
-    neck = _lerp(0.14, 0.22, u[6])
-    neck_depth = _lerp(0.06, 0.22, u[7])
-    s = (-shoulder, top + 0.07)
-    direction = (-math.cos(angle), math.sin(angle))
-    normal = (math.sin(angle), math.cos(angle))
-    p1 = (s[0] + sleeve_length * direction[0], s[1] + sleeve_length * direction[1])
-    p2 = (p1[0] + sleeve_width * normal[0], p1[1] + sleeve_width * normal[1])
-    armpit = (-shoulder + 0.02, min(s[1] + sleeve_width + 0.12, p2[1] + 0.05))
-    left = [(-neck, top), s, p1, p2, armpit, (-body, hem)]
-    hem_curve = [(-body * 0.5, hem + 0.02 * u[8]), (body * 0.5, hem + 0.02 * u[8])]
-    outline = left + hem_curve + _mirror(left)[:-1] + [(neck, top)] + _neckline(neck, top, neck_depth)[1:-1]
-    ops: List[Op] = [("poly", outline, 1.0)]
-    if u[9] < 0.5:  # a visible neck band
-        ops.append(("line", _neckline(neck, top + 0.05, neck_depth), 0.06, _detail(u[10], 0.2, 0.5)))
-    return ops
-
-
-def _long_sleeved_outline(
-    u: Sequence[float],
-    top: float,
-    hem: float,
-    neck_points: List[Point],
-    neck: float,
-    shoulders: Tuple[float, float],
-    spreads: Tuple[float, float],
-    cuffs: Tuple[float, float],
-) -> Tuple[List[Point], float, float]:
-    """The outline of a long-sleeved garment (pullover, coat, shirt).
-
-    Sleeves hang from the shoulders, slightly apart from the body, ending at
-    cuffs near the hem. ``shoulders``, ``spreads`` and ``cuffs`` are the
-    garment's (overlapping) ranges of shoulder half-width, sleeve spread and
-    cuff height. Returns (outline, body half-width at the hem, cuff y).
-    """
-    shoulder = _lerp(*shoulders, u[1])
-    body = shoulder + _lerp(-0.03, 0.06, u[2])
-    spread = _lerp(*spreads, u[3])
-    cuff_y = _lerp(*cuffs, u[4])
-    cuff_width = _lerp(0.2, 0.27, u[5])
-    s = (-shoulder, top + 0.08)
-    cuff_outer = (-shoulder - spread, cuff_y)
-    cuff_inner_x = min(-shoulder - spread + cuff_width, -body - 0.04)
-    cuff_inner = (cuff_inner_x, cuff_y + 0.03)
-    armpit = (-shoulder + 0.02, top + _lerp(0.38, 0.5, u[6]))
-    left = [(-neck, top), s, (s[0] - 0.12, s[1] + 0.06), cuff_outer, cuff_inner, armpit, (-body, hem)]
-    outline = left + _mirror(left)[:-1] + [(neck, top)] + neck_points
-    return outline, body, cuff_y
-
-
-def _pullover(u: Sequence[float]) -> List[Op]:
-    """Pullover: long sleeves held a little wider, a round neck, often a ribbed hem band."""
-    top = -0.92
-    hem = _lerp(0.76, 0.94, u[0])
-    neck = _lerp(0.14, 0.22, u[7])
-    neck_depth = _lerp(0.06, 0.2, u[8])
-    neckline = _neckline(neck, top, neck_depth)[1:-1]
-    outline, body, _ = _long_sleeved_outline(u, top, hem, neckline, neck, (0.46, 0.56), (0.34, 0.46), (0.5, 0.86))
-    ops: List[Op] = [("poly", outline, 1.0)]
-    band = _detail(u[9], 0.1, 0.45)
-    if u[10] < 0.7:  # ribbed hem band
-        y = hem - _lerp(0.1, 0.18, u[11])
-        ops.append(("line", [(-body, y), (body, y)], 0.05, band))
-    if u[12] < 0.6:  # neck band
-        ops.append(("line", _neckline(neck, top + 0.05, neck_depth), 0.06, band))
-    return ops
-
-
-def _coat(u: Sequence[float]) -> List[Op]:
-    """Coat: long sleeves, a front opening from a V-neck with lapels, sometimes pockets or a belt."""
-    top = -0.95
-    hem = _lerp(0.9, 1.0, u[0])
-    neck = _lerp(0.15, 0.24, u[7])
-    v_depth = _lerp(0.25, 0.55, u[8])
-    outline, body, _ = _long_sleeved_outline(
-        u, top, hem, [(0.0, top + v_depth)], neck, (0.48, 0.6), (0.3, 0.42), (0.7, 0.98)
-    )
-    dark = _detail(u[9], 0.3, 0.85)
-    opening = _lerp(0.04, 0.09, u[10])
-    ops: List[Op] = [
-        ("poly", outline, 1.0),
-        ("line", [(0.0, top + v_depth), (0.0, hem)], opening, dark),
-        # lapels: from the neck points down to the bottom of the V
-        ("line", [(-neck - 0.08, top + 0.03), (-0.05, top + v_depth + 0.08)], 0.05, dark),
-        ("line", [(neck + 0.08, top + 0.03), (0.05, top + v_depth + 0.08)], 0.05, dark),
-    ]
-    if u[11] < 0.4:  # pockets
-        y = _lerp(0.35, 0.55, u[12])
-        for x in (-body * 0.55, body * 0.55):
-            ops.append(("line", [(x - 0.15, y), (x + 0.15, y)], 0.05, dark))
-    elif u[11] < 0.6:  # belt
-        y = _lerp(0.0, 0.2, u[12])
-        ops.append(("line", [(-body, y), (body, y)], 0.07, dark))
-    return ops
-
-
-def _shirt(u: Sequence[float]) -> List[Op]:
-    """Shirt: long sleeves, a pointed collar, a button placket, sometimes a chest pocket."""
-    top = -0.92
-    hem = _lerp(0.86, 1.0, u[0])
-    neck = _lerp(0.12, 0.18, u[7])
-    outline, body, _ = _long_sleeved_outline(
-        u, top, hem, [(0.0, top + 0.12)], neck, (0.4, 0.52), (0.26, 0.38), (0.7, 0.98)
-    )
-    dark = _detail(u[9], 0.25, 0.75)
-    collar = _lerp(0.22, 0.32, u[8])
-    ops: List[Op] = [
-        ("poly", outline, 1.0),
-        # collar points
-        ("line", [(-neck - 0.06, top + 0.02), (-0.08, top + collar), (0.0, top + 0.14)], 0.045, dark),
-        ("line", [(neck + 0.06, top + 0.02), (0.08, top + collar), (0.0, top + 0.14)], 0.045, dark),
-        # placket
-        ("line", [(0.0, top + collar), (0.0, hem)], 0.03, _detail(u[9], 0.1, 0.4)),
-    ]
-    buttons = 4 + int(u[10] * 4)
-    first, last = top + collar + 0.1, hem - 0.12
-    radius = _lerp(0.045, 0.065, u[11])
-    for i in range(buttons):
-        ops.append(("dot", (0.0, first + (last - first) * i / (buttons - 1)), radius, dark))
-    if u[12] < 0.4:  # chest pocket
-        x, y = -body * 0.5, top + _lerp(0.45, 0.6, u[13])
-        ops.append(("line", [(x - 0.14, y), (x - 0.14, y + 0.24), (x + 0.14, y + 0.24), (x + 0.14, y)], 0.04, dark))
-    return ops
-
-
-def _trouser(u: Sequence[float]) -> List[Op]:
-    """Trouser: a waistband and two legs, straight, slim or flared."""
-    top = -1.0
-    bottom = _lerp(0.9, 1.0, u[0])
-    waist = _lerp(0.3, 0.42, u[1])
-    hip = waist + _lerp(0.0, 0.06, u[2])
-    outer = _lerp(0.3, 0.5, u[3])
-    gap = _lerp(0.03, 0.14, u[4])
-    crotch = _lerp(-0.45, -0.2, u[5])
-    ops: List[Op] = [
-        (
-            "poly",
-            [(-waist, top), (waist, top), (hip, -0.55), (outer, bottom), (gap, bottom), (0.0, crotch),
-             (-gap, bottom), (-outer, bottom), (-hip, -0.55)],
-            1.0,
-        )
-    ]
-    if u[6] < 0.6:  # waistband seam
-        y = top + _lerp(0.1, 0.16, u[7])
-        ops.append(("line", [(-waist, y), (waist, y)], 0.04, _detail(u[8], 0.15, 0.5)))
-    return ops
-
-
-def _dress(u: Sequence[float]) -> List[Op]:
-    """Dress: narrow shoulders or straps, a fitted waist and an A-line skirt."""
-    top = -0.98
-    hem = _lerp(0.84, 1.0, u[0])
-    strap = _lerp(0.2, 0.34, u[1])
-    neck = strap * _lerp(0.35, 0.65, u[2])
-    neck_depth = _lerp(0.08, 0.3, u[3])
-    bust = _lerp(0.28, 0.38, u[4])
-    waist_y = _lerp(-0.3, -0.05, u[5])
-    waist = _lerp(0.2, 0.3, u[6])
-    flare = _lerp(0.5, 0.88, u[7])
-    left = [(-neck, top), (-strap, top)]
-    if u[8] < 0.35:  # short cap sleeves
-        left += [(-strap - 0.18, top + 0.12), (-strap - 0.12, top + 0.3)]
-    else:  # armhole
-        left += [(-strap + 0.02, top + 0.2)]
-    left += [(-bust, -0.5), (-waist, waist_y), (-flare, hem)]
-    outline = left + [(-flare * 0.5, hem + 0.03), (flare * 0.5, hem + 0.03)] + _mirror(left)[:-1]
-    outline += [(neck, top)] + _neckline(neck, top, neck_depth)[1:-1]
-    ops: List[Op] = [("poly", outline, 1.0)]
-    if u[9] < 0.4:  # waist seam
-        ops.append(("line", [(-waist, waist_y), (waist, waist_y)], 0.05, _detail(u[10], 0.15, 0.5)))
-    return ops
-
-
-def _sandal(u: Sequence[float]) -> List[Op]:
-    """Sandal (side view, toe left): a thin sole, maybe a heel, and an upper of straps with gaps."""
-    base = _lerp(0.42, 0.6, u[0])
-    sole = _lerp(0.07, 0.13, u[1])
-    heel = _lerp(0.15, 0.5, u[2]) if u[3] < 0.5 else 0.0
-    ball_x = _lerp(-0.4, -0.2, u[4])
-    heel_x = _lerp(0.5, 0.68, u[5])
-    back = 0.96
-    toe_h = _lerp(0.2, 0.34, u[6])
-    ankle_h = _lerp(0.7, 1.0, u[7]) - heel * 0.5
-
-    def sole_top(x: float) -> float:
-        rise = min(1.0, max(0.0, (x - ball_x) / (heel_x - ball_x)))
-        return base - sole - heel * rise
-
-    def foot_top(x: float) -> float:
-        t = min(1.0, max(0.0, (x + 0.95) / (back + 0.95 - 0.2)))
-        return sole_top(x) - _lerp(toe_h, ankle_h, math.sin(t * math.pi / 2))
-
-    xs = [-0.95 + (back - 0.1 + 0.95) * i / 8 for i in range(9)]
-    upper = [(x, sole_top(x) + 0.02) for x in xs] + [(back, sole_top(back) + 0.02), (back, foot_top(back) + 0.1)]
-    upper += [(x, foot_top(x)) for x in reversed(xs)] + [(-0.99, sole_top(-0.95) - toe_h * 0.5)]
-    ops: List[Op] = [("poly", upper, 1.0)]
-    # cut the gaps between the straps out of the upper: a toe band in front,
-    # a heel counter at the back and 0-2 thin straps between them
-    front = -0.95 + _lerp(0.25, 0.5, u[8])
-    rear = back - _lerp(0.2, 0.38, u[9])
-    strap = _lerp(0.1, 0.16, u[11])
-    slant = _lerp(-0.25, 0.25, u[12])
-    if u[14] < 0.8:  # a continuous strap along the top of the foot
-        top_margin = _lerp(0.1, 0.16, u[13])
-        straps = int(u[10] * 3)
-    else:  # separate straps over the foot
-        top_margin = -0.1
-        straps = 1 + int(u[10] * 2)
-    hole = (rear - front - straps * strap) / (straps + 1)
-    for i in range(straps + 1):
-        x0 = front + i * (hole + strap)
-        x1 = x0 + hole
-        ops.append(("poly", [(x0, sole_top(x0) - 0.03), (x1, sole_top(x1) - 0.03),
-                             (x1 + slant, foot_top(x1 + slant) + top_margin),
-                             (x0 + slant, foot_top(x0 + slant) + top_margin)], 0.0))
-    if top_margin < 0.0:  # an ankle strap closes the heel
-        ops.append(("line", [(rear - 0.25, foot_top(rear - 0.25) + 0.08), (back, foot_top(back) + 0.1)], strap, 1.0))
-    # sole, drawn last so the gaps never cut into it
-    sole_bottom = [(-0.98, base), (ball_x, base), (heel_x, base - heel), (back, base - heel)]
-    sole_outline = sole_bottom + [(x, y - sole) for x, y in reversed(sole_bottom)] + [(-1.0, base - sole * 0.5)]
-    ops.append(("poly", sole_outline, 1.0))
-    if heel > 0.0:  # heel block or stiletto
-        width = _lerp(0.06, 0.24, u[15])
-        ops.append(("poly", [(back - width - 0.04, base - heel), (back, base - heel), (back - 0.02, base),
-                             (back - width * 0.6 - 0.02, base)], 1.0))
-    return ops
-
-
-def _sneaker(u: Sequence[float]) -> List[Op]:
-    """Sneaker (side view, toe left): low, with a thick sole, a laced front and a dipping collar."""
-    base = _lerp(0.36, 0.52, u[0])
-    collar = _lerp(0.62, 0.85, u[1])  # height of the heel collar above the ground
-    toe_h = _lerp(0.24, 0.34, u[2])
-    tongue = _lerp(0.04, 0.16, u[3])
-    tongue_x = _lerp(-0.05, 0.2, u[4])
-    sole = _lerp(0.12, 0.2, u[5])
-    dip = _lerp(0.06, 0.18, u[13])  # the ankle opening between tongue and heel
-    top = base - collar
-    outline = [
-        (-0.96, base),
-        (-1.0, base - 0.1),
-        (-0.94, base - toe_h * 0.8),
-        (-0.76, base - toe_h),
-        (tongue_x - 0.12, top + 0.06),
-        (tongue_x, top - tongue),
-        (tongue_x + 0.1, top - tongue + 0.04),
-        (tongue_x + 0.18, top + dip * 0.8),
-        (0.5, top + dip),
-        (0.8, top + 0.02),
-        (0.92, top - 0.04),
-        (1.0, top + 0.1),
-        (1.0, base - 0.12),
-        (0.96, base),
-    ]
-    ops: List[Op] = [("poly", outline, 1.0)]
-    sole_shade = _lerp(0.55, 1.0, u[6]) if u[10] < 0.5 else 1.0
-    ops.append(("poly", [(-0.96, base), (-0.99, base - sole), (1.0, base - sole), (0.96, base)], sole_shade))
-    dark = _detail(u[11], 0.3, 0.75)
-    ops.append(("line", [(-0.96, base - sole), (0.99, base - sole)], 0.06, dark))  # midsole edge
-    laces = 3 + int(u[7] * 3)
-    for i in range(laces):  # laces
-        t = (i + 0.5) / laces
-        x = _lerp(-0.62, tongue_x - 0.1, t)
-        y = _lerp(base - toe_h + 0.02, top + 0.1, t)
-        ops.append(("line", [(x - 0.05, y - 0.05), (x + 0.08, y + 0.07)], 0.06, dark))
-    if u[8] < 0.5:  # side stripe
-        ops.append(("line", [(-0.3, base - sole - 0.06), (0.35, top + 0.2)], 0.07, _detail(u[9], 0.15, 0.5)))
-    return ops
-
-
-def _bag(u: Sequence[float]) -> List[Op]:
-    """Bag: a box, often slightly tapered, with a handle arching above it."""
-    body_top = _lerp(-0.3, -0.02, u[0])
-    bottom = _lerp(0.84, 0.98, u[1])
-    bottom_w = _lerp(0.72, 0.98, u[2])
-    top_w = bottom_w * _lerp(0.78, 1.0, u[3])
-    corner = 0.06
-    ops: List[Op] = [
-        ("poly", [(-top_w, body_top), (top_w, body_top), (bottom_w, bottom - corner), (bottom_w - corner, bottom),
-                  (-bottom_w + corner, bottom), (-bottom_w, bottom - corner)], 1.0)
-    ]
-    handle_x = _lerp(0.25, 0.6, u[4]) * top_w
-    handle_h = min(_lerp(0.35, 0.75, u[5]), body_top + 0.98)
-    thickness = _lerp(0.08, 0.15, u[6])
-    outer = _arc(0.0, body_top + 0.04, handle_x + thickness / 2, handle_h + thickness / 2, math.pi, 2 * math.pi, 10)
-    inner = _arc(0.0, body_top + 0.04, handle_x - thickness / 2, handle_h - thickness / 2, 2 * math.pi, math.pi, 10)
-    ops.append(("poly", outer + inner, 1.0))
-    dark = _detail(u[7], 0.2, 0.6)
-    if u[8] < 0.5:  # flap
-        y = body_top + _lerp(0.25, 0.5, u[9])
-        ops.append(("line", [(-top_w, y), (top_w, y)], 0.05, dark))
-        if u[10] < 0.6:
-            ops.append(("dot", (0.0, y + 0.05), 0.07, dark))
-    return ops
-
-
-def _ankle_boot(u: Sequence[float]) -> List[Op]:
-    """Ankle boot (side view, toe left): a tall shaft, a sole and often a heel with an arch gap."""
-    base = _lerp(0.8, 0.96, u[0])
-    shaft_top = _lerp(-0.96, -0.78, u[1])
-    back = _lerp(0.8, 0.92, u[2])
-    shaft_front = _lerp(0.0, 0.3, u[3])
-    instep = (shaft_front - _lerp(0.1, 0.25, u[4]), base - _lerp(0.6, 0.8, u[5]))
-    toe_h = _lerp(0.32, 0.45, u[6])
-    heel = _lerp(0.08, 0.3, u[7]) if u[8] < 0.6 else 0.0
-    outline = [
-        (back - 0.04, shaft_top),
-        (back, base - 0.2),
-        (back + 0.02, base),
-    ]
-    if heel > 0:  # heel block and arch gap
-        heel_front = back - _lerp(0.22, 0.38, u[9])
-        outline += [(heel_front, base), (heel_front - 0.03, base - heel), (-0.3, base - heel * 0.25), (-0.38, base)]
-    outline += [
-        (-0.94, base),
-        (-1.0, base - 0.12),
-        (-0.92, base - toe_h * 0.8),
-        (-0.7, base - toe_h),
-        instep,
-        (shaft_front, shaft_top),
-    ]
-    dark = _detail(u[10], 0.2, 0.65)
-    ops: List[Op] = [("poly", outline, 1.0)]
-    sole = _lerp(0.08, 0.14, u[11])
-    ops.append(("line", [(-0.96, base - sole), (back, base - sole)], 0.045, dark))
-    if u[12] < 0.35:  # elastic side panel
-        ops.append(("poly", [(shaft_front + 0.12, shaft_top + 0.05), (back - 0.2, shaft_top + 0.05),
-                             (back - 0.3, base - 0.55), (shaft_front + 0.15, base - 0.55)], dark))
-    elif u[12] < 0.6:  # laces down the front
-        for i in range(4):
-            t = i / 4.0
-            x = _lerp(shaft_front, instep[0], t)
-            y = _lerp(shaft_top + 0.15, instep[1], t)
-            ops.append(("line", [(x - 0.02, y), (x + 0.15, y + 0.04)], 0.045, dark))
-    return ops
-
 
 _BUILDERS: Tuple[Callable[[Sequence[float]], List[Op]], ...] = (
-    _short_sleeved_top,  # 0 T-shirt/top
-    _trouser,  # 1 Trouser
-    _pullover,  # 2 Pullover
-    _dress,  # 3 Dress
-    _coat,  # 4 Coat
-    _sandal,  # 5 Sandal
-    _shirt,  # 6 Shirt
-    _sneaker,  # 7 Sneaker
-    _bag,  # 8 Bag
-    _ankle_boot,  # 9 Ankle boot
+    garment_shapes.short_sleeved_top,  # 0 T-shirt/top
+    garment_shapes.trouser,  # 1 Trouser
+    garment_shapes.pullover,  # 2 Pullover
+    garment_shapes.dress,  # 3 Dress
+    garment_shapes.coat,  # 4 Coat
+    shoe_shapes.sandal,  # 5 Sandal
+    garment_shapes.shirt,  # 6 Shirt
+    shoe_shapes.sneaker,  # 7 Sneaker
+    garment_shapes.bag,  # 8 Bag
+    shoe_shapes.ankle_boot,  # 9 Ankle boot
 )
+"""One builder per class, in label order: ``_BUILDERS[label](u)`` draws an item from NUM_SHAPE_PARAMS numbers."""
 assert len(_BUILDERS) == NUM_CLASSES
 
 
@@ -558,7 +168,7 @@ def _texture(kind: np.ndarray, params: np.ndarray, grid: np.ndarray) -> np.ndarr
 def _generate(num_images: int, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
     """Generate ``num_images`` images and labels from the random generator ``rng``."""
     labels = rng.permutation(np.arange(num_images) % NUM_CLASSES).astype(np.uint8)
-    shape_u = rng.random((num_images, _NUM_SHAPE_PARAMS))
+    shape_u = rng.random((num_images, NUM_SHAPE_PARAMS))
     geometry = np.column_stack(
         [
             rng.uniform(0.84, 1.0, num_images),  # scale
