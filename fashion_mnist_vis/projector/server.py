@@ -21,7 +21,8 @@ it runs, the server is deliberately narrow:
   ``.``, such as editor swap files or half-written temporary files), and no
   path that leaves the folder, whether by ``..``, encoded slashes,
   backslashes, NUL bytes or symbolic links (real paths are resolved and must
-  lie inside the folder's real path);
+  lie inside the folder's real path; these checks live in
+  :mod:`fashion_mnist_vis.projector.served_files`);
 * it only reads (GET, HEAD and the OPTIONS preflight);
 * request lines longer than 8 KiB, garbage and TLS handshakes (someone typing
   ``https://``) get an error and a closed connection, and each connection is
@@ -36,7 +37,6 @@ that script lives in).
 import email.utils
 import errno
 import ipaddress
-import mimetypes
 import os
 import select
 import socket
@@ -49,6 +49,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.projector.served_files import Refused, content_type_for, resolve_target
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -74,43 +75,6 @@ ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 DEFAULT_ALLOWED_HEADERS = "Accept, Accept-Language, Content-Language, Content-Type, Range, Cache-Control"
 PREFLIGHT_MAX_AGE_S = 600
 
-#: Content types of the files the Projector export contains (and a few more),
-#: fixed here rather than left to the platform's mime.types, which differs
-#: between machines and lacks .bytes and .pbtxt.
-CONTENT_TYPES = {
-    ".json": "application/json",
-    ".tsv": "text/tab-separated-values; charset=utf-8",
-    ".png": "image/png",
-    ".bytes": "application/octet-stream",
-    ".pbtxt": "text/plain; charset=utf-8",
-    ".csv": "text/csv; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".htm": "text/html; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-    ".md": "text/markdown; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-}
-
-
-def content_type_for(file_name: str) -> str:
-    """Return the Content-Type to send for ``file_name`` (by its suffix)."""
-    suffix = os.path.splitext(file_name)[1].lower()
-    if suffix in CONTENT_TYPES:
-        return CONTENT_TYPES[suffix]
-    guessed, encoding = mimetypes.guess_type(file_name)
-    if guessed is None or encoding is not None:  # e.g. .gz: send the bytes as they are
-        return "application/octet-stream"
-    if guessed.startswith("text/"):
-        return guessed + "; charset=utf-8"
-    return guessed
-
-
 def _printable(text: str, limit: int = 200) -> str:
     """``text`` with control and non-ASCII characters escaped, cut to ``limit``."""
     escaped = text.encode("ascii", "backslashreplace").decode("ascii")
@@ -118,15 +82,6 @@ def _printable(text: str, limit: int = 200) -> str:
     if len(escaped) > limit:
         escaped = escaped[:limit] + f"...({len(text)} chars)"
     return escaped
-
-
-class _Refused(Exception):
-    """A request target that must not be served; carries the status and an explanation."""
-
-    def __init__(self, status: HTTPStatus, explain: str):
-        super().__init__(explain)
-        self.status = status
-        self.explain = explain
 
 
 class ProjectorRequestHandler(BaseHTTPRequestHandler):
@@ -254,8 +209,8 @@ class ProjectorRequestHandler(BaseHTTPRequestHandler):
         if not self._target_is_valid_form():
             return
         try:
-            real_path = self.server.resolve(self.path)
-        except _Refused as refused:
+            real_path = resolve_target(self.server.root, self.path)
+        except Refused as refused:
             self.send_error(refused.status, explain=refused.explain)
             return
         try:
@@ -365,52 +320,6 @@ class ProjectorServer(ThreadingHTTPServer):
                 sys.stderr.flush()
             except (OSError, ValueError):
                 pass
-
-    def resolve(self, target: str) -> str:
-        """Map a request target to the real path of a file inside ``root``.
-
-        Raises :class:`_Refused` (403 for targets that try to leave the folder
-        or are malformed, 404 for anything missing, hidden, a directory, or a
-        symlink that leads outside) so that no path outside ``root`` is ever
-        opened.
-        """
-        path = urllib.parse.urlsplit(target).path if not target.startswith("/") else target
-        path = path.split("?", 1)[0].split("#", 1)[0]
-        if "\\" in path or "\x00" in path:
-            raise _Refused(HTTPStatus.FORBIDDEN, "Paths may not leave the served folder.")
-        try:
-            decoded = urllib.parse.unquote(path, errors="strict")
-        except UnicodeDecodeError:
-            raise _Refused(HTTPStatus.NOT_FOUND, "No such file.") from None
-        if "\\" in decoded or "\x00" in decoded:
-            raise _Refused(HTTPStatus.FORBIDDEN, "Paths may not leave the served folder.")
-        # Split on "/" after decoding, so %2f counts as a separator and a
-        # leading "//" or "%2f" cannot turn the rest into an absolute path.
-        parts = [part for part in decoded.split("/") if part]
-        for part in parts:
-            if part in (".", ".."):
-                raise _Refused(HTTPStatus.FORBIDDEN, "Paths may not leave the served folder.")
-            if part.startswith("."):
-                raise _Refused(HTTPStatus.NOT_FOUND, "Hidden files are not served.")
-            if os.sep in part or (os.altsep and os.altsep in part):
-                raise _Refused(HTTPStatus.FORBIDDEN, "Paths may not leave the served folder.")
-            if os.path.splitdrive(part)[0]:  # "C:" on Windows
-                raise _Refused(HTTPStatus.FORBIDDEN, "Paths may not leave the served folder.")
-        if not parts:
-            raise _Refused(HTTPStatus.NOT_FOUND, "Directory listings are disabled; ask for a file such as /config.json.")
-        real_path = os.path.realpath(os.path.join(self.root, *parts))
-        try:
-            inside = os.path.commonpath([self.root, real_path]) == self.root
-        except ValueError:  # different drives
-            inside = False
-        if not inside:
-            raise _Refused(HTTPStatus.NOT_FOUND, "No such file.")
-        if os.path.isdir(real_path):
-            raise _Refused(HTTPStatus.NOT_FOUND, "Directory listings are disabled.")
-        if not os.path.isfile(real_path):
-            raise _Refused(HTTPStatus.NOT_FOUND, "No such file.")
-        return real_path
-
 
 def _drain(connection: socket.socket) -> None:
     """Read and discard what the client still sends, briefly (see LINGER_S)."""
