@@ -65,3 +65,28 @@ def trained_model(name: str):
     from fashion_mnist_vis.models.model_io import load_model
 
     return load_model(trained_model_path(name))
+
+
+def save_tiny_model(path: Path, seed: int, gap: bool = False) -> Path:
+    """A tiny model with random weights from ``seed``, saved at ``path`` (replacing what is there).
+
+    ``gap``: Conv2D (6 filters), GlobalAveragePooling2D ``gap``, Dense 10 (130 weights): its embedding
+    is the GAP output. Otherwise Conv2D (2 filters, stride 2), Flatten, Dense ``features`` (8 ReLU units),
+    Dense 10 (2,810 weights): its embedding is the last Dense layer's input, which, unlike a GAP output,
+    tells where an item's stripes are.
+    """
+    import keras
+
+    from fashion_mnist_vis.models.model_io import save_model_atomic
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((28, 28, 1))
+    if gap:
+        features = keras.layers.Conv2D(6, 3, activation="relu", name="conv")(inputs)
+        embedding = keras.layers.GlobalAveragePooling2D(name="gap")(features)
+    else:
+        features = keras.layers.Conv2D(2, 3, strides=2, activation="relu", name="conv")(inputs)
+        flat = keras.layers.Flatten(name="flatten")(features)
+        embedding = keras.layers.Dense(8, activation="relu", name="features")(flat)
+    outputs = keras.layers.Dense(10, activation="softmax", name="classifier")(embedding)
+    return save_model_atomic(keras.Model(inputs, outputs, name="tiny_gap" if gap else "tiny_dense"), path)

@@ -51,7 +51,30 @@ def build_parser() -> argparse.ArgumentParser:
     plots.add_argument("--cam-class", "--cam_class", dest="cam_class", default=None, metavar="NAME",
                        help="explain this class in the class activation map instead of the prediction "
                        "(a class name, any case, e.g. Bag or 'ankle boot')")
+    add_example_arguments(parser)
     return parser
+
+
+def add_example_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--neighbours K`` and the data flags naming the training images it searches."""
+    group = parser.add_argument_group("explanation by example")
+    group.add_argument("--neighbours", "--neighbors", dest="neighbours", type=positive_int, default=None,
+                       metavar="K", help="also find each image's K nearest training images in the model's "
+                       "embedding space (cosine), and its class's prototypes and atypical training images, "
+                       "on the page and in --json; the training set's embeddings are computed once per model "
+                       "file and cached beside it (MODEL.neighbours.npz)")
+    cli.add_data_arguments(parser, validation=False, testing=False)
+
+
+def prepare_examples(args: argparse.Namespace):
+    """The :class:`~fashion_mnist_vis.explain.examples.ExamplePlan` of ``--neighbours`` (None without it):
+    training images loaded, K checked and the cached index looked up, before the model is opened."""
+    if args.neighbours is None:
+        return None
+    from fashion_mnist_vis.explain.examples import ExamplePlan, ExampleSettings
+
+    return ExamplePlan.prepare(ExampleSettings(args.neighbours, cli.data_settings_from_args(args)),
+                               args.saved_model)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -70,13 +93,15 @@ def run(args: argparse.Namespace) -> int:
 
     from fashion_mnist_vis.explain.analysis import Analyser
 
-    handle = cli.open_model(args)
+    plan = prepare_examples(args)
+    handle = cli.open_model(args, many_images=plan is not None and plan.needs_model_pass)
+    examples = plan.finder(handle, notes=sys.stderr) if plan is not None else None
 
     if args.save_plots:  # matplotlib is imported only when plots are asked for
         from fashion_mnist_vis.visualize import image_report
         from fashion_mnist_vis.visualize.html_page import BatchEntry
     analyser = Analyser(handle, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
-                        **cli.preprocess_options(args))
+                        examples=examples, **cli.preprocess_options(args))
     model_label = handle.describe()
 
     batch = len(paths) + failed > 1
@@ -167,11 +192,17 @@ def print_result(analysis, plot_folder: Optional[Path], as_json: bool) -> None:
         if analysis.cams:
             record["cam"] = {"class": CLASS_NAMES[analysis.cam_class],
                              "methods": [f"{cam.method} on {cam.layer_name}" for cam in analysis.cams]}
+        if analysis.examples is not None:
+            record["neighbours"] = analysis.examples.to_dict()
         print(json.dumps(record), flush=True)
         return
     top = ", ".join(f"{CLASS_NAMES[index]} {100 * score:.1f}%" for index, score in analysis.top_k)
     lines = [f"{analysis.path}: {analysis.prediction} ({100 * analysis.score:.1f}%)",
              f"  top {len(analysis.top_k)}: {top}"]
+    if analysis.examples is not None:
+        nearest = ", ".join(f"{CLASS_NAMES[example.label]} {example.distance:.3f}"
+                            for example in analysis.examples.nearest)
+        lines.append(f"  nearest training images (cosine distance): {nearest}")
     if plot_folder is not None:
         lines.append(f"  plots: {plot_folder / 'index.html'}")
     print("\n".join(lines), flush=True)

@@ -106,12 +106,14 @@ def add_engine_argument(parser: argparse.ArgumentParser, many_images: bool = Fal
     parser.set_defaults(many_images=many_images)
 
 
-def open_model(args: argparse.Namespace):
+def open_model(args: argparse.Namespace, many_images: bool = False):
     """The model of ``--saved-model``, run by ``--engine`` as :func:`add_engine_argument` set it up:
-    a :class:`~fashion_mnist_vis.models.model_handle.ModelHandle`."""
+    a :class:`~fashion_mnist_vis.models.model_handle.ModelHandle`. ``many_images`` says that this run
+    will put many images through the model even if the command usually does not (see
+    :func:`fashion_mnist_vis.models.model_handle.open_model`)."""
     from fashion_mnist_vis.models.model_handle import open_model as open_handle
 
-    return open_handle(args.saved_model, args.engine, args.debug, args.many_images)
+    return open_handle(args.saved_model, args.engine, args.debug, args.many_images or many_images)
 
 
 SETTING_FLAGS = {
@@ -182,15 +184,17 @@ def run_cli(
         return EXIT_BROKEN_PIPE
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True, training: bool = True) -> None:
+def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True, training: bool = True,
+                       testing: bool = True) -> None:
     """Add the shared data flags (--dataset, --data-dir, sizes, and --val-split if wanted).
 
     With ``training=False`` (commands that only use the test set) there is no
-    --train-size and no --val-split.
+    --train-size and no --val-split; with ``testing=False`` (commands that only
+    use the training set) there is no --test-size.
     """
     from fashion_mnist_vis.data.datasets import DATASETS
 
-    parser.set_defaults(train_size=None, val_split=0.0)  # for commands without those flags
+    parser.set_defaults(train_size=None, test_size=None, val_split=0.0)  # for commands without those flags
     group = parser.add_argument_group("data")
     group.add_argument(
         "--dataset",
@@ -216,13 +220,14 @@ def add_data_arguments(parser: argparse.ArgumentParser, validation: bool = True,
             help="use this many training images (a stratified subset of the real set, "
             "or the number generated; synthetic default 60000)",
         )
-    group.add_argument(
-        "--test-size",
-        "--test_size",
-        type=positive_int,
-        default=None,
-        help="use this many test images (stratified subset; synthetic default 10000)",
-    )
+    if testing:
+        group.add_argument(
+            "--test-size",
+            "--test_size",
+            type=positive_int,
+            default=None,
+            help="use this many test images (stratified subset; synthetic default 10000)",
+        )
     if validation and training:
         group.add_argument(
             "--val-split",

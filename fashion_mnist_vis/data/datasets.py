@@ -114,8 +114,8 @@ def _load_raw(settings: DataSettings, seed: int, with_train: bool = True):
         train_size = (settings.train_size or 60000) if with_train else 0
         test_size = settings.test_size or 10000
         (x_train, y_train), (x_test, y_test) = load_synthetic(train_size, test_size, seed)
-        checksums = {"synthetic_train": _array_digest(x_train, y_train)} if with_train else {}
-        checksums["synthetic_test"] = _array_digest(x_test, y_test)
+        checksums = {"synthetic_train": array_digest(x_train, y_train)} if with_train else {}
+        checksums["synthetic_test"] = array_digest(x_test, y_test)
         sizes = f"{train_size} train / {test_size} test" if with_train else f"{test_size} test"
         source = f"synthetic (seed {seed}, {sizes})"
         return x_train, y_train, x_test, y_test, source, checksums
@@ -125,7 +125,8 @@ def _load_raw(settings: DataSettings, seed: int, with_train: bool = True):
     return raw.x_train, raw.y_train, raw.x_test, raw.y_test, raw.source, raw.checksums
 
 
-def _array_digest(images: np.ndarray, labels: np.ndarray) -> str:
+def array_digest(images: np.ndarray, labels: np.ndarray) -> str:
+    """Hex MD5 of the bytes of ``images`` then ``labels``: identifies a data set (reports, caches keyed by data)."""
     digest = hashlib.md5(np.ascontiguousarray(images).tobytes())
     digest.update(np.ascontiguousarray(labels).tobytes())
     return digest.hexdigest()

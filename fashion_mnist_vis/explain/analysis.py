@@ -22,6 +22,7 @@ from PIL import Image
 
 from fashion_mnist_vis.explain.activations import PROBABILITIES, ActivationModel, LayerOutput
 from fashion_mnist_vis.explain.cam import CamExplainer, CamResult
+from fashion_mnist_vis.explain.examples import ExampleExplanation, ExampleFinder
 from fashion_mnist_vis.classes import CLASS_NAMES, NUM_CLASSES, accepted_class_names, match_class_name
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.data.images import load_image
@@ -63,6 +64,8 @@ class Classified:
             unless the analyser explains).
         cam_class: the class the maps explain (the prediction unless chosen).
         cams: the class activation maps, the exact method first (may be empty).
+        examples: the training images that explain the prediction (None unless the
+            analyser has an :class:`~fashion_mnist_vis.explain.examples.ExampleFinder`).
     """
 
     probabilities: np.ndarray
@@ -71,6 +74,7 @@ class Classified:
     layer_outputs: List[LayerOutput]
     cam_class: int
     cams: List[CamResult]
+    examples: Optional[ExampleExplanation]
 
     @property
     def prediction(self) -> str:
@@ -116,6 +120,8 @@ class Analyser:
         preferred_map: compute the preferred class activation map alone
             (CAM, else Grad-CAM), from the same forward pass as the scores where it can.
         compiled: run compiled functions, traced once (for a stream of frames).
+        examples: finds each image's nearest training images and its class's
+            prototypes (explanation by example), or None.
 
     Raises:
         UserError: if the model does not output one score per Fashion-MNIST class.
@@ -123,7 +129,8 @@ class Analyser:
 
     def __init__(self, handle, top_k: int = 3, invert: str = "auto", crop: bool = True,
                  method: str = "standard", cam_class: Optional[int] = None, explain: bool = False,
-                 preferred_map: bool = False, compiled: bool = False):
+                 preferred_map: bool = False, compiled: bool = False,
+                 examples: Optional[ExampleFinder] = None):
         model, graph = handle.model, handle.graph
         check_class_outputs(model)
         self.model = model
@@ -132,6 +139,7 @@ class Analyser:
         self.options = {"invert": invert, "crop": crop, "method": method}
         self.cam_class = cam_class
         self.explain = explain
+        self.examples = examples
         self.activations = ActivationModel(model, graph) if explain else None
         self.explainer = None
         if explain or preferred_map:
@@ -183,4 +191,5 @@ class Analyser:
             layer_outputs=layer_outputs,
             cam_class=cam_class,
             cams=cams,
+            examples=self.examples.explain(model_input, predicted) if self.examples is not None else None,
         )

@@ -11,6 +11,8 @@ followed):
   that clashes with one of the fixed names gets ``_layer`` appended;
 * ``cam.png``, ``cam_on_input.png`` and, when both CAM and Grad-CAM apply,
   ``cam_compare.png``;
+* with explanation by example, ``neighbours.png``, ``prototypes.png`` and
+  ``atypical.png`` (see :mod:`fashion_mnist_vis.visualize.example_section`);
 * ``index.html``.
 """
 
@@ -24,6 +26,7 @@ from fashion_mnist_vis.explain.activations import PROBABILITIES, SPATIAL
 from fashion_mnist_vis.explain.analysis import Analysis
 from fashion_mnist_vis.atomic import atomic_path
 from fashion_mnist_vis.classes import CLASS_NAMES
+from fashion_mnist_vis.visualize.example_section import FILES as EXAMPLE_FILES, example_section
 from fashion_mnist_vis.visualize.html_page import ImagePage, Panel, Section
 from fashion_mnist_vis.visualize.plots import save_figure
 
@@ -34,7 +37,7 @@ CAM_FILE = "cam.png"
 CAM_ON_INPUT = "cam_on_input.png"
 CAM_COMPARE = "cam_compare.png"
 INDEX = "index.html"
-FIXED_NAMES = (INPUT_IMAGE, GREYSCALE_INPUT, MODEL_INPUT, CAM_FILE, CAM_ON_INPUT, CAM_COMPARE, INDEX)
+FIXED_NAMES = (INPUT_IMAGE, GREYSCALE_INPUT, MODEL_INPUT, CAM_FILE, CAM_ON_INPUT, CAM_COMPARE, INDEX, *EXAMPLE_FILES)
 
 
 def safe_name(text: str, fallback: str = "image") -> str:
@@ -131,6 +134,8 @@ def write_image_report(analysis: Analysis, folder: Path, model_label: str) -> Li
             "cam", "3. Where the model looked",
             "Class activation maps highlight the regions of the image that raised the score of a class.",
             cam_panels))
+    if analysis.examples is not None:
+        sections.append(example_section(analysis.examples, save, len(sections) + 1))
     page = ImagePage(
         source=str(analysis.path),
         prediction=analysis.prediction,

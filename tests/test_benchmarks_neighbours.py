@@ -1,0 +1,35 @@
+"""benchmarks/neighbours.py runs end to end on a tiny model and small data. Timings are never asserted."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.neighbours import format_lines, main
+from classify_helpers import save_tiny_model
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_figure_is_measured_and_printed(tmp_path, idx_dir, capsys):
+    model = save_tiny_model(tmp_path / "tiny.keras", seed=5)
+    assert main(["--saved-model", str(model), "--data-dir", str(idx_dir), "--repeats", "3", "--k", "4",
+                 "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["training_images"] == 600 and figures["dims"] == 8 and figures["k"] == 4
+    assert figures["engine"] == "Keras" and figures["query_engine"] == "NumPy"
+    assert figures["cache_bytes"] > 600 * 8 * 4  # the float32 embeddings at least
+    seconds = [value for name, value in figures.items() if name.endswith("_s")]
+    assert len(seconds) == 9 and all(value > 0 for value in seconds)
+    lines = format_lines(figures)
+    assert any("build the index (600 images)" in line for line in lines)
+    assert any("one query, search alone (k=4)" in line and line.rstrip().endswith("(median of 3)") for line in lines)
+
+
+def test_help_does_not_import_tensorflow():
+    code = ("import runpy, sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+            "sys.argv = ['benchmarks/neighbours.py', '--help']; runpy.run_path('benchmarks/neighbours.py', "
+            "run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "--saved-model" in result.stdout
