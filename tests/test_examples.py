@@ -25,7 +25,7 @@ def model_path(tmp_path, request):
 
 @pytest.fixture
 def settings(idx_dir):
-    return ExampleSettings(k=6, data=DataSettings(data_dir=idx_dir), prototypes_per_class=2, atypical_per_class=3)
+    return ExampleSettings(neighbours=6, data=DataSettings(data_dir=idx_dir), prototypes_per_class=2, atypical_per_class=3)
 
 
 @pytest.fixture(autouse=True)
@@ -76,11 +76,11 @@ def test_neighbours_match_a_brute_force_search(model_path, settings, idx_dir, en
         found = finder.explain(images[position][..., None].astype(np.float32) / 255.0, predicted=int(labels[0]))
         distances = _brute_force(expected[position], expected)
         positions = [example.train_index for example in found.nearest]
-        assert positions[0] == position and len(set(positions)) == settings.k
+        assert positions[0] == position and len(set(positions)) == settings.neighbours
         # The k smallest distances, each at the position reported (the order of near-ties in float32 may
         # differ from float64's, so positions are checked through their distances).
         np.testing.assert_allclose([example.distance for example in found.nearest],
-                                   np.sort(distances)[: settings.k], atol=1e-5)
+                                   np.sort(distances)[: settings.neighbours], atol=1e-5)
         np.testing.assert_allclose(distances[positions], [example.distance for example in found.nearest], atol=1e-5)
         assert [example.label for example in found.nearest] == [int(labels[j]) for j in positions]
         np.testing.assert_array_equal(found.nearest[1].image, images[positions[1]])
@@ -118,9 +118,9 @@ def test_the_cache_is_reused_then_rebuilt_when_the_model_file_changes(model_path
 
 def test_other_settings_make_the_cache_stale(model_path, settings, builds):
     ExamplePlan.prepare(settings, model_path).finder(open_model(model_path, "numpy"))
-    smaller = ExampleSettings(k=6, data=DataSettings(data_dir=settings.data.data_dir, train_size=200))
+    smaller = ExampleSettings(neighbours=6, data=DataSettings(data_dir=settings.data.data_dir, train_size=200))
     assert ExamplePlan.prepare(smaller, model_path).needs_model_pass
-    other_layer = ExampleSettings(k=6, data=settings.data, layer_name="conv", prototypes_per_class=2,
+    other_layer = ExampleSettings(neighbours=6, data=settings.data, layer_name="conv", prototypes_per_class=2,
                                   atypical_per_class=3)
     assert ExamplePlan.prepare(other_layer, model_path).needs_model_pass
 
@@ -155,7 +155,7 @@ def test_a_read_only_model_folder_caches_in_the_user_cache(model_path, settings,
                                         (601, "cannot show 601 neighbours: the training set has 600 images")])
 def test_k_outside_the_training_set_is_refused(model_path, idx_dir, k, message):
     with pytest.raises(UserError, match=message):
-        ExamplePlan.prepare(ExampleSettings(k=k, data=DataSettings(data_dir=idx_dir)), model_path)
+        ExamplePlan.prepare(ExampleSettings(neighbours=k, data=DataSettings(data_dir=idx_dir)), model_path)
 
 
 def test_to_dict_marks_neighbours_of_another_class(model_path, settings, idx_dir):

@@ -42,14 +42,14 @@ class ExampleSettings:
     """What explanation by example shows and where its training images come from.
 
     Attributes:
-        k: nearest training images per classified image, 1..N.
+        neighbours: nearest training images per classified image (K), 1..N.
         data: the training data (its training split, all of it: ``val_split`` is ignored).
         seed: the data seed (synthetic data and ``train_size`` subsets).
         layer_name: the embedding layer, None for the default (GAP output, else the last Dense layer's input).
         prototypes_per_class, atypical_per_class: examples per class, at least 1.
     """
 
-    k: int
+    neighbours: int
     data: DataSettings = DataSettings()
     seed: int = DEFAULT_SEED
     layer_name: Optional[str] = None
@@ -202,13 +202,15 @@ class ExamplePlan:
         from fashion_mnist_vis.explain.index_cache import file_sha256
         from fashion_mnist_vis.models.model_io import check_model_file
 
-        if settings.k < 1:
-            raise UserError(f"the number of neighbours must be at least 1, not {settings.k}")
+        if settings.neighbours < 1:
+            raise UserError(f"the number of neighbours must be at least 1, not {settings.neighbours}",
+                            settings=("neighbours",))
         data = dataclasses.replace(settings.data, val_split=0.0)
         splits = load_splits(data, settings.seed)
         count = len(splits.y_train)
-        if settings.k > count:
-            raise UserError(f"cannot show {settings.k} neighbours: the training set has {count} images")
+        if settings.neighbours > count:
+            raise UserError(f"cannot show {settings.neighbours} neighbours: the training set has {count} images",
+                            settings=("neighbours", "train_size"))
         check_model_file(Path(model_path))
         try:
             model_sha256 = file_sha256(Path(model_path))
@@ -235,7 +237,7 @@ class ExamplePlan:
         elif notes is not None:
             print(f"Neighbour index of {len(self.index):,} training images read from {self.cached_at}",
                   file=notes, flush=True)
-        return ExampleFinder(handle, self.index, self.images, self.settings.k)
+        return ExampleFinder(handle, self.index, self.images, self.settings.neighbours)
 
     def _build(self, handle, notes: Optional[TextIO]) -> TrainingIndex:
         from fashion_mnist_vis.explain.index_cache import store
