@@ -6,6 +6,7 @@ unchanged, so its nearest training image is itself, at distance 0.
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -86,6 +87,36 @@ def test_the_second_run_reads_the_cache_and_a_new_model_file_rebuilds_it(setup, 
     assert cache.stat().st_mtime_ns != written
 
 
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder on a read-only file system holding a copy of ``tiny.keras`` (a tmpfs mounted, filled and
+    remounted read-only; root can write into a chmod 555 folder, not into a read-only mount)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def test_a_read_only_model_folder_caches_the_index_in_the_user_cache(setup, read_only_folder, tmp_path, capsys):
+    model, photo, _, data = setup
+    shutil.copy(model, read_only_folder / "tiny.keras")
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only_folder)], check=True)
+    model = read_only_folder / "tiny.keras"
+    assert main([str(photo), "--saved-model", str(model), "--neighbours", "3", *data]) == 0
+    err = capsys.readouterr().err
+    cached = list((tmp_path / "user-cache" / "neighbours").glob("tiny.keras-*.neighbours.npz"))
+    assert len(cached) == 1, err
+    assert f"note: cannot write into the model's folder {str(read_only_folder)!r}" in err
+    assert f"cached in {str(cached[0])!r} instead" in err
+    assert main([str(photo), "--saved-model", str(model), "--neighbours", "3", *data]) == 0
+    assert f"read from {cached[0]}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("k, message", [
     ("0", "argument --neighbours/--neighbors: 0 must be at least 1"),
     ("-2", "argument --neighbours/--neighbors: -2 must be at least 1"),
@@ -131,3 +162,25 @@ def test_the_page_shows_the_examples_in_headless_chromium(setup, tmp_path):
         with Image.open(plots / name) as image:
             assert np.asarray(image.convert("L")).std() > 10, f"{name} looks blank"
     assert int(re.search(r'data-section="(\d+)"', dom.stdout).group(1)) > 500
+
+
+def test_a_model_for_other_image_sizes_gives_one_line(setup, tmp_path, capsys):
+    import keras
+
+    from fashion_mnist_vis.models.model_io import save_model_atomic
+
+    _, photo, _, data = setup
+    inputs = keras.Input((32, 32, 1))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 3)(inputs))
+    model = save_model_atomic(keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(pooled)),
+                              tmp_path / "wide.keras")
+    assert main([str(photo), "--saved-model", str(model), "--neighbours", "3", *data]) == 2
+    line = single_error_line_after_notes(capsys)
+    assert "the model takes 32x32 images but the dataset's are 28x28" in line
+
+
+def single_error_line_after_notes(capsys) -> str:
+    """The one ``error:`` line on stderr (the note that the index is being built comes before it)."""
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1, errors
+    return errors[0]

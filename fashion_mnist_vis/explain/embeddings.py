@@ -156,7 +156,7 @@ def to_model_batch(images: np.ndarray, input_shape) -> np.ndarray:
     if (height, width) != images.shape[1:3]:
         raise UserError(
             f"the model takes {height}x{width} images but the dataset's are "
-            f"{images.shape[1]}x{images.shape[2]}; export needs a Fashion-MNIST model (28x28 input)"
+            f"{images.shape[1]}x{images.shape[2]}; embedding them needs a Fashion-MNIST model (28x28 input)"
         )
     batch = to_model_input(images)
     return np.repeat(batch, channels, axis=-1) if channels == 3 else batch
