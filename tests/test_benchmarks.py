@@ -162,7 +162,7 @@ def test_quick_suite_writes_every_section(tmp_path):
     assert not list(tmp_path.glob("work-*"))  # the models and exports are cleaned up
 
 
-@pytest.mark.parametrize("script", ["run", "train_ab"])
+@pytest.mark.parametrize("script", ["run", "train_ab", "neighbours"])
 @pytest.mark.parametrize("as_module", [False, True], ids=["file", "module"])
 def test_benchmark_help_does_not_import_tensorflow(script, as_module):
     target = f"benchmarks.{script}" if as_module else f"benchmarks/{script}.py"
@@ -171,7 +171,7 @@ def test_benchmark_help_does_not_import_tensorflow(script, as_module):
             f"sys.argv = [{target!r}, '--help']; {run}({target!r}, run_name='__main__')")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "--quick" in result.stdout if script == "run" else "--variants" in result.stdout
+    assert {"run": "--quick", "train_ab": "--variants", "neighbours": "--query-engine"}[script] in result.stdout
 
 
 def test_sections_are_kept_in_the_suites_order_and_classify_needs_training(capsys):

@@ -1,14 +1,11 @@
-"""benchmarks/neighbours.py runs end to end on a tiny model and small data. Timings are never asserted."""
+"""benchmarks/neighbours.py runs end to end on a tiny model and small data. Timings are never asserted.
+
+(Its --help without TensorFlow is checked with the other benchmarks' in test_benchmarks.py.)"""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 from benchmarks.neighbours import format_lines, main
 from classify_helpers import save_tiny_model
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_every_figure_is_measured_and_printed(tmp_path, idx_dir, capsys):
@@ -24,12 +21,3 @@ def test_every_figure_is_measured_and_printed(tmp_path, idx_dir, capsys):
     lines = format_lines(figures)
     assert any("build the index (600 images)" in line for line in lines)
     assert any("one query, search alone (k=4)" in line and line.rstrip().endswith("(median of 3)") for line in lines)
-
-
-def test_help_does_not_import_tensorflow():
-    code = ("import runpy, sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
-            "sys.argv = ['benchmarks/neighbours.py', '--help']; runpy.run_path('benchmarks/neighbours.py', "
-            "run_name='__main__')")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "--saved-model" in result.stdout
