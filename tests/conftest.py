@@ -128,6 +128,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def stop_process(process, timeout: float = 20, group: bool = False) -> None:
+    """Ask a subprocess to end (SIGTERM; with ``group``, its whole session), then kill it if it lingers."""
+    import contextlib
+    import os
+    import subprocess
+
+    def send(sig):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig) if group else process.send_signal(sig)
+
+    send(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        process.wait()
+
+
 def png_pixels(figure) -> np.ndarray:
     """A matplotlib figure rendered as a greyscale uint8 PNG at 60 dpi, read back as (H, W)."""
     import io

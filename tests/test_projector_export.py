@@ -88,6 +88,19 @@ def test_full_test_set_sprite_is_2800_pixels():
     assert sprite_layout(10000).side == 2800
 
 
+def test_full_training_set_sprite_keeps_28_pixel_thumbnails_within_8192_pixels():
+    layout = sprite_layout(60000)  # 245 x 245 cells: 245 * 28 = 6860 <= 8192
+    assert (layout.per_row, layout.cell, layout.side) == (245, 28, 6860)
+    assert layout.origin(59999) == (219 * 28, 244 * 28)  # 59999 = 244 * 245 + 219
+
+
+@pytest.mark.parametrize("count, per_row, cell", [(85264, 292, 28), (85265, 293, 27), (100000, 317, 25),
+                                                  (1170 ** 2, 1170, 7)])
+def test_more_points_than_fit_at_28_pixels_get_smaller_cells(count, per_row, cell):
+    layout = sprite_layout(count)  # cell = 8192 // per_row, by hand: 8192 // 293 = 27, 8192 // 1170 = 7
+    assert (layout.per_row, layout.cell) == (per_row, cell) and layout.side <= 8192
+
+
 def test_sprite_places_thumbnails_row_major_hand_made():
     images = np.zeros((5, 28, 28), dtype=np.uint8)
     for i in range(5):

@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import free_port
+from conftest import free_port, stop_process
 from fashion_mnist_vis.projector import server as projector_server
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.commands.tensorboard_visualise import main
@@ -45,7 +45,7 @@ TSNE_POINTS = 100
 FOREIGN = {"serve_assets.py": "# another engineer's launcher\n", "README.md": "# not ours\n", "notes.txt": "mine\n"}
 EXPORT_FILES = {"config.json", "projector_config.pbtxt", "metadata.tsv", "sprite.png", "export.json",
                 "embeddings.bytes", "embeddings.tsv", "pixels.bytes", "pixels.tsv",
-                "pca.png", "pca.csv", "tsne.png", "tsne.csv"}
+                "pca.png", "pca.csv", "tsne.png", "tsne.csv", "neighbors.csv", "atlas.parquet"}
 CHROMIUM = next((path for path in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
                  if path and Path(path).exists()), None)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
@@ -286,11 +286,7 @@ def tensorboard(exported, tmp_path_factory):
             time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         log.close()
 
 
@@ -452,11 +448,12 @@ def test_rerun_replaces_only_its_own_files_and_drops_its_stale_ones(exported, tm
     shutil.copytree(exported.folder, folder)  # a full export (with --raw and t-SNE) among foreign files
     first = (folder / "metadata.tsv").read_text()
     code, out, err = _run(["--saved-model", exported.model, "--dataset", "synthetic", "--test-size", 300,
-                           "--output", folder, "--num", 30, "--no-tsne", "--format", "bytes", "--port", 9000])
+                           "--output", folder, "--num", 30, "--no-tsne", "--format", "bytes", "--port", 9000,
+                           "--neighbours", 0, "--no-atlas"])
     assert code == 0, err
     assert "projector_config.pbtxt for offline TensorBoard" in err  # the note says why it is gone
-    assert ("Removed stale files of the previous export: embeddings.tsv, pixels.bytes, pixels.tsv, "
-            "projector_config.pbtxt, tsne.csv, tsne.png") in out
+    assert ("Removed stale files of the previous export: atlas.parquet, embeddings.tsv, neighbors.csv, "
+            "pixels.bytes, pixels.tsv, projector_config.pbtxt, tsne.csv, tsne.png") in out
     names = {path.name for path in folder.iterdir()}
     assert names == {"config.json", "metadata.tsv", "sprite.png", "export.json", "embeddings.bytes",
                      "pca.png", "pca.csv"} | set(FOREIGN)

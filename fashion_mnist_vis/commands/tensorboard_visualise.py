@@ -1,4 +1,4 @@
-"""Export a model's embeddings of the test set for the TensorFlow Embedding Projector.
+"""Export a model's embeddings of the test (or training) set for the Embedding Projector and Embedding Atlas.
 
 Run as ``python fashion_mnist_vis/tensorboard_visualise.py`` or
 ``python -m fashion_mnist_vis.tensorboard_visualise``; then either
@@ -9,8 +9,12 @@ Run as ``python fashion_mnist_vis/tensorboard_visualise.py`` or
   (offline, nothing leaves the machine).
 
 It also draws a PCA map of the embeddings (PNG and CSV) for readers without
-a browser, and with ``--tsne`` a t-SNE map (off by default: the Projector
-computes t-SNE itself, and on a small CPU it takes longer than the export).
+a browser, with ``--tsne`` a t-SNE map and with ``--umap`` a UMAP map (both off
+by default: the Projector computes them itself, and on a small CPU they take
+longer than the export); writes each point's nearest neighbours
+(``neighbors.csv``) and one Parquet file for Apple's Embedding Atlas
+(``atlas.parquet``, opened with the ``embedding-atlas`` command it prints).
+``--split train`` exports the training images instead of the test images.
 See :mod:`fashion_mnist_vis.projector.export` for the files.
 """
 
@@ -25,12 +29,13 @@ import numpy as np
 
 from fashion_mnist_vis.commands import cli
 from fashion_mnist_vis.projector.server import projector_link
-from fashion_mnist_vis.commands.cli import add_data_arguments, data_settings_from_args, positive_int
+from fashion_mnist_vis.commands.cli import add_data_arguments, data_settings_from_args, number_in_range, positive_int
+from fashion_mnist_vis.commands.export_maps import DEFAULT_TSNE_POINTS, tsne_points, wants_tsne, wants_umap
 from fashion_mnist_vis.explain.embeddings import DEFAULT_BATCH_SIZE
 
 PROG = "tensorboard_visualise.py"
 DEFAULT_OUTPUT = Path("tensorboard_assets")
-DEFAULT_TSNE_POINTS = 2000
+DEFAULT_NEIGHBOURS = 10
 
 
 URL_PORT = cli.number_in_range(int, low=1, high=65535)
@@ -43,15 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
         "Export a model's embeddings of the test set (by default the GAP layer's 64-d output) "
         "for the Embedding Projector: tensors, metadata.tsv, a sprite of thumbnails, config.json "
         "for projector.tensorflow.org and projector_config.pbtxt for offline TensorBoard, plus "
-        "a PCA plot (and a t-SNE plot with --tsne).",
+        "a PCA plot (t-SNE and UMAP plots with --tsne, --umap), each point's nearest neighbours "
+        "(neighbors.csv) and atlas.parquet for Apple's Embedding Atlas.",
     )
     cli.add_model_arguments(parser, "the trained model (.keras or .h5)", many_images=True)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="export folder; only the export's own files in it are replaced")
+    parser.add_argument("--split", choices=("test", "train"), default="test",
+                        help="which images to export: the test set or the training set (all of it, "
+                        "no validation split held out; 60,000 images of the real data)")
     parser.add_argument("--num", type=positive_int, default=None, metavar="N",
-                        help="export a stratified sample of N test images instead of the whole test set")
+                        help="export a stratified sample of N images instead of the whole split")
     parser.add_argument("--seed", type=int, default=42,
-                        help="seed of the sample and of t-SNE; with --dataset synthetic also of the data, "
+                        help="seed of the sample, of t-SNE and of UMAP; with --dataset synthetic also of the data, "
                         "so use the seed the model was trained with")
     parser.add_argument("--layer", default=None, metavar="NAME",
                         help="use this layer's output (flattened) as the embedding instead of the GAP layer's "
@@ -86,6 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
                        "lowered automatically for small samples)")
     plots.add_argument("--no-tsne", "--no_tsne", dest="tsne", action="store_false", default=argparse.SUPPRESS,
                        help="no t-SNE map, even with --tsne-points (the default without them)")
+    parser.set_defaults(umap=None, umap_points=None)
+    plots.add_argument("--umap", dest="umap", action="store_true", default=argparse.SUPPRESS,
+                       help="also draw a UMAP map (umap.png, umap.csv) of all exported points, which the atlas "
+                       "then opens on; off by default: on 2 busy cores 10000 points take minutes")
+    plots.add_argument("--umap-points", "--umap_points", type=positive_int, default=argparse.SUPPRESS, metavar="N",
+                       help="UMAP on a stratified sample of at most N points (default: all; giving N implies --umap)")
+    plots.add_argument("--umap-neighbours", "--umap-neighbors", type=number_in_range(int, low=2), default=15,
+                       metavar="K", help="UMAP's n_neighbors: larger values keep more of the global layout")
+    plots.add_argument("--no-umap", "--no_umap", dest="umap", action="store_false", default=argparse.SUPPRESS,
+                       help="no UMAP map, even with --umap-points (the default without them)")
+    extras = parser.add_argument_group("neighbours and Embedding Atlas")
+    extras.add_argument("--neighbours", "--neighbors", type=number_in_range(int, low=0), default=DEFAULT_NEIGHBOURS,
+                        metavar="K", help="write each point's K nearest other points by cosine distance in the "
+                        "embedding space (neighbors.csv, and the atlas's neighbour lists); 0: none")
+    extras.add_argument("--no-atlas", "--no_atlas", dest="atlas", action="store_false",
+                        help="no atlas.parquet for Embedding Atlas")
     return parser
 
 
@@ -96,7 +121,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.atomic import check_writable_folder
     from fashion_mnist_vis.projector.config import base_url
-    from fashion_mnist_vis.projector.export import ExportOptions
+    from fashion_mnist_vis.commands.export_maps import save_embedding_plots, save_neighbours_and_atlas
+    from fashion_mnist_vis.errors import UserError
+    from fashion_mnist_vis.projector.export import ExportOptions, finish_export
 
     started = time.perf_counter()
     output = check_writable_folder(args.output, "output")
@@ -104,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
     if not url.endswith("/"):
         url += "/"
     handle = cli.open_model(args)
-    images, labels, indices, source = load_test_points(args)
+    images, labels, indices, source = load_points(args)
+    if args.neighbours >= len(labels):
+        raise UserError(f"--neighbours {args.neighbours} needs more than {args.neighbours} exported points; "
+                        f"{len(labels)} were chosen")
     print(f"Model: {args.saved_model} ({handle.model.name}), run by {handle.engine}; exporting {len(labels)} "
           f"images of the {source}", flush=True)
     options = ExportOptions(
@@ -112,32 +142,42 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, layer=args.layer,
     )
     result = export(handle, images, labels, indices, options)
-    plot_files, tsne_seconds = save_embedding_plots(args, result, labels, indices, source)
-    from fashion_mnist_vis.projector.export import finish_export
-
-    files = result.files + plot_files
-    removed = finish_export(output, files, manifest(args, result, source, url, len(labels), tsne_seconds))
+    maps = save_embedding_plots(args, result, labels, indices, source)
+    extras = save_neighbours_and_atlas(args, result, images, labels, indices, maps)
+    files = result.files + maps.files + extras.files
+    removed = finish_export(output, files, manifest(args, result, source, url, len(labels), maps, extras))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if removed:
         print(f"Removed stale files of the previous export: {', '.join(removed)}")
-    print_summary(args, result, output, url, len(labels), files, time.perf_counter() - started)
+    print_summary(args, result, output, url, len(labels), files, extras, time.perf_counter() - started)
     return cli.EXIT_OK
 
 
-def load_test_points(args: argparse.Namespace):
-    """Return (images uint8 (N, 28, 28), labels (N,), test-set indices (N,), source text)."""
-    from fashion_mnist_vis.data.datasets import load_test_split, stratified_subset
+def load_points(args: argparse.Namespace):
+    """Return (images uint8 (N, 28, 28), labels (N,), positions in the split (N,), source text).
 
-    splits = load_test_split(data_settings_from_args(args), args.seed)
-    images, labels = splits.x_test, splits.y_test
-    source = (f"synthetic test set (seed {args.seed})" if args.dataset == "synthetic"
-              else "Fashion-MNIST test set" + ("" if splits.source.startswith("Fashion-MNIST from")
-                                               else f" ({splits.source})"))  # plot titles stay short
+    ``--split test``: the test set; ``--split train``: the whole training set
+    (no validation split held out; ``--train-size`` takes a stratified subset).
+    """
+    from dataclasses import replace
+
+    from fashion_mnist_vis.data.datasets import load_splits, load_test_split, stratified_subset
+
+    settings = data_settings_from_args(args)
+    if args.split == "train":
+        splits = load_splits(replace(settings, val_split=0.0), args.seed)
+        images, labels, name = splits.x_train, splits.y_train, "training set"
+    else:
+        splits = load_test_split(settings, args.seed)
+        images, labels, name = splits.x_test, splits.y_test, "test set"
+    source = (f"synthetic {name} (seed {args.seed})" if args.dataset == "synthetic"
+              else f"Fashion-MNIST {name}" + ("" if splits.source.startswith("Fashion-MNIST from")
+                                              else f" ({splits.source})"))  # plot titles stay short
     indices = np.arange(len(labels))
     if args.num is not None and args.num < len(labels):
         indices, _ = stratified_subset(indices, labels, args.num, args.seed)
-        indices = np.sort(indices)  # keep test-set order in the metadata and sprite
+        indices = np.sort(indices)  # keep the split's order in the metadata and sprite
     return images[indices], labels[indices], indices, source
 
 
@@ -175,57 +215,13 @@ class Progress:
             print(file=self.stream, flush=True)
 
 
-def save_embedding_plots(args, result, labels, indices, source: str):
-    """Write PCA (all points) and t-SNE (a sample) plots and CSVs; return (file names, t-SNE seconds)."""
-    from fashion_mnist_vis.atomic import atomic_path
-    from fashion_mnist_vis.data.datasets import stratified_subset
-    from fashion_mnist_vis.visualize.embedding_plots import plot_projection, projection_title
-    from fashion_mnist_vis.explain.embeddings import pca_2d, tsne_2d
-    from fashion_mnist_vis.visualize.plots import save_figure
-    from fashion_mnist_vis.projector.export import write_projection_csv
-
-    what = f"{result.source.layer_name} embeddings ({result.source.dims}-d) of the {source}"
-    total = len(labels)
-    jobs = [("pca", lambda: pca_2d(result.embeddings), ("PC1", "PC2"))]
-    if wants_tsne(args):
-        if tsne_points(args) < total:
-            sample, _ = stratified_subset(np.arange(total), labels, tsne_points(args), args.seed)
-            sample = np.sort(sample)
-        else:
-            sample = np.arange(total)
-        print(f"t-SNE of {len(sample)} points...", flush=True)
-        jobs.append(("tsne", lambda: tsne_2d(result.embeddings, sample, args.seed, args.perplexity),
-                     ("t-SNE 1", "t-SNE 2")))
-    files, tsne_seconds = [], None
-    for stem, compute, axis_names in jobs:
-        projection = compute()
-        title = projection_title(projection.method, len(projection.indices), total, what, projection.note)
-        figure = plot_projection(projection.coords, labels[projection.indices], title, axis_names)
-        with atomic_path(args.output / f"{stem}.png") as temp:
-            save_figure(figure, temp, dpi=90)
-        write_projection_csv(args.output / f"{stem}.csv", projection, indices, labels, axis_names)
-        files += [f"{stem}.png", f"{stem}.csv"]
-        if stem == "tsne":
-            tsne_seconds = projection.seconds
-            print(f"t-SNE took {projection.seconds:.1f} s", flush=True)
-    return files, tsne_seconds
-
-
-def wants_tsne(args: argparse.Namespace) -> bool:
-    """t-SNE runs with --tsne, or when --tsne-points is given, unless --no-tsne."""
-    return args.tsne if args.tsne is not None else args.tsne_points is not None
-
-
-def tsne_points(args: argparse.Namespace) -> int:
-    return args.tsne_points if args.tsne_points is not None else DEFAULT_TSNE_POINTS
-
-
-def manifest(args, result, source, url, count, tsne_seconds):
+def manifest(args, result, source, url, count, maps, extras):
     """The export.json record: what was exported, from what, and how."""
     return {
         "tool": PROG,
         "model": str(args.saved_model),
         "dataset": source,
+        "split": args.split,
         "points": count,
         "seed": args.seed,
         "layer": result.source.layer_name,
@@ -239,11 +235,18 @@ def manifest(args, result, source, url, count, tsne_seconds):
         "base_url": url,
         "tsne": None if not wants_tsne(args) else {"points": min(tsne_points(args), count),
                                                    "perplexity": args.perplexity,
-                                                   "seconds": round(tsne_seconds or 0.0, 1)},
+                                                   "seconds": round(maps.seconds("tsne") or 0.0, 1)},
+        "umap": None if not wants_umap(args) else {"points": len(maps.projections["umap"].indices),
+                                                   "neighbours": args.umap_neighbours,
+                                                   "seconds": round(maps.seconds("umap") or 0.0, 1)},
+        "neighbours": None if not extras.neighbours else {"k": extras.neighbours, "metric": "cosine",
+                                                          "seconds": round(extras.neighbour_seconds, 2)},
+        "atlas": None if extras.atlas_command is None else {"coordinates": extras.atlas_coordinates,
+                                                            "command": extras.atlas_command},
     }
 
 
-def print_summary(args, result, output: Path, url: str, count: int, files, seconds: float) -> None:
+def print_summary(args, result, output: Path, url: str, count: int, files, extras, seconds: float) -> None:
     size = sum((output / name).stat().st_size for name in set(files) if (output / name).is_file())
     names = sorted(set(files) | {"export.json"})
     lines = [
@@ -258,6 +261,10 @@ def print_summary(args, result, output: Path, url: str, count: int, files, secon
     ]
     if "projector_config.pbtxt" in files:
         lines.append(f"Offline: tensorboard --logdir {output}   then open http://localhost:6006/#projector")
+    if extras.atlas_command:
+        lines.append(f"Atlas:   {extras.atlas_command}   (pip install embedding-atlas; "
+                     f"{extras.atlas_coordinates.upper()} coordinates"
+                     + ("; --umap for UMAP's)" if extras.atlas_coordinates == "pca" else ")"))
     print("\n".join(lines), flush=True)
 
 

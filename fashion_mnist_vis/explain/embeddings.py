@@ -15,9 +15,10 @@ index. Images go through the model in batches (:func:`iter_embeddings`), so
 memory holds one batch of activations at a time, with either engine (see
 :func:`fashion_mnist_vis.models.model_handle.open_model`).
 
-:func:`pca_2d` and :func:`tsne_2d` project embeddings to two dimensions for
-static plots (PCA: Pearson 1901; t-SNE: van der Maaten & Hinton 2008).
-Keras, TensorFlow and scikit-learn are imported inside the functions.
+:func:`pca_2d`, :func:`tsne_2d` and :func:`umap_2d` project embeddings to two
+dimensions for static plots (PCA: Pearson 1901; t-SNE: van der Maaten & Hinton
+2008; UMAP: McInnes, Healy & Melville 2018). Keras, TensorFlow, scikit-learn
+and umap-learn are imported inside the functions.
 """
 
 import time
@@ -192,7 +193,7 @@ def entropy(probabilities: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Projection:
     """2-D coordinates of points: ``coords`` float32 (N, 2); ``indices`` (N,) rows of the
-    embedding matrix they belong to; ``method`` "PCA" or "t-SNE"; ``seconds`` the compute
+    embedding matrix they belong to; ``method`` "PCA", "t-SNE" or "UMAP"; ``seconds`` the compute
     time; ``note`` a short description for titles (e.g. explained variance)."""
 
     coords: np.ndarray
@@ -272,3 +273,37 @@ def tsne_2d(
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed)
     coords = tsne.fit_transform(points).astype(np.float32)
     return Projection(coords, indices, "t-SNE", time.perf_counter() - started, f"perplexity {perplexity:g}")
+
+
+UMAP_MIN_POINTS = 5
+
+
+def umap_2d(
+    embeddings: np.ndarray, indices: np.ndarray, seed: int = 0, neighbours: int = 15, min_dist: float = 0.1
+) -> Projection:
+    """Embed the rows ``indices`` of float (N, D) ``embeddings`` in 2-D with UMAP (McInnes et al. 2018).
+
+    umap-learn with the cosine metric (the one the neighbour table and the
+    Embedding Atlas use), ``neighbours`` nearest neighbours per point (lowered
+    to fit small samples) and ``min_dist`` (how tightly points may pack).
+    A fixed ``seed`` makes the map reproducible; umap-learn then runs on one
+    thread. Its first call in a process spends seconds compiling (numba).
+    Returns float32 (len(indices), 2) coordinates in a :class:`Projection`.
+    """
+    import warnings
+
+    started = time.perf_counter()
+    indices = np.asarray(indices)
+    points = np.asarray(embeddings[indices], dtype=np.float32)
+    if len(points) < UMAP_MIN_POINTS:
+        raise UserError(f"UMAP needs at least {UMAP_MIN_POINTS} points (got {len(points)})")
+    neighbours = max(2, min(neighbours, len(points) - 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "n_jobs overridden by setting random_state": wanted, for a reproducible map
+        import umap
+
+        reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, min_dist=min_dist, metric="cosine",
+                            random_state=seed, init="spectral" if len(points) > neighbours + 2 else "random")
+        coords = reducer.fit_transform(points).astype(np.float32)
+    return Projection(coords, indices, "UMAP", time.perf_counter() - started,
+                      f"{neighbours} neighbours, min_dist {min_dist:g}, cosine")

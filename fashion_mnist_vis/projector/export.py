@@ -25,6 +25,11 @@ Files (names fixed, so a re-export replaces exactly its own files):
 ``config.json``             standalone Projector configuration (URLs)
 ``projector_config.pbtxt``  TensorBoard projector configuration (relative paths)
 ``export.json``             what was exported, how, and the files written
+``pca|tsne|umap.png|.csv``  2-D maps of the embeddings and their coordinates
+``neighbors.csv``           each point's k nearest neighbours by cosine
+                            distance (:mod:`~fashion_mnist_vis.projector.neighbour_table`)
+``atlas.parquet``           one row per point for Apple's Embedding Atlas
+                            (:mod:`~fashion_mnist_vis.projector.atlas`)
 ==========================  ================================================
 
 Why both tensor formats by default: the standalone Projector reads a
@@ -67,10 +72,12 @@ PROJECTOR_PBTXT = "projector_config.pbtxt"  # the name TensorBoard's projector p
 MANIFEST_JSON = "export.json"
 EMBEDDINGS_STEM = "embeddings"
 PIXELS_STEM = "pixels"
-PLOT_FILES = ("pca.png", "pca.csv", "tsne.png", "tsne.csv")
+PLOT_FILES = tuple(f"{stem}.{suffix}" for stem in ("pca", "tsne", "umap") for suffix in ("png", "csv"))
+NEIGHBOURS_CSV = "neighbors.csv"
+ATLAS_PARQUET = "atlas.parquet"
 
 OWN_FILES = frozenset(
-    [CONFIG_JSON, PROJECTOR_PBTXT, METADATA_TSV, SPRITE_PNG, MANIFEST_JSON, *PLOT_FILES]
+    [CONFIG_JSON, PROJECTOR_PBTXT, METADATA_TSV, SPRITE_PNG, MANIFEST_JSON, NEIGHBOURS_CSV, ATLAS_PARQUET, *PLOT_FILES]
     + [f"{stem}.{suffix}" for stem in (EMBEDDINGS_STEM, PIXELS_STEM) for suffix in ("tsv", "bytes")]
 )
 """Every file name an export may write; only these are ever replaced or removed."""
@@ -134,7 +141,7 @@ def format_metadata(
     """Metadata lines (no header) for one batch of points.
 
     Args:
-        indices: integer (B,) position of each image in the test set.
+        indices: integer (B,) position of each image in the exported split (test or training set).
         labels: integer (B,) true classes.
         probabilities: float (B, K) predicted class probabilities.
 
@@ -186,13 +193,16 @@ class ExportOptions:
 class ExportResult:
     """What :func:`export_projector` wrote.
 
-    ``embeddings`` float32 (N, D) and ``predictions`` int (N,) are kept for
-    plots and summaries; ``files`` lists the names written (in ``output``).
+    ``embeddings`` float32 (N, D), ``predictions`` int (N,) and
+    ``confidences`` float32 (N,) (the predicted class's probability, in [0, 1])
+    are kept for plots, the neighbour table, the atlas and summaries;
+    ``files`` lists the names written (in ``output``).
     """
 
     source: object  # embeddings.EmbeddingSource
     embeddings: np.ndarray
     predictions: np.ndarray
+    confidences: np.ndarray
     accuracy: float
     layout: SpriteLayout
     tensors: List[TensorFiles]
@@ -215,7 +225,7 @@ def export_projector(
             (either engine), taking (B, 28, 28, 1|3) float32 in [0, 1].
         images: uint8 (N, 28, 28) in 0..255.
         labels: integer (N,) true classes in 0..9.
-        indices: integer (N,) each image's position in the test set (the
+        indices: integer (N,) each image's position in the exported split (the
             metadata's ``index`` column).
         progress: called as ``progress(done, N)`` after each batch.
 
@@ -243,6 +253,7 @@ def export_projector(
     output = check_writable_folder(options.output, "output")
     embeddings = np.empty((count, source.dims), dtype=np.float32)
     predictions = np.empty(count, dtype=np.int64)
+    confidences = np.empty(count, dtype=np.float32)
     sprite = SpriteSheet(layout, tint=options.tint_sprite)
     files: List[str] = []
     notes: List[str] = []
@@ -264,7 +275,7 @@ def export_projector(
                     f"no {PROJECTOR_PBTXT} for offline TensorBoard: it needs TSV tensors (--format both or tsv)"
                 )
             with contextlib.ExitStack() as handles:
-                rows = _Rows(handles, temp_for, tensors, sprite, embeddings, predictions)
+                rows = _Rows(handles, temp_for, tensors, sprite, embeddings, predictions, confidences)
                 rows.stream(probe, handle.model.input_shape, images, labels, indices, options, progress)
             sprite.save(temp_for(SPRITE_PNG))
             config_json.write_text(json.dumps(projector_config_json(tensors, options.url, layout.cell), indent=2) + "\n")
@@ -273,13 +284,14 @@ def export_projector(
     except OSError as error:
         raise UserError(f"could not write the export to {str(output)!r}: {error.strerror or error}") from error
     accuracy = float((predictions == np.asarray(labels)).mean())
-    return ExportResult(source, embeddings, predictions, accuracy, layout, tensors, files, notes)
+    return ExportResult(source, embeddings, predictions, confidences, accuracy, layout, tensors, files, notes)
 
 
 @dataclass
 class _Rows:
     """Where each batch's rows go: the metadata and tensor files (opened in ``handles`` on
-    ``temp_for``'s temporary paths), the sprite, and the ``embeddings`` and ``predictions`` arrays."""
+    ``temp_for``'s temporary paths), the sprite, and the ``embeddings``, ``predictions`` and
+    ``confidences`` arrays."""
 
     handles: contextlib.ExitStack
     temp_for: Callable[[str], Path]
@@ -287,6 +299,7 @@ class _Rows:
     sprite: "SpriteSheet"
     embeddings: np.ndarray
     predictions: np.ndarray
+    confidences: np.ndarray
 
     def stream(self, probe, input_shape, images, labels, indices, options: ExportOptions, progress) -> None:
         """Predict ``images`` batch by batch and append every batch's rows as it comes."""
@@ -299,6 +312,7 @@ class _Rows:
             part = slice(batch.start, batch.start + len(batch.embeddings))
             self.embeddings[part] = batch.embeddings
             self.predictions[part] = batch.probabilities.argmax(axis=1)
+            self.confidences[part] = batch.probabilities.max(axis=1)
             _write_rows(writers, EMBEDDINGS_STEM, batch.embeddings, format_tsv)
             if options.raw:
                 _write_rows(writers, PIXELS_STEM, images[part], format_pixel_tsv)
@@ -356,7 +370,7 @@ def _write_rows(writers: Dict, stem: str, rows: np.ndarray, to_tsv: Callable[[np
 
 
 def write_projection_csv(path: Path, projection, indices: np.ndarray, labels: np.ndarray, axis_names) -> None:
-    """CSV with a header: index (test-set position), label, class, then the two coordinates.
+    """CSV with a header: index (position in the exported split), label, class, then the two coordinates.
 
     ``projection`` is an :class:`~fashion_mnist_vis.explain.embeddings.Projection`;
     ``indices`` and ``labels`` are for all exported points (projection.indices picks rows).
