@@ -237,7 +237,8 @@ def _img(panel: Panel) -> str:
     return f'<img src="{html.escape(quote(panel.file), quote=True)}" alt="{alt}">'
 
 
-def _panel(panel: Panel) -> str:
+def panel_html(panel: Panel) -> str:
+    """One figure: its heading (anchored by the file name), the image and its caption (an HTML fragment)."""
     return (
         f'<h3 id="{html.escape(quote(panel.file), quote=True)}">{html.escape(panel.heading)}</h3>\n'
         f"<figure>{_img(panel)}<figcaption>{panel.caption}</figcaption></figure>"
@@ -252,6 +253,18 @@ def _top_k_table(top_k: Sequence[Tuple[str, float]]) -> str:
     return f"<table><tr><th>#</th><th>class</th><th>probability</th></tr>{rows}</table>"
 
 
+def page_head(title: str) -> str:
+    """The start of every page, up to and including ``<body>``: UTF-8, the viewport, the escaped
+    ``title`` and the shared inline style."""
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+    ])
+
+
 def render_image_page(page: ImagePage) -> str:
     """The whole ``index.html`` for one classified image.
 
@@ -260,11 +273,7 @@ def render_image_page(page: ImagePage) -> str:
     """
     source = html.escape(page.source)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(page.prediction)}: what the network sees in {source}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        page_head(f"{page.prediction}: what the network sees in {page.source}"),
         f"<h1>What the network sees in <code>{source}</code></h1>",
         '<div class="summary">',
         f'<p class="prediction">Prediction: <strong>{html.escape(page.prediction)}</strong> '
@@ -282,7 +291,7 @@ def render_image_page(page: ImagePage) -> str:
     for section in page.sections:
         parts.append(f'<section id="{section.anchor}"><h2>{html.escape(section.heading)}</h2>')
         parts.append(f"<p>{section.intro}</p>")
-        parts.extend(_panel(panel) for panel in section.panels)
+        parts.extend(panel_html(panel) for panel in section.panels)
         parts.append("</section>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
@@ -318,11 +327,7 @@ def render_batch_page(entries: Sequence[BatchEntry], model: str) -> str:
             f'<td class="num">{100 * (entry.score or 0.0):.1f}%</td></tr>'
         )
     return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>Classified images</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        page_head("Classified images"),
         "<h1>Classified images</h1>",
         f"<p>Model: {html.escape(model)}. Click an image's name to see what every layer of the "
         "network saw in it.</p>",
