@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from browser_helpers import CHROMIUM, chromium_flags, loaded_image_widths
 from classify_helpers import synthetic_data, trained_model_path
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.commands.classify import main
@@ -21,7 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_images"
 FIXED = {"input_image.png", "greyscale_input.png", "rescaled_model_input.png", "cam.png", "cam_on_input.png",
          "cam_compare.png", "index.html"}
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _spatial_layers(name):
@@ -97,28 +97,11 @@ def test_index_links_every_plot_in_layer_order(gap_plots):
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 def test_index_renders_in_headless_chromium_with_every_image(gap_plots, tmp_path):
     folder, _ = gap_plots
-    page = (folder / "index.html").read_text(encoding="utf-8")
-    probe = ('<script>window.addEventListener("load", function () {'
-             'var out = []; for (var i = 0; i < document.images.length; i++) {'
-             'var image = document.images[i]; out.push(image.getAttribute("src") + "=" + image.naturalWidth); }'
-             'document.body.setAttribute("data-widths", out.join("|")); });</script>')
-    checked = folder / "index_check.html"  # beside index.html, so the relative links resolve
-    checked.write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,3000"]
-    try:
-        dom = subprocess.run([*flags, "--virtual-time-budget=10000", "--dump-dom", checked.as_uri()],
-                             capture_output=True, text=True, timeout=120)
-    finally:
-        checked.unlink()
-    widths = re.search(r'data-widths="([^"]*)"', dom.stdout)
-    assert widths, f"the probe did not run: {dom.stdout[-500:]} {dom.stderr[-500:]}"
-    loaded = dict(item.rsplit("=", 1) for item in widths.group(1).split("|"))
+    loaded = loaded_image_widths(folder / "index.html", tmp_path / "profile")
     assert set(loaded) == {path.name for path in folder.glob("*.png")}
-    assert all(int(width) > 0 for width in loaded.values()), loaded
+    assert all(width > 0 for width in loaded.values()), loaded
     screenshot = tmp_path / "page.png"
-    subprocess.run([*flags, f"--screenshot={screenshot}", (folder / "index.html").as_uri()],
+    subprocess.run([*chromium_flags(tmp_path / "profile"), f"--screenshot={screenshot}", (folder / "index.html").as_uri()],
                    capture_output=True, timeout=120, check=True)
     _assert_png(screenshot, 1200, 3000)
 

@@ -1,7 +1,6 @@
 """inspect_model: the channel atlas, through main(argv), as a subprocess and in headless Chromium."""
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from browser_helpers import CHROMIUM, loaded_image_widths
 from classify_helpers import trained_model_path
 from fashion_mnist_vis.commands.inspect_model import main
 from fashion_mnist_vis.explain.atlas import AtlasSettings, build_atlas
@@ -17,7 +17,6 @@ from fashion_mnist_vis.explain.feature_visualisation import AscentSettings
 from fashion_mnist_vis.models.model_handle import open_model
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TINY = ["--dataset", "synthetic", "--images", "120", "--top", "3", "--steps", "4"]
 TINYVGG_CONVS = ("conv2d", "conv2d_1", "conv2d_2")  # tinyvgg: 3 convolutions of 10 filters
 
@@ -119,26 +118,9 @@ def test_the_command_runs_as_a_subprocess(tmp_path):
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 @pytest.mark.parametrize("page", ["index.html", "conv2d.html", "conv2d_2.html"])
 def test_pages_render_in_headless_chromium_with_every_image(atlas_folder, page, tmp_path):
-    probe = ('<script>window.addEventListener("load", function () {'
-             'var out = []; for (var i = 0; i < document.images.length; i++) {'
-             'var image = document.images[i]; out.push(image.getAttribute("src") + "=" + image.naturalWidth); }'
-             'document.body.setAttribute("data-widths", out.join("|")); });</script>')
-    checked = atlas_folder / f"check_{page}"  # beside the page, so the relative links resolve
-    checked.write_text((atlas_folder / page).read_text(encoding="utf-8").replace("</body>", probe + "</body>"),
-                       encoding="utf-8")
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2000"]
-    try:
-        dom = subprocess.run([*flags, "--virtual-time-budget=10000", "--dump-dom", checked.as_uri()],
-                             capture_output=True, text=True, timeout=120)
-    finally:
-        checked.unlink()
-    widths = re.search(r'data-widths="([^"]*)"', dom.stdout)
-    assert widths, f"the probe did not run: {dom.stdout[-500:]} {dom.stderr[-500:]}"
-    loaded = dict(item.rsplit("=", 1) for item in widths.group(1).split("|"))
+    loaded = loaded_image_widths(atlas_folder / page, tmp_path / "profile")
     expected = {"index.html": {"classes.png", "conv2d_weights.png"},
                 "conv2d.html": {"conv2d_maximising.png", *(f"conv2d/channel_{n:03d}.png" for n in range(10))},
                 "conv2d_2.html": {"conv2d_2_maximising.png", *(f"conv2d_2/channel_{n:03d}.png" for n in range(10))}}
     assert set(loaded) == expected[page]
-    assert all(int(width) > 0 for width in loaded.values()), loaded
+    assert all(width > 0 for width in loaded.values()), loaded

@@ -255,7 +255,7 @@ class _Ascent:
         return updated if self.prior is not None else tf.clip_by_value(updated, 0.0, 1.0)
 
     def __call__(self, start, targets, scales, shifts):
-        tf, settings = self.tf, self.settings
+        tf = self.tf
         one_hot = tf.one_hot(targets, self.target_count, dtype=tf.float32)
         weights = one_hot / scales[:, np.newaxis]
         variable = tf.constant(start)

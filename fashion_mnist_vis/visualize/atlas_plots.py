@@ -12,7 +12,7 @@ red positive, white zero, scaled to the filter's largest weight).
 """
 
 from functools import lru_cache
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 from matplotlib import colormaps
