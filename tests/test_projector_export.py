@@ -10,15 +10,8 @@ from PIL import Image
 from fashion_mnist_vis.visualize.embedding_plots import CLASS_COLOURS, class_colours_rgb
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.projector.config import TensorFiles, base_url, projector_config_json, projector_config_pbtxt
-from fashion_mnist_vis.projector.export import (
-    MANIFEST_JSON,
-    OWN_FILES,
-    finish_export,
-    format_metadata,
-    format_pixel_tsv,
-    format_tsv,
-    metadata_header,
-)
+from fashion_mnist_vis.projector.export import format_metadata, format_pixel_tsv, format_tsv, metadata_header
+from fashion_mnist_vis.projector.manifest import MANIFEST_JSON, OWN_FILES, finish_export
 from fashion_mnist_vis.projector.sprite import TINT_LEVELS, SpriteSheet, sprite_layout, tint_palette
 
 # -- tensors as TSV ------------------------------------------------------------

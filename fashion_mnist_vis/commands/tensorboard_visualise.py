@@ -123,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.projector.config import base_url
     from fashion_mnist_vis.commands.export_maps import save_embedding_plots, save_neighbours_and_atlas
     from fashion_mnist_vis.errors import UserError
-    from fashion_mnist_vis.projector.export import ExportOptions, finish_export
+    from fashion_mnist_vis.projector.export import ExportOptions
+    from fashion_mnist_vis.projector.manifest import finish_export
 
     started = time.perf_counter()
     output = check_writable_folder(args.output, "output")

@@ -25,6 +25,7 @@ Files (names fixed, so a re-export replaces exactly its own files):
 ``config.json``             standalone Projector configuration (URLs)
 ``projector_config.pbtxt``  TensorBoard projector configuration (relative paths)
 ``export.json``             what was exported, how, and the files written
+                            (:mod:`~fashion_mnist_vis.projector.manifest`)
 ``pca|tsne|umap.png|.csv``  2-D maps of the embeddings and their coordinates
 ``neighbors.csv``           each point's k nearest neighbours by cosine
                             distance (:mod:`~fashion_mnist_vis.projector.neighbour_table`)
@@ -69,18 +70,11 @@ from fashion_mnist_vis.projector.sprite import SpriteLayout, SpriteSheet, sprite
 
 CONFIG_JSON = "config.json"
 PROJECTOR_PBTXT = "projector_config.pbtxt"  # the name TensorBoard's projector plugin looks for
-MANIFEST_JSON = "export.json"
 EMBEDDINGS_STEM = "embeddings"
 PIXELS_STEM = "pixels"
 PLOT_FILES = tuple(f"{stem}.{suffix}" for stem in ("pca", "tsne", "umap") for suffix in ("png", "csv"))
 NEIGHBOURS_CSV = "neighbors.csv"
 ATLAS_PARQUET = "atlas.parquet"
-
-OWN_FILES = frozenset(
-    [CONFIG_JSON, PROJECTOR_PBTXT, METADATA_TSV, SPRITE_PNG, MANIFEST_JSON, NEIGHBOURS_CSV, ATLAS_PARQUET, *PLOT_FILES]
-    + [f"{stem}.{suffix}" for stem in (EMBEDDINGS_STEM, PIXELS_STEM) for suffix in ("tsv", "bytes")]
-)
-"""Every file name an export may write; only these are ever replaced or removed."""
 
 FORMATS = ("both", "bytes", "tsv")
 TSV_NUMBER_FORMAT = "%.5g"
@@ -233,7 +227,7 @@ def export_projector(
     and sprite files as they come; all files appear (renamed from hidden
     temporary files) only once everything has been written. Plots and the
     manifest are written afterwards (:func:`write_plot_files`,
-    :func:`finish_export`).
+    :func:`fashion_mnist_vis.projector.manifest.finish_export`).
 
     Raises:
         UserError: bad options, a layer that does not exist, embeddings too
@@ -381,33 +375,3 @@ def write_projection_csv(path: Path, projection, indices: np.ndarray, labels: np
         for row, (x, y) in zip(projection.indices, projection.coords):
             label = int(labels[row])
             writer.writerow([int(indices[row]), label, CLASS_NAMES[label], f"{x:.5g}", f"{y:.5g}"])
-
-
-def finish_export(output: Path, files: Sequence[str], manifest: Dict) -> List[str]:
-    """Write export.json (``manifest`` plus the file list) and remove stale files of the last export.
-
-    A file is removed only if the previous export.json lists it, its name is
-    one of :data:`OWN_FILES`, and this export did not write it (e.g. tsne.png
-    after ``--no-tsne``, projector_config.pbtxt after ``--format bytes``), so
-    the folder never mixes two exports. Returns the names removed.
-    """
-    output = Path(output)
-    written = set(files) | {MANIFEST_JSON}
-    previous = _previous_files(output / MANIFEST_JSON)
-    removed = []
-    for name in sorted((previous & OWN_FILES) - written):
-        path = output / name
-        if path.is_file() and not path.is_symlink():
-            path.unlink()
-            removed.append(name)
-    with atomic_path(output / MANIFEST_JSON) as temp:
-        temp.write_text(json.dumps({**manifest, "files": sorted(written)}, indent=2) + "\n")
-    return removed
-
-
-def _previous_files(path: Path) -> set:
-    try:
-        files = json.loads(path.read_text(encoding="utf-8")).get("files", [])
-    except (OSError, ValueError, AttributeError):
-        return set()
-    return {name for name in files if isinstance(name, str)} if isinstance(files, list) else set()
