@@ -26,7 +26,10 @@ whole process and peak memory is its maximum resident set (see measure.py).
     export: time, peak memory, bytes written;
 (d) ``--help`` of every script in fashion_mnist_vis/ (median of
     ``--help-repeats``), and of the original recipe (which imports Keras
-    first, as the original scripts did).
+    first, as the original scripts did);
+(e) the time per image of each explanation method (``explain.py --methods``)
+    on ``--explain-images`` test images with our float32 model, in one process
+    (benchmarks/explain_timing.py); the original had none.
 
 It prints a table (ours, original, ratio, target, met?) and writes it with
 every measurement and a description of the machine to ``--output`` (JSON).
@@ -52,10 +55,12 @@ from benchmarks.summary import build_rows, format_table  # noqa: E402
 
 PACKAGE = REPO / "fashion_mnist_vis"
 SAMPLE_IMAGE = REPO / "sample_images" / "sneaker.jpg"
-QUICK = {"train_images": 600, "test_images": 300, "epochs": 1, "repeats": 1, "help_repeats": 1, "short_epochs": []}
+QUICK = {"train_images": 600, "test_images": 300, "epochs": 1, "repeats": 1, "help_repeats": 1, "short_epochs": [],
+         "explain_images": 2}
 ORIGINAL_REAL_EPOCHS = 6  # the original demo's train.py on the real data
 SYNTHETIC_EPOCHS = 2
-SECTIONS = ("training", "classify", "export", "help")
+SECTIONS = ("training", "classify", "export", "help", "explain")
+NEEDS_TRAINING = ("classify", "export", "explain")
 
 
 def find_scripts(package: Path = PACKAGE) -> List[str]:
@@ -106,10 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="our training precisions, comma-separated (e.g. auto,float32,mixed_bfloat16)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each classify command (median reported)")
     parser.add_argument("--help-repeats", type=int, default=5, help="runs of each --help (median reported)")
+    parser.add_argument("--explain-images", type=int, default=20, help="test images each explanation method is timed on")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--sections", type=section_list, default=list(SECTIONS),
-                        help="which sections to run, comma-separated (classify and export use the models "
-                             "that training makes, so they need it)")
+                        help="which sections to run, comma-separated (classify, export and explain use the "
+                             "models that training makes, so they need it)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke configuration: " + ", ".join(f"{key} {value}" for key, value in QUICK.items()))
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "benchmark.json",
@@ -144,8 +150,8 @@ def real_data_available() -> bool:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if {"classify", "export"} & set(args.sections) and "training" not in args.sections:
-        parser.error("--sections: classify and export need training (they use its models)")
+    if set(NEEDS_TRAINING) & set(args.sections) and "training" not in args.sections:
+        parser.error("--sections: classify, export and explain need training (they use its models)")
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
@@ -170,6 +176,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             results["export"] = bench_export(args, ours_model, original_model, work, logs)
         if "help" in args.sections:
             results["help"] = bench_help(args, logs)
+        if "explain" in args.sections:
+            results["explain"] = bench_explain(args, ours_model, work, logs)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -345,6 +353,17 @@ def bench_help(args, logs: Path) -> Dict[str, object]:
             for name in find_scripts()}
     original = repeated([sys.executable, "-m", "benchmarks.original_recipe", "--help"], args.help_repeats, log)
     return {"ours": ours, "original": original}
+
+
+def bench_explain(args, ours_model: Path, work: Path, logs: Path) -> Dict[str, object]:
+    """(e): each explanation method's seconds per image (benchmarks/explain_timing.py, one process)."""
+    print("explanation methods ...", flush=True)
+    figures = work / "explain_timing.json"
+    dataset = "synthetic" if args.dataset == "synthetic" else "fashion_mnist"
+    measured = run_measured([sys.executable, "-m", "benchmarks.explain_timing", "--saved-model", ours_model,
+                             "--images", args.explain_images, "--dataset", dataset, "--json", figures],
+                            logs / "explain.log")
+    return {**json.loads(figures.read_text()), "process": measured.as_dict()}
 
 
 def _file_count(folder: Path) -> int:

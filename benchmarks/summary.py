@@ -124,6 +124,10 @@ def build_rows(results: Dict[str, object]) -> List[Row]:
         ratio = original_help / seconds if original_help and seconds else None
         rows.append(Row(f"{script} --help", "s", seconds, original_help, ratio, f"< {HELP_SECONDS:g} s",
                         None if seconds is None else seconds < HELP_SECONDS))
+    for method, entry in ((results.get("explain") or {}).get("methods") or {}).items():
+        if "median_s" in entry:
+            rows.append(Row(f"explain: {method}, median per image", "ms", 1000 * entry["median_s"], None, None, "",
+                            None))
     return rows
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.machine import cpu_model, memory_gib
@@ -63,8 +64,11 @@ def test_summary_rows_cover_every_section_and_count_a_shared_run_once():
         "export": {"ours_default": {"wall_s": 4.0, "bytes": 10_000_000, "images": 10000, "peak_rss_mb": 400.0},
                    "original": {"wall_s": 15.0, "bytes": 215_000_000, "peak_rss_mb": 900.0}},
         "help": {"ours": {"train": {"wall_s": 0.3}}, "original": {"wall_s": 5.0}},
+        "explain": {"methods": {"gradcam": {"median_s": 0.0125}, "cam": {"skipped": "no GAP"}}},
     }
     rows = {row.what: row for row in build_rows(results)}
+    assert rows["explain: gradcam, median per image"].ours == 12.5 and rows["explain: gradcam, median per image"].unit == "ms"
+    assert not any(what.startswith("explain: cam") for what in rows)
     shared = rows["training auto/float32 (float32), epochs after the first"]
     assert shared.ratio == pytest.approx(1000 / 310) and shared.met is True
     assert "training float32 (float32), all epochs" not in rows  # auto = float32: one run, one set of rows
@@ -152,7 +156,8 @@ def test_quick_suite_writes_every_section(tmp_path):
                             cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     results = json.loads(output.read_text())
-    assert {"machine", "settings", "training", "classify", "export", "help", "summary"} <= set(results)
+    assert {"machine", "settings", "training", "classify", "export", "help", "explain", "summary"} <= set(results)
+    assert results["explain"]["methods"]["gradcam"]["images"] == 2
     assert results["training"]["original"]["parameters"] == results["training"]["ours"]["float32"]["parameters"]
     assert results["training"]["original"]["recipe"]["batch_norm_momentum"] == 0.99
     assert results["export"]["original"]["bytes"] > results["export"]["ours_default"]["bytes"] > 0
@@ -162,7 +167,30 @@ def test_quick_suite_writes_every_section(tmp_path):
     assert not list(tmp_path.glob("work-*"))  # the models and exports are cleaned up
 
 
-@pytest.mark.parametrize("script", ["run", "train_ab", "neighbours"])
+def test_explain_figures_table_gives_milliseconds_and_reasons():
+    from benchmarks.explain_timing import format_figures
+
+    table = format_figures({"gradcam": {"median_s": 0.01234, "mean_s": 0.015, "first_call_s": 0.9, "build_s": 0.25},
+                            "cam": {"skipped": "no global average pooling"}}).splitlines()
+    assert table[2] == "| gradcam | 12.3 | 15.0 | 900 | 250 |"
+    assert table[3] == "| cam | not applicable: no global average pooling | | | |"
+
+
+def test_explain_timing_times_every_applicable_method_on_a_tiny_model():
+    from classify_helpers import trained_model_path
+
+    from benchmarks.explain_timing import load_test_images, time_methods
+    from fashion_mnist_vis.models.model_handle import open_model
+
+    images, labels, source = load_test_images("synthetic", 2)
+    assert images.shape == (2, 28, 28, 1) and images.dtype == np.float32 and "ynthetic" in source
+    assert labels.shape == (2,) and set(labels) <= set(range(10))
+    figures = time_methods(open_model(trained_model_path("tinyvgg"), "keras"), images, labels, "cam,gradcam")
+    assert "skipped" in figures["cam"]  # tinyvgg has no global average pooling
+    assert figures["gradcam"]["images"] == 2 and figures["gradcam"]["median_s"] > 0
+
+
+@pytest.mark.parametrize("script", ["run", "train_ab", "neighbours", "explain_timing"])
 @pytest.mark.parametrize("as_module", [False, True], ids=["file", "module"])
 def test_benchmark_help_does_not_import_tensorflow(script, as_module):
     target = f"benchmarks.{script}" if as_module else f"benchmarks/{script}.py"
@@ -171,7 +199,8 @@ def test_benchmark_help_does_not_import_tensorflow(script, as_module):
             f"sys.argv = [{target!r}, '--help']; {run}({target!r}, run_name='__main__')")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert {"run": "--quick", "train_ab": "--variants", "neighbours": "--query-engine"}[script] in result.stdout
+    assert {"run": "--quick", "train_ab": "--variants", "neighbours": "--query-engine",
+            "explain_timing": "--saved-model"}[script] in result.stdout
 
 
 def test_sections_are_kept_in_the_suites_order_and_classify_needs_training(capsys):
@@ -180,4 +209,4 @@ def test_sections_are_kept_in_the_suites_order_and_classify_needs_training(capsy
         section_list("training,plots")
     with pytest.raises(SystemExit):
         main(["--sections", "export,help"])
-    assert "classify and export need training" in capsys.readouterr().err
+    assert "classify, export and explain need training" in capsys.readouterr().err

@@ -22,6 +22,8 @@ SCRIPTS = {
     "compare": ("--models", "--epochs", "--force", "--output-dir", "--train-size", "--seed", "resnet"),
     "webcam_classify": ("--source", "--saved_model", "--saved-model", "--engine", "--output", "--no-display", "--every",
                         "--max-frames", "--json", "--region", "--force", "--camera-timeout", "--invert"),
+    "explain": ("--saved_model", "--saved-model", "--engine", "--methods", "--class", "--contrast", "--layer",
+                "--faithfulness", "--sanity", "--json", "--plot_dir", "--plot-dir", "--invert", "integrated-gradients"),
     "serve": ("--port", "--host", "--directory", "--quiet"),
     "tensorboard_visualise": ("--saved_model", "--saved-model", "--engine", "--num", "--layer", "--raw", "--format", "--host",
                               "--port", "--base-url", "--tsne-points", "--no-tsne", "--dataset", "--data-dir",

@@ -35,8 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-plots, also save the input at every preprocessing step, every layer's output, the "
         "class activation map and an index.html page explaining them.",
     )
-    parser.add_argument("images", nargs="+", metavar="IMAGE",
-                        help="image files (JPEG, PNG, GIF, BMP, TIFF, WebP, PNM) or folders of them")
+    cli.add_image_arguments(parser)
     cli.add_model_arguments(parser, "the trained model file (.keras or .h5)")
     parser.add_argument("--top-k", "--top_k", dest="top_k", type=positive_int, default=3,
                         help=f"how many of the most likely classes to report (at most {NUM_CLASSES})")
@@ -52,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="explain this class in the class activation map instead of the prediction "
                        "(a class name, any case, e.g. Bag or 'ankle boot')")
     add_example_arguments(parser)
+    plots.add_argument("--methods", default=None, metavar="LIST",
+                       help="also compare explanation methods on the page (implies --save-plots): all, or a "
+                       "comma-separated list such as gradcam,scorecam,integrated-gradients (see explain.py "
+                       "--help; explain.py adds faithfulness and sanity checks)")
     return parser
 
 
@@ -85,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.explain.analysis import find_class
 
     cam_class = find_class(args.cam_class) if args.cam_class is not None else None
+    methods = None
+    if args.methods is not None:  # checked before the model is opened
+        from fashion_mnist_vis.explain.method_comparison import settings_for
+
+        methods = settings_for(args.methods, class_index=cam_class)
+        args.save_plots = True
     if args.save_plots:
         check_writable_folder(args.plot_dir, "the plot folder")
     paths, failed = collect_inputs(args.images, args.json)
@@ -102,6 +111,11 @@ def run(args: argparse.Namespace) -> int:
         from fashion_mnist_vis.visualize.html_page import BatchEntry
     analyser = Analyser(handle, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
                         examples=examples, **cli.preprocess_options(args))
+    comparer = None
+    if methods is not None:
+        from fashion_mnist_vis.explain.method_comparison import MethodComparison
+
+        comparer = MethodComparison(handle, methods)
     model_label = handle.describe()
 
     batch = len(paths) + failed > 1
@@ -115,8 +129,11 @@ def run(args: argparse.Namespace) -> int:
             plot_folder = args.plot_dir / folder_name if folder_name else args.plot_dir
         try:
             analysis = analyser.analyse(path)
+            comparison = None
+            if comparer is not None:
+                comparison = comparer.compare(analysis.prepared.model_input, analysis.probabilities)
             if plot_folder is not None:
-                save_image_plots(image_report, analysis, plot_folder, model_label)
+                save_image_plots(image_report, analysis, plot_folder, model_label, comparison)
         except UserError as error:
             report_failure(str(path), error, args.json)
             failed += 1
@@ -128,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             if args.save_plots and analysis.no_map_reason:
                 print(f"note: {analysis.no_map_reason}", file=sys.stderr)
         classified += 1
-        print_result(analysis, plot_folder, args.json)
+        print_result(analysis, plot_folder, args.json, comparison)
         if args.save_plots:
             entries.append(BatchEntry(str(path), analysis.prediction, analysis.score,
                                       folder_name, image_report.INPUT_IMAGE))
@@ -139,13 +156,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"cannot write into the plot folder {str(args.plot_dir)!r}: "
                             f"{error.strerror or error}") from None
         print(f"Plots of all images: {index}", file=sys.stderr)
-    if failed == 0:
-        return cli.EXIT_OK
-    return cli.EXIT_FAILURE if classified else cli.EXIT_USAGE
+    return cli.batch_exit_status(failed, classified)
 
 
-def collect_inputs(inputs: Sequence[str], as_json: bool) -> Tuple[List[Path], int]:
-    """Expand files and folders into image paths; report each bad input as it is found.
+def collect_inputs(inputs: Sequence[str], as_json: bool, prog: str = PROG) -> Tuple[List[Path], int]:
+    """Expand files and folders into image paths; report each bad input as it is found (as ``prog``).
 
     Returns the image paths and the number of inputs that gave none.
     """
@@ -157,28 +172,29 @@ def collect_inputs(inputs: Sequence[str], as_json: bool) -> Tuple[List[Path], in
         try:
             paths.extend(collect_image_paths([item]))
         except UserError as error:
-            report_failure(item, error, as_json)
+            report_failure(item, error, as_json, prog)
             failed += 1
     return paths, failed
 
 
-def save_image_plots(image_report, analysis, folder: Path, model_label: str) -> None:
+def save_image_plots(image_report, analysis, folder: Path, model_label: str, comparison=None) -> None:
     try:
-        image_report.write_image_report(analysis, folder, model_label)
+        image_report.write_image_report(analysis, folder, model_label, comparison)
     except OSError as error:
         raise UserError(f"cannot write the plots for {str(analysis.path)!r} into {str(folder)!r}: "
                         f"{error.strerror or error}") from None
 
 
-def report_failure(source: str, error: UserError, as_json: bool) -> None:
+def report_failure(source: str, error: UserError, as_json: bool, prog: str = PROG) -> None:
     """One line on stderr (and, with --json, an error object on stdout) for an input that failed."""
-    print(f"{PROG}: error: {error}", file=sys.stderr, flush=True)
+    print(f"{prog}: error: {error}", file=sys.stderr, flush=True)
     if as_json:
         print(json.dumps({"path": source, "error": str(error)}), flush=True)
 
 
-def print_result(analysis, plot_folder: Optional[Path], as_json: bool) -> None:
-    """The prediction and top-k of one image on stdout, as text or one JSON object."""
+def print_result(analysis, plot_folder: Optional[Path], as_json: bool, comparison=None) -> None:
+    """The prediction and top-k of one image on stdout, as text or one JSON object (with the explanation
+    methods' ``comparison``, when computed, under ``explanations``)."""
     if as_json:
         record = {
             "path": str(analysis.path),
@@ -194,6 +210,10 @@ def print_result(analysis, plot_folder: Optional[Path], as_json: bool) -> None:
                              "methods": [f"{cam.method} on {cam.layer_name}" for cam in analysis.cams]}
         if analysis.examples is not None:
             record["neighbours"] = analysis.examples.to_dict()
+        if comparison is not None:
+            from fashion_mnist_vis.explain.method_comparison import comparison_record
+
+            record["explanations"] = comparison_record(comparison)
         print(json.dumps(record), flush=True)
         return
     top = ", ".join(f"{CLASS_NAMES[index]} {100 * score:.1f}%" for index, score in analysis.top_k)

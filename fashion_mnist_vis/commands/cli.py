@@ -85,21 +85,37 @@ def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, what: str, many_images: bool = False) -> None:
+def add_image_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``IMAGE ...`` arguments of the commands that read photos (classify, explain)."""
+    parser.add_argument("images", nargs="+", metavar="IMAGE",
+                        help="image files (JPEG, PNG, GIF, BMP, TIFF, WebP, PNM) or folders of them")
+
+
+def batch_exit_status(failed: int, succeeded: int) -> int:
+    """A batch command's exit status: 0 if nothing failed, 1 if some inputs did, 2 if all did."""
+    if failed == 0:
+        return EXIT_OK
+    return EXIT_FAILURE if succeeded else EXIT_USAGE
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, what: str, many_images: bool = False,
+                        auto_means: Optional[str] = None) -> None:
     """``--saved-model PATH`` (default model.keras; ``what`` is its help text) and ``--engine`` (see
     :func:`add_engine_argument`): the flags of every command that runs a saved model."""
     parser.add_argument("--saved-model", "--saved_model", dest="saved_model", type=Path,
                         default=Path("model.keras"), help=what)
-    add_engine_argument(parser, many_images)
+    add_engine_argument(parser, many_images, auto_means)
 
 
-def add_engine_argument(parser: argparse.ArgumentParser, many_images: bool = False) -> None:
+def add_engine_argument(parser: argparse.ArgumentParser, many_images: bool = False,
+                        auto_means: Optional[str] = None) -> None:
     """The ``--engine {auto,numpy,keras}`` flag of every command that runs a model (see
-    :func:`fashion_mnist_vis.models.model_handle.open_model`, which applies it; ``many_images`` as there)."""
+    :func:`fashion_mnist_vis.models.model_handle.open_model`, which applies it; ``many_images`` as there;
+    ``auto_means`` replaces the help's words on what auto picks)."""
     from fashion_mnist_vis.models.model_handle import ENGINES
 
-    auto = ("keras, whose convolutions are faster on many images" if many_images else
-            "numpy when it implements every layer of the model, else keras")
+    auto = auto_means or ("keras, whose convolutions are faster on many images" if many_images else
+                          "numpy when it implements every layer of the model, else keras")
     parser.add_argument("--engine", choices=ENGINES, default="auto",
                         help="what runs the model: numpy (no TensorFlow: starts in a fraction of the time; the "
                         f"layer types train.py builds; refuses any other model), keras, or auto: {auto}")

@@ -70,3 +70,23 @@ def _hidden(names: Sequence[str] = KERAS_OPTIONAL_IMPORTS):
         for name in hidden:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
+
+
+@contextlib.contextmanager
+def logger_quieted(name: str):
+    """Only errors from the Python logger ``name`` inside the block.
+
+    ``"tensorflow"``: its "triggered tf.function retracing" warnings, for work
+    that traces a new function per model on purpose (the sanity check's
+    cascade of re-initialised clones); ``"absl"``: Keras's "legacy format"
+    notice when the user asked for a .h5 file.
+    """
+    import logging
+
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -13,8 +13,6 @@ rejects). A model trained under a mixed-precision policy comes back
 computing in float32.
 """
 
-import contextlib
-import logging
 import re
 import zipfile
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Union
 
 from fashion_mnist_vis.atomic import atomic_path
 from fashion_mnist_vis.errors import UserError, one_line, shorten
+from fashion_mnist_vis.models.keras_runtime import logger_quieted
 
 MODEL_SUFFIXES = (".keras", ".h5")
 
@@ -45,7 +44,7 @@ def save_model_atomic(model, path: Union[str, Path]) -> Path:
     """
     path = check_model_path(path)
     try:
-        with atomic_path(path) as temp, _quiet_hdf5_notice():
+        with atomic_path(path) as temp, logger_quieted("absl"):  # the user asked for .h5: no "legacy" notice
             _write_model(model, temp)
     except OSError as error:
         raise UserError(f"could not save the model to {str(path)!r}: {error.strerror or error}; the previous "
@@ -72,18 +71,6 @@ def _write_model(model, path: Path) -> None:
     with h5py.File(buffer, "w") as handle:
         legacy_h5_format.save_model_to_hdf5(model, handle)
     path.write_bytes(buffer.getvalue())
-
-
-@contextlib.contextmanager
-def _quiet_hdf5_notice():
-    """Keras logs a 'legacy format' warning for .h5; the user asked for .h5, so hide it."""
-    logger = logging.getLogger("absl")
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
 
 
 # --------------------------------------------------------------------------

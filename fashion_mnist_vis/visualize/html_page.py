@@ -72,6 +72,7 @@ class ImagePage:
         settings: a one-line description of the preprocessing settings.
         sections: the page's sections in order.
         notes: sentences shown in a highlighted box (e.g. "no CAM for this model").
+        heading: the page's title, followed by the file's name.
     """
 
     source: str
@@ -82,6 +83,7 @@ class ImagePage:
     settings: str
     sections: List[Section] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
+    heading: str = "What the network sees in"
 
 
 # --------------------------------------------------------------------------- captions
@@ -273,8 +275,8 @@ def render_image_page(page: ImagePage) -> str:
     """
     source = html.escape(page.source)
     parts = [
-        page_head(f"{page.prediction}: what the network sees in {page.source}"),
-        f"<h1>What the network sees in <code>{source}</code></h1>",
+        page_head(f"{page.prediction}: {page.heading.lower()} {page.source}"),
+        f"<h1>{html.escape(page.heading)} <code>{source}</code></h1>",
         '<div class="summary">',
         f'<p class="prediction">Prediction: <strong>{html.escape(page.prediction)}</strong> '
         f"({100 * page.score:.1f}%)</p>",

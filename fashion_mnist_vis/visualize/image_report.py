@@ -85,9 +85,11 @@ PNG_COMPRESS_LEVEL = 1
 """zlib level of the plots: twice as fast to write as the default 6, files about 20% larger."""
 
 
-def _save(figure, path: Path) -> None:
+def save_plot(figure, path: Path) -> Path:
+    """Write ``figure`` (laid out in inches) as a PNG at ``path``, atomically; return the path."""
     with atomic_path(path) as temp:
         save_figure(figure, temp, tight=False, compress_level=PNG_COMPRESS_LEVEL)
+    return Path(path)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -95,7 +97,14 @@ def _write_text(path: Path, text: str) -> None:
         temp.write_text(text, encoding="utf-8")
 
 
-def write_image_report(analysis: Analysis, folder: Path, model_label: str) -> List[Path]:
+def write_page(folder: Path, text: str) -> Path:
+    """Write ``text`` as the folder's ``index.html``, atomically; return its path."""
+    path = Path(folder) / INDEX
+    _write_text(path, text)
+    return path
+
+
+def write_image_report(analysis: Analysis, folder: Path, model_label: str, comparison=None) -> List[Path]:
     """Write every plot of ``analysis`` and ``index.html`` into ``folder``; return the paths written.
 
     Args:
@@ -103,22 +112,24 @@ def write_image_report(analysis: Analysis, folder: Path, model_label: str) -> Li
             this draws (the page is built from its data alone).
         model_label: a one-line description of the model for the page
             (see :meth:`fashion_mnist_vis.models.model_handle.ModelHandle.describe`).
+        comparison: the explanation methods compared on the image
+            (an :class:`~fashion_mnist_vis.explain.method_comparison.ImageComparison`), shown
+            in a section of its own (:func:`fashion_mnist_vis.visualize.explanation_report.method_sections`);
+            None for none.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written: List[Path] = []
 
     def save(figure, name: str) -> str:
-        path = folder / name
-        _save(figure, path)
-        written.append(path)
+        written.append(save_plot(figure, folder / name))
         return name
 
     sections = [
         Section("input", "1. From photo to model input",
                 "A Fashion-MNIST model only knows small greyscale pictures of a light item on a black "
                 "background, centred and filling the frame. These steps turn the photo into one.",
-                _input_panels(analysis, save)),
+                input_panels(analysis, save)),
     ]
     layer_panels = _layer_panels(analysis, save)
     sections.append(Section(
@@ -136,6 +147,10 @@ def write_image_report(analysis: Analysis, folder: Path, model_label: str) -> Li
             cam_panels))
     if analysis.examples is not None:
         sections.append(example_section(analysis.examples, save, len(sections) + 1))
+    if comparison is not None:
+        from fashion_mnist_vis.visualize.explanation_report import method_sections
+
+        sections.extend(method_sections(comparison, analysis, save, number=len(sections) + 1))
     page = ImagePage(
         source=str(analysis.path),
         prediction=analysis.prediction,
@@ -146,13 +161,11 @@ def write_image_report(analysis: Analysis, folder: Path, model_label: str) -> Li
         sections=sections,
         notes=_notes(analysis),
     )
-    index = folder / INDEX
-    _write_text(index, html_page.render_image_page(page))
-    written.append(index)
+    written.append(write_page(folder, html_page.render_image_page(page)))
     return written
 
 
-def _input_panels(analysis: Analysis, save) -> List[Panel]:
+def input_panels(analysis: Analysis, save) -> List[Panel]:
     """The photo, its preprocessing and the model input, each saved with ``save(figure, name)``."""
     prepared = analysis.prepared
     model_input = prepared.model_input
@@ -245,9 +258,7 @@ def _notes(analysis: Analysis) -> List[str]:
 
 def write_batch_index(folder: Path, entries, model_label: str) -> Path:
     """Write ``index.html`` in the batch's plot folder, linking every image's own page."""
-    path = Path(folder) / INDEX
-    _write_text(path, html_page.render_batch_page(entries, model_label))
-    return path
+    return write_page(folder, html_page.render_batch_page(entries, model_label))
 
 
 def _skipped_sentence(skipped) -> str:
