@@ -20,16 +20,13 @@ import numpy as np
 import pytest
 
 from conftest import free_port, single_error_line
+from fashion_mnist_vis.training.backup_restore import backup_epochs, run_place, truncate_csv, truncate_history
 from fashion_mnist_vis.training.distribute import (
     CPU_DEVICES_ENV,
     Distribution,
-    backup_epochs,
     global_batch_size,
     parse_tf_config,
     resolve_strategy,
-    run_place,
-    truncate_csv,
-    truncate_history,
 )
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.commands.train import device_list, main

@@ -216,7 +216,7 @@ def train_distributed(args: argparse.Namespace, config, splits, distribution, ru
     import contextlib
     import dataclasses
 
-    from fashion_mnist_vis.training.distribute import RunPlace, run_place
+    from fashion_mnist_vis.training.backup_restore import RunPlace, run_place
     from fashion_mnist_vis.training.loop import fit
     from fashion_mnist_vis.training.trainer import new_run_dir
 

@@ -110,7 +110,7 @@ def _starting_point(config: TrainConfig, run_dir: Path, resume: bool, model, dis
     """
     from fashion_mnist_vis.models.precision import model_policy
     from fashion_mnist_vis.training.callbacks import read_resume_state
-    from fashion_mnist_vis.training.distribute import backup_epochs
+    from fashion_mnist_vis.training.backup_restore import backup_epochs
 
     fresh = {"epochs_done": 0, "best_val_loss": None, "history": {}}
     with distribution.scope():
@@ -160,7 +160,7 @@ def _callbacks(config: TrainConfig, splits: Splits, run_dir: Path, state: dict, 
         TargetAccuracyStop,
         TensorBoardImages,
     )
-    from fashion_mnist_vis.training.distribute import backup_callback
+    from fashion_mnist_vis.training.backup_restore import backup_callback
 
     best = state["best_val_loss"]
     checkpoint = BestModelCheckpoint(Path(config.output), best=best if best is not None else math.inf)
@@ -207,7 +207,7 @@ def _restart_state(run_dir: Path, epochs: int) -> dict:
     epoch that finished after the backup and is trained again counts once.
     """
     from fashion_mnist_vis.training.callbacks import read_resume_state
-    from fashion_mnist_vis.training.distribute import truncate_csv, truncate_history
+    from fashion_mnist_vis.training.backup_restore import truncate_csv, truncate_history
 
     try:
         history = truncate_history(read_resume_state(Path(run_dir) / RESUME_FOLDER)["history"], epochs)
