@@ -210,3 +210,11 @@ def test_sections_are_kept_in_the_suites_order_and_classify_needs_training(capsy
     with pytest.raises(SystemExit):
         main(["--sections", "export,help"])
     assert "classify, export and explain need training" in capsys.readouterr().err
+
+
+def test_xplique_agreement_says_in_one_line_when_xplique_is_missing(capsys, monkeypatch):
+    from benchmarks.xplique_agreement import main as xplique_agreement
+
+    monkeypatch.setitem(sys.modules, "xplique", None)  # import xplique raises ImportError
+    assert xplique_agreement(["--saved-model", "model.keras"]) == 2
+    assert capsys.readouterr().err.startswith("xplique_agreement: Xplique cannot be imported")

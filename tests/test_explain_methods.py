@@ -261,3 +261,25 @@ def test_occlusion_by_hand(hand):
     # Grey (0.5) instead of black: the drop is SLOPE_0 * (x - 0.5).
     np.testing.assert_allclose(explain(hand, "occlusion", 0, occlusion_patch=1, occlusion_stride=1, occlusion_baseline=0.5).raw,
                                SLOPE_0 * (X - 0.5), atol=1e-6)
+
+
+def test_gradients_are_traced_once(hand):
+    """One traced function serves every class, contrast and batch size."""
+    from fashion_mnist_vis.explain.methods.model_access import LogitGradients
+
+    gradients = LogitGradients(hand, "conv", batch_size=3)
+    for count, class_index, contrast in ((1, 0, None), (5, 1, 0), (2, 0, 1)):
+        activations, values = gradients(np.repeat(IMAGE[None], count, axis=0), target_weights(2, class_index, contrast))
+        assert activations.shape == values.shape == (count, 2, 2, 2)
+        expected = G0[class_index] - (G0[contrast] if contrast is not None else 0)
+        np.testing.assert_allclose(values[-1, :, :, 0], expected, atol=1e-6)
+    assert gradients.traces == 1
+
+
+def test_a_numpy_handle_opens_the_keras_model_once(gap_hand, tmp_path):
+    handle = open_model(save_model_atomic(gap_hand, tmp_path / "gap.h5"), engine="numpy")
+    first = build_explainer(handle, "saliency")
+    keras_model = handle.keras_model
+    build_explainer(handle, "gradcam")
+    assert handle.engine == "NumPy" and handle.keras_model is keras_model and handle.model is not keras_model
+    np.testing.assert_allclose(first(IMAGE, 0).raw, explain(keras_handle(gap_hand), "saliency", 0).raw, atol=1e-6)
