@@ -109,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     extras.add_argument("--neighbours", "--neighbors", type=number_in_range(int, low=0), default=DEFAULT_NEIGHBOURS,
                         metavar="K", help="write each point's K nearest other points by cosine distance in the "
                         "embedding space (neighbors.csv, and the atlas's neighbour lists); 0: none")
-    extras.add_argument("--no-atlas", "--no_atlas", dest="atlas", action="store_false",
-                        help="no atlas.parquet for Embedding Atlas")
+    parser.set_defaults(atlas=True)  # no "(default: True)" on --no-atlas's help
+    extras.add_argument("--no-atlas", "--no_atlas", dest="atlas", action="store_false", default=argparse.SUPPRESS,
+                        help="no atlas.parquet for Embedding Atlas (written by default)")
     return parser
 
 
