@@ -82,13 +82,11 @@ def write_snapshot_figures(folder: Path, epochs: Sequence[int], embeddings: Sequ
                              f"images, {title}", axis_labels)
         for frame, title in zip(frames, titles)
     ]
-    with atomic_path(Path(folder) / ANIMATION_FILE) as temp:
-        save_gif(animation, temp)
+    save_gif(animation, Path(folder) / ANIMATION_FILE)
     grid = plot_embedding_snapshots(
         frames, labels, titles, limits,
         f"{model_name}: {dimensions}-d embeddings of {len(labels)} validation images, projected on "
         f"the final epoch's 2-D PCA (same axes in every panel)",
     )
-    with atomic_path(Path(folder) / SMALL_MULTIPLES_FILE) as temp:
-        save_figure(grid, temp)
+    save_figure(grid, Path(folder) / SMALL_MULTIPLES_FILE)
     return [ANIMATION_FILE, SMALL_MULTIPLES_FILE]

@@ -32,7 +32,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from fashion_mnist_vis.atomic import atomic_path, write_json_atomic
-from fashion_mnist_vis.explain.calibration import DEFAULT_BINS, calibration_of
+from fashion_mnist_vis.explain.calibration import DEFAULT_BINS, ReliabilityBins, calibration_of
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.data.pipeline import EVAL_BATCH_SIZE, as_model_input
 from fashion_mnist_vis.visualize.plots import (
@@ -209,19 +209,46 @@ def write_report(
     run_dir.mkdir(parents=True, exist_ok=True)
     evaluation = evaluate(model, images, labels, batch_size)
     calibration = calibration_of(evaluation.probabilities, labels, bins)
-    metrics: Dict[str, object] = {
+    metrics = report_metrics(evaluation, calibration, int(model.count_params()), extra)
+    files = []
+    for name, figure in report_figures(evaluation, calibration, images, labels, history).items():
+        save_figure(figure, run_dir / name)
+        files.append(name)
+    notes = []
+    why_no_diagram = save_model_diagram(diagram() if diagram else model, run_dir / "model.png")
+    if why_no_diagram:
+        notes.append(f"model diagram skipped: {why_no_diagram}")
+    else:
+        files.append("model.png")
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    return {**metrics, "files": ["metrics.json", *files], "notes": notes}
+
+
+def report_metrics(evaluation: Evaluation, calibration: ReliabilityBins, parameters: int,
+                   extra: Optional[Dict[str, object]] = None) -> Dict[str, object]:
+    """The entries of metrics.json: test scores, per-class table, calibration, size, ``extra``, versions.
+
+    ``calibration`` bins the same predictions by confidence; ``extra`` entries (timing,
+    dataset, seed, ...) come after the scores.
+    """
+    return {
         "test_loss": round(evaluation.loss, 5),
         "test_accuracy": round(evaluation.accuracy, 5),
-        "test_images": int(len(labels)),
+        "test_images": int(len(evaluation.predictions)),
         "macro_f1": round(float(evaluation.f1.mean()), 4),
         "expected_calibration_error": round(calibration.expected_calibration_error(), 5),
         "per_class": per_class_table(evaluation),
         "calibration": calibration.as_dict(),
-        "parameters": int(model.count_params()),
+        "parameters": parameters,
         **(extra or {}),
         "versions": library_versions(),
         "command": " ".join(sys.argv),
     }
+
+
+def report_figures(evaluation: Evaluation, calibration: ReliabilityBins, images: np.ndarray, labels: np.ndarray,
+                   history: Optional[Dict[str, Sequence[float]]] = None) -> Dict[str, object]:
+    """The report's figures by file name, in the order they are written (training curves only with a history)."""
     figures = {"training_curves.png": plot_training_curves(history)} if history else {}
     figures.update({
         "confusion_matrix.png": plot_confusion_matrices(evaluation.matrix),
@@ -231,20 +258,7 @@ def write_report(
         "misclassified.png": plot_misclassified(images, labels, evaluation),
         "reliability_diagram.png": plot_reliability_diagram(calibration),
     })
-    files: List[str] = []
-    for name, figure in figures.items():
-        with atomic_path(run_dir / name) as temp:
-            save_figure(figure, temp)
-        files.append(name)
-    notes = []
-    why_no_diagram = save_model_diagram(diagram() if diagram else model, run_dir / "model.png")
-    if why_no_diagram:
-        notes.append(f"model diagram skipped: {why_no_diagram}")
-    else:
-        files.append("model.png")
-    write_json_atomic(run_dir / "metrics.json", metrics)
-    files.insert(0, "metrics.json")
-    return {**metrics, "files": files, "notes": notes}
+    return figures
 
 
 def write_range_test(result, run_dir: Path) -> List[str]:
@@ -254,8 +268,7 @@ def write_range_test(result, run_dir: Path) -> List[str]:
     Returns the names of the files written.
     """
     run_dir = Path(run_dir)
-    with atomic_path(run_dir / "lr_finder.png") as temp:
-        save_figure(plot_lr_finder(result), temp)
+    save_figure(plot_lr_finder(result), run_dir / "lr_finder.png")
     rows = ["step,learning_rate,loss,smoothed_loss"] + [
         f"{step + 1},{rate:.6g},{loss:.6g},{smoothed:.6g}"
         for step, (rate, loss, smoothed) in enumerate(zip(result.learning_rates, result.losses, result.smoothed))
@@ -319,6 +332,5 @@ def write_comparison(rows: Sequence[Dict[str, object]], folder: Path, descriptio
                 "![Test accuracy against parameters](comparison.png)\n")
     with atomic_path(folder / "comparison.md") as temp:
         temp.write_text(markdown)
-    with atomic_path(folder / "comparison.png") as temp:
-        save_figure(plot_model_comparison(rows), temp)
+    save_figure(plot_model_comparison(rows), folder / "comparison.png")
     return ["comparison.md", "comparison.csv", "comparison.png"]

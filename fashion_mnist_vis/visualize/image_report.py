@@ -87,9 +87,7 @@ PNG_COMPRESS_LEVEL = 1
 
 def save_plot(figure, path: Path) -> Path:
     """Write ``figure`` (laid out in inches) as a PNG at ``path``, atomically; return the path."""
-    with atomic_path(path) as temp:
-        save_figure(figure, temp, tight=False, compress_level=PNG_COMPRESS_LEVEL)
-    return Path(path)
+    return save_figure(figure, path, tight=False, compress_level=PNG_COMPRESS_LEVEL)
 
 
 def _write_text(path: Path, text: str) -> None:

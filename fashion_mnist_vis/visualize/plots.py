@@ -13,13 +13,14 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 from matplotlib.figure import Figure
 
+from fashion_mnist_vis.atomic import atomic_path
 from fashion_mnist_vis.classes import CLASS_NAMES
 
 
 def save_figure(
     figure: Figure, path: Union[str, Path], dpi: int = 100, tight: bool = True, compress_level: int = 6
 ) -> Path:
-    """Write ``figure`` as a PNG to ``path`` and return the path.
+    """Write ``figure`` as a PNG to ``path`` atomically (a reader never sees half a file) and return the path.
 
     ``tight`` trims the white margin to the drawn content, at the cost of one
     extra layout pass; figures laid out in inches by their plot function
@@ -27,10 +28,10 @@ def save_figure(
     is zlib's, 0-9 (PNG is lossless at every level): 1 encodes about twice
     as fast as the default 6, for files about a fifth larger.
     """
-    path = Path(path)
-    figure.savefig(path, format="png", dpi=dpi, bbox_inches="tight" if tight else None,
-                   pil_kwargs={"compress_level": compress_level})
-    return path
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png", dpi=dpi, bbox_inches="tight" if tight else None,
+                       pil_kwargs={"compress_level": compress_level})
+    return Path(path)
 
 
 def figure_to_png(figure: Figure, dpi: int = 80) -> bytes:
@@ -366,7 +367,7 @@ def plot_embedding_snapshots(frames: Sequence[np.ndarray], labels: np.ndarray, t
 
 
 def save_gif(figures: Sequence[Figure], path: Union[str, Path], milliseconds: int = 700, dpi: int = 80) -> Path:
-    """Write ``figures`` as the frames of a looping animated GIF (Pillow) at ``path``.
+    """Write ``figures`` as the frames of a looping animated GIF (Pillow) at ``path``, atomically.
 
     The last frame is held three times as long, so the final state is easy to see.
     """
@@ -380,5 +381,6 @@ def save_gif(figures: Sequence[Figure], path: Union[str, Path], milliseconds: in
             frames.append(image.convert("RGB"))
     durations = [milliseconds] * (len(frames) - 1) + [milliseconds * 3]
     palette = [frame.quantize(colors=128, method=Image.Quantize.MEDIANCUT) for frame in frames]
-    palette[0].save(path, save_all=True, append_images=palette[1:], duration=durations, loop=0, optimize=True)
+    with atomic_path(path) as temp:
+        palette[0].save(temp, save_all=True, append_images=palette[1:], duration=durations, loop=0, optimize=True)
     return Path(path)
