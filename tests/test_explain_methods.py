@@ -190,6 +190,7 @@ def test_eigencam_by_hand():
         explanation = explainer(IMAGE, class_index)
         np.testing.assert_allclose(explanation.raw, np.sqrt(5.0) * X, rtol=1e-5)
         np.testing.assert_allclose(explanation.heatmap, X / 0.9, rtol=1e-5)
+    assert explainer(IMAGE, 0, 1).contrast_index is None  # no class, so no contrast either
 
 
 def test_scorecam_by_hand(hand):
@@ -283,3 +284,16 @@ def test_a_numpy_handle_opens_the_keras_model_once(gap_hand, tmp_path):
     build_explainer(handle, "gradcam")
     assert handle.engine == "NumPy" and handle.keras_model is keras_model and handle.model is not keras_model
     np.testing.assert_allclose(first(IMAGE, 0).raw, explain(keras_handle(gap_hand), "saliency", 0).raw, atol=1e-6)
+
+
+def test_forward_methods_share_one_traced_function_per_layer():
+    """CAM (on the GAP's input), occlusion and the contrastive choice (logits only), Score-CAM and
+    Eigen-CAM (the last conv): three traced forward functions for five explainers."""
+    from classify_helpers import trained_model_path
+
+    handle = open_model(trained_model_path("gap_cnn"), engine="keras")
+    image = np.zeros((28, 28, 1), np.float32)
+    settings = MethodSettings(occlusion_patch=14, occlusion_stride=14)
+    for method in ("cam", "occlusion", "contrastive", "scorecam", "eigencam"):
+        build_explainer(handle, method, settings=settings)(image, 1)
+    assert handle.keras_graph.traces == 3

@@ -7,7 +7,8 @@ channels, are projected on their first right singular vector ``v_1``
 paper the activations are not centred (pytorch-grad-cam centres them first);
 the sign, which an SVD leaves arbitrary, is chosen so that the map's sum is
 positive. It uses no gradient and **does not depend on the class**: the map
-is the same for every class and contrast. One forward pass, on the handle's engine.
+is the same for every class, and a contrast class is ignored (its explanations' ``contrast_index``
+is None). One forward pass, on the handle's engine.
 """
 
 from typing import Optional
@@ -38,6 +39,9 @@ class EigenCam(LayerExplainer):
     def __init__(self, handle, layer_name: Optional[str], settings: MethodSettings):
         super().__init__(handle, layer_name, settings)
         self._forward = ForwardPass(handle, self.layer_name, settings.batch_size)
+
+    def choose_contrast(self, image: np.ndarray, class_index: int, contrast_index: Optional[int]) -> Optional[int]:
+        return None  # the map does not depend on any class
 
     def raw_map(self, image: np.ndarray, class_index: int, contrast_index: Optional[int]) -> np.ndarray:
         activations, _ = self._forward(image[np.newaxis])

@@ -17,6 +17,7 @@ classifier being the model's last Dense layer
 (:func:`~fashion_mnist_vis.models.registry.find_classifier_layer`).
 """
 
+import weakref
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -32,6 +33,20 @@ def forward_model(handle):
     return handle.keras_model, handle.keras_graph
 
 
+_PROBES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+"""graph -> {layer name or None: its compiled probe}: explainers of one model share their forward
+functions, so each is traced once per model (not once per method)."""
+
+
+def _shared_probe(graph, layer_name: Optional[str], classifier):
+    """The compiled probe of ``graph`` computing [``layer_name``'s output (if any), the classifier's input]."""
+    probes = _PROBES.setdefault(graph, {})
+    if layer_name not in probes:
+        symbols = ([graph.outputs[layer_name]] if layer_name is not None else []) + [graph.inputs_of(classifier)[0]]
+        probes[layer_name] = graph.probe(symbols, compiled=True)
+    return probes[layer_name]
+
+
 def _logits(features: np.ndarray, classifier) -> np.ndarray:
     kernel = np.asarray(classifier.kernel, dtype=np.float32)
     logits = np.asarray(features, dtype=np.float32) @ kernel
@@ -43,6 +58,8 @@ def _logits(features: np.ndarray, classifier) -> np.ndarray:
 class ForwardPass:
     """``forward(batch)`` -> (``layer_name``'s outputs float32 (N, h, w, k) or None, logits float32 (N, classes)).
 
+    The compiled function is shared by every ForwardPass of the same model graph and layer.
+
     Args:
         handle: the model handle.
         layer_name: a layer whose output to return too, or None.
@@ -53,8 +70,7 @@ class ForwardPass:
         model, graph = forward_model(handle)
         self.classifier = find_classifier_layer(model)
         self._with_layer = layer_name is not None
-        symbols = ([graph.outputs[layer_name]] if self._with_layer else []) + [graph.inputs_of(self.classifier)[0]]
-        self._probe = graph.probe(symbols, compiled=True)
+        self._probe = _shared_probe(graph, layer_name, self.classifier)
         self._batch_size = batch_size
 
     def __call__(self, batch: np.ndarray) -> Tuple[Optional[np.ndarray], np.ndarray]:
