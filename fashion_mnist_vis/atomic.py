@@ -37,11 +37,16 @@ def atomic_path(target: Union[str, Path]) -> Iterator[Path]:
         raise
 
 
+def write_text_atomic(path: Union[str, Path], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically: a reader sees the old file or the whole new one."""
+    with atomic_path(path) as temp:
+        temp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
 def write_json_atomic(path: Union[str, Path], data: dict) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically."""
-    with atomic_path(path) as temp:
-        temp.write_text(json.dumps(data, indent=2) + "\n")
-    return Path(path)
+    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def _current_umask() -> int:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fashion_mnist_vis.models import model_io
-from fashion_mnist_vis.atomic import atomic_path, write_json_atomic
+from fashion_mnist_vis.atomic import atomic_path, write_json_atomic, write_text_atomic
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.models.model_io import save_model_atomic
 
@@ -31,6 +31,13 @@ def test_atomic_write_replaces_with_normal_permissions(tmp_path):
     path = write_json_atomic(tmp_path / "m.json", {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1}
     assert path.stat().st_mode & 0o044, "file should be readable by others like any other file"
+
+
+def test_text_is_written_as_utf8_in_one_piece(tmp_path):
+    path = write_text_atomic(tmp_path / "sub" / "page.html", "\u201cT-shirt\u201d \u00d7 3\n")
+    assert path.read_bytes() == b"\xe2\x80\x9cT-shirt\xe2\x80\x9d \xc3\x97 3\n"  # UTF-8 whatever the locale
+    assert write_json_atomic(tmp_path / "m.json", {"a": [1]}).read_text() == '{\n  "a": [\n    1\n  ]\n}\n'
+    assert sorted(os.listdir(tmp_path)) == ["m.json", "sub"]
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])

@@ -59,7 +59,6 @@ def _sample(args, labels: np.ndarray, points: Optional[int]) -> np.ndarray:
 
 def save_embedding_plots(args, result, labels, indices, source: str) -> Maps:
     """Write PCA (all points), t-SNE and UMAP (when asked) plots and CSVs into ``args.output``."""
-    from fashion_mnist_vis.atomic import atomic_path
     from fashion_mnist_vis.explain.embeddings import pca_2d, tsne_2d, umap_2d
     from fashion_mnist_vis.projector.export import write_projection_csv
     from fashion_mnist_vis.visualize.embedding_plots import plot_projection, projection_title
@@ -83,8 +82,7 @@ def save_embedding_plots(args, result, labels, indices, source: str) -> Maps:
         projection = compute()
         title = projection_title(projection.method, len(projection.indices), total, what, projection.note)
         figure = plot_projection(projection.coords, labels[projection.indices], title, axis_names)
-        with atomic_path(args.output / f"{stem}.png") as temp:
-            save_figure(figure, temp, dpi=90)
+        save_figure(figure, args.output / f"{stem}.png", dpi=90)
         write_projection_csv(args.output / f"{stem}.csv", projection, indices, labels, axis_names)
         maps.projections[stem] = projection
         maps.files += [f"{stem}.png", f"{stem}.csv"]

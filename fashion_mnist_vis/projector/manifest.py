@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-from fashion_mnist_vis.atomic import atomic_path
+from fashion_mnist_vis.atomic import write_json_atomic
 from fashion_mnist_vis.projector.config import METADATA_TSV, SPRITE_PNG
 from fashion_mnist_vis.projector.export import (
     ATLAS_PARQUET,
@@ -42,8 +42,7 @@ def finish_export(output: Path, files: Sequence[str], manifest: Dict) -> List[st
         if path.is_file() and not path.is_symlink():
             path.unlink()
             removed.append(name)
-    with atomic_path(output / MANIFEST_JSON) as temp:
-        temp.write_text(json.dumps({**manifest, "files": sorted(written)}, indent=2) + "\n")
+    write_json_atomic(output / MANIFEST_JSON, {**manifest, "files": sorted(written)})
     return removed
 
 

@@ -142,11 +142,10 @@ def truncate_history(history: Dict[str, List[float]], epochs: int) -> Dict[str, 
 
 def truncate_csv(path: Path, epochs: int) -> None:
     """Keep the header and the first ``epochs`` rows of the CSV history at ``path`` (if it exists)."""
-    from fashion_mnist_vis.atomic import atomic_path
+    from fashion_mnist_vis.atomic import write_text_atomic
 
     path = Path(path)
     if not path.exists():
         return
     lines = path.read_text().splitlines(keepends=True)
-    with atomic_path(path) as temp:
-        temp.write_text("".join(lines[: epochs + 1]))
+    write_text_atomic(path, "".join(lines[: epochs + 1]))

@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from fashion_mnist_vis.atomic import atomic_path, write_json_atomic
+from fashion_mnist_vis.atomic import atomic_path, write_json_atomic, write_text_atomic
 from fashion_mnist_vis.explain.calibration import DEFAULT_BINS, ReliabilityBins, calibration_of
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.data.pipeline import EVAL_BATCH_SIZE, as_model_input
@@ -273,8 +273,7 @@ def write_range_test(result, run_dir: Path) -> List[str]:
         f"{step + 1},{rate:.6g},{loss:.6g},{smoothed:.6g}"
         for step, (rate, loss, smoothed) in enumerate(zip(result.learning_rates, result.losses, result.smoothed))
     ]
-    with atomic_path(run_dir / "lr_finder.csv") as temp:
-        temp.write_text("\n".join(rows) + "\n")
+    write_text_atomic(run_dir / "lr_finder.csv", "\n".join(rows) + "\n")
     return ["lr_finder.png", "lr_finder.csv"]
 
 
@@ -326,11 +325,9 @@ def write_comparison(rows: Sequence[Dict[str, object]], folder: Path, descriptio
     writer.writerow([key for _, key, _ in COMPARISON_COLUMNS] + ["training_seconds"])
     for row in rows:
         writer.writerow([row[key] for _, key, _ in COMPARISON_COLUMNS] + [round(row["training_seconds"], 2)])
-    with atomic_path(folder / "comparison.csv") as temp:
-        temp.write_text(buffer.getvalue())
+    write_text_atomic(folder / "comparison.csv", buffer.getvalue())
     markdown = (f"# Model comparison\n\n{description}\n\n{comparison_table(rows)}\n\n"
                 "![Test accuracy against parameters](comparison.png)\n")
-    with atomic_path(folder / "comparison.md") as temp:
-        temp.write_text(markdown)
+    write_text_atomic(folder / "comparison.md", markdown)
     save_figure(plot_model_comparison(rows), folder / "comparison.png")
     return ["comparison.md", "comparison.csv", "comparison.png"]

@@ -23,25 +23,14 @@ from urllib.parse import quote
 
 import numpy as np
 
-from fashion_mnist_vis.atomic import atomic_path
+from fashion_mnist_vis.atomic import atomic_path, write_text_atomic
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.visualize import atlas_plots
 from fashion_mnist_vis.visualize.html_page import Panel, page_head, panel_html
-from fashion_mnist_vis.visualize.image_report import PNG_COMPRESS_LEVEL, layer_file_names
-from fashion_mnist_vis.visualize.plots import save_figure
+from fashion_mnist_vis.visualize.image_report import PNG_COMPRESS_LEVEL, layer_file_names, save_plot
 
 INDEX = "index.html"
 CLASSES_FILE = "classes.png"
-
-
-def _write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as temp:
-        temp.write_text(text, encoding="utf-8")
-
-
-def _save_figure(figure, path: Path) -> None:
-    with atomic_path(path) as temp:
-        save_figure(figure, temp, tight=False, compress_level=PNG_COMPRESS_LEVEL)
 
 
 def _save_image(image, path: Path) -> None:
@@ -75,13 +64,13 @@ def write_atlas(atlas, folder: Path, model_label: str, images_label: str) -> Pat
     stems = {name: Path(file).stem for name, file in
              layer_file_names([layer.name for layer in atlas.layers]).items()}
     if atlas.classes is not None:
-        _save_figure(atlas_plots.plot_class_pictures(atlas.classes), folder / CLASSES_FILE)
+        save_plot(atlas_plots.plot_class_pictures(atlas.classes), folder / CLASSES_FILE)
     first = atlas.layers[0]
     weights_file = f"{stems[first.name]}_weights.png"
-    _save_figure(atlas_plots.plot_filter_weights(first.weights, first.name), folder / weights_file)
+    save_plot(atlas_plots.plot_filter_weights(first.weights, first.name), folder / weights_file)
     for layer in atlas.layers:
         _write_layer(atlas, layer, folder, stems[layer.name], model_label)
-    _write_text(folder / INDEX, _index_page(atlas, stems, weights_file, model_label, images_label))
+    write_text_atomic(folder / INDEX, _index_page(atlas, stems, weights_file, model_label, images_label))
     return folder / INDEX
 
 
@@ -196,7 +185,7 @@ def _write_layer(atlas, layer, folder: Path, stem: str, model_label: str) -> Non
              f"<p>{_layer_intro(layer)}</p>"]
     if layer.maximised is not None:
         grid_file = f"{stem}_maximising.png"
-        _save_figure(atlas_plots.plot_maximised_grid(layer), folder / grid_file)
+        save_plot(atlas_plots.plot_maximised_grid(layer), folder / grid_file)
         parts.append(panel_html(Panel(
             grid_file, "All channels at a glance",
             "The input that excites each channel's centre unit most, all channels in one grid. Patterns "
@@ -204,7 +193,7 @@ def _write_layer(atlas, layer, folder: Path, stem: str, model_label: str) -> Non
             "matter to the unit and stay near the grey start, darkened by the brightness penalty.",
             f"maximising inputs of {layer.name}")))
     parts += ["<h2>Channel by channel</h2>", f"<p>{_cards_intro(layer)}</p>", *cards, "</body></html>\n"]
-    _write_text(folder / f"{stem}.html", "\n".join(parts))
+    write_text_atomic(folder / f"{stem}.html", "\n".join(parts))
 
 
 def _card_caption(layer, channel: int, labels: np.ndarray) -> str:

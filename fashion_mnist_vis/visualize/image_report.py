@@ -24,7 +24,7 @@ from typing import Dict, Iterable, List
 from fashion_mnist_vis.visualize import cam_plots, html_page, input_plots, layer_plots
 from fashion_mnist_vis.explain.activations import PROBABILITIES, SPATIAL
 from fashion_mnist_vis.explain.analysis import Analysis
-from fashion_mnist_vis.atomic import atomic_path
+from fashion_mnist_vis.atomic import write_text_atomic
 from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.visualize.example_section import FILES as EXAMPLE_FILES, example_section
 from fashion_mnist_vis.visualize.html_page import ImagePage, Panel, Section
@@ -90,15 +90,10 @@ def save_plot(figure, path: Path) -> Path:
     return save_figure(figure, path, tight=False, compress_level=PNG_COMPRESS_LEVEL)
 
 
-def _write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as temp:
-        temp.write_text(text, encoding="utf-8")
-
-
 def write_page(folder: Path, text: str) -> Path:
     """Write ``text`` as the folder's ``index.html``, atomically; return its path."""
     path = Path(folder) / INDEX
-    _write_text(path, text)
+    write_text_atomic(path, text)
     return path
 
 

@@ -14,7 +14,7 @@ import csv
 from pathlib import Path
 from typing import List, Sequence
 
-from fashion_mnist_vis.atomic import atomic_path
+from fashion_mnist_vis.atomic import atomic_path, write_text_atomic
 from fashion_mnist_vis.explain.ranking import Ranking, ranking_rows, ranking_table
 from fashion_mnist_vis.explain.sanity import SanityResult, sanity_table
 from fashion_mnist_vis.visualize.plots import save_figure
@@ -31,29 +31,19 @@ def _write_csv(path: Path, rows: Sequence[dict]) -> None:
         writer.writerows(rows)
 
 
-def _write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as temp:
-        temp.write_text(text)
-
-
-def _save(figure, path: Path) -> None:
-    with atomic_path(path) as temp:
-        save_figure(figure, temp)
-
-
 def write_ranking(ranking: Ranking, folder: Path, source: str) -> List[str]:
     """Write :data:`RANKING_FILES` for ``ranking`` into ``folder``; ``source`` says what the images
     were (e.g. "500 Fashion-MNIST test images"), for the plot's title. Returns the file names."""
     folder = Path(folder)
     _write_csv(folder / RANKING_FILES[0], ranking_rows(ranking))
-    _write_text(folder / RANKING_FILES[1], ranking_table(ranking))
+    write_text_atomic(folder / RANKING_FILES[1], ranking_table(ranking))
     settings = ranking.settings
     baseline = f"a {settings.blur_sigma:g}-pixel blur" if settings.baseline == "blur" else "black"
     title = (f"Deletion and insertion, averaged over {ranking.images} {source} "
              f"(removed pixels become {baseline}; {settings.steps} steps)")
     figure = plot_faithfulness_curves([(score.method, score.summary.curves) for score in ranking.scores],
                                       ranking.random.curves, title)
-    _save(figure, folder / RANKING_FILES[2])
+    save_figure(figure, folder / RANKING_FILES[2])
     return list(RANKING_FILES)
 
 
@@ -65,9 +55,9 @@ def write_sanity(results: Sequence[SanityResult], folder: Path, source: str) -> 
              "depends_on_model": result.depends_on_model}
             for result in results for step in result.steps]
     _write_csv(folder / SANITY_FILES[0], rows)
-    _write_text(folder / SANITY_FILES[1], sanity_table(results))
+    write_text_atomic(folder / SANITY_FILES[1], sanity_table(results))
     images = results[0].images if results else 0
     figure = plot_sanity(results, f"Model-randomisation test on {images} {source}: "
                                   "how similar each map stays as layers are re-initialised")
-    _save(figure, folder / SANITY_FILES[2])
+    save_figure(figure, folder / SANITY_FILES[2])
     return list(SANITY_FILES)
