@@ -297,3 +297,12 @@ def test_forward_methods_share_one_traced_function_per_layer():
     for method in ("cam", "occlusion", "contrastive", "scorecam", "eigencam"):
         build_explainer(handle, method, settings=settings)(image, 1)
     assert handle.keras_graph.traces == 3
+
+
+def test_errors_name_the_settings_to_change(hand):
+    """The explain command turns these into its flags (--layer, --methods)."""
+    with pytest.raises(UserError) as unknown_layer:
+        build_explainer(hand, "layercam", layer="nowhere")
+    with pytest.raises(UserError) as not_applicable:
+        build_explainer(hand, "cam")
+    assert unknown_layer.value.settings == ("layer",) and not_applicable.value.settings == ("methods",)

@@ -44,10 +44,10 @@ class Cam(Explainer):
     def __init__(self, handle, layer_name: Optional[str], settings: MethodSettings):
         feeding = cam_layer(handle)
         if feeding is None:
-            raise UserError(self.why_not(handle))
+            raise UserError(self.why_not(handle), settings=("methods",))
         if layer_name is not None and layer_name != feeding:
             raise UserError(f"CAM is exact only on the layer feeding global average pooling ({feeding!r}), "
-                            f"not {layer_name!r}; use Grad-CAM for other layers")
+                            f"not {layer_name!r}; use Grad-CAM for other layers", settings=("layer",))
         super().__init__(handle, feeding, settings)
         self._forward = ForwardPass(handle, feeding, settings.batch_size)
         self._kernel = np.asarray(self._forward.classifier.kernel, dtype=np.float64)  # (k, classes)

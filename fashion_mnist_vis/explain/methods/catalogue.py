@@ -45,11 +45,12 @@ def build_explainer(handle, method: str, layer: Optional[str] = None,
             to the model, or a layer that is unknown or not convolutional.
     """
     if method not in EXPLAINERS:
-        raise UserError(f"unknown explanation method {method!r}; choose from: {', '.join(METHODS)}")
+        raise UserError(f"unknown explanation method {method!r}; choose from: {', '.join(METHODS)}",
+                        settings=("methods",))
     cls = EXPLAINERS[method]
     reason = cls.why_not(handle)
     if reason:
-        raise UserError(reason)
+        raise UserError(reason, settings=("methods",))
     return cls(handle, layer, settings or MethodSettings())
 
 

@@ -25,7 +25,8 @@ class GradientCam(LayerExplainer):
         try:
             self._gradients = LogitGradients(handle, self.layer_name, settings.batch_size)
         except ValueError as error:
-            raise UserError(f"cannot compute {self.title} on layer {self.layer_name!r}: {error}") from None
+            raise UserError(f"cannot compute {self.title} on layer {self.layer_name!r}: {error}",
+                            settings=("layer",)) from None
 
     def raw_map(self, image: np.ndarray, class_index: int, contrast_index: Optional[int]) -> np.ndarray:
         target = target_weights(self.num_classes, class_index, contrast_index)

@@ -53,7 +53,7 @@ def choose_layer(handle, title: str, layer: Optional[str]) -> str:
     if layer is None:
         reason = no_convolution(handle, title)
         if reason:
-            raise UserError(reason)
+            raise UserError(reason, settings=("methods",))
         layer = find_last_conv_layer(model).name
     candidates = feature_map_layers(handle)
     if layer in candidates:
@@ -61,11 +61,12 @@ def choose_layer(handle, title: str, layer: Optional[str]) -> str:
     names = [each.name for each in model.layers]
     choices = f"choose one of: {', '.join(candidates)}" if candidates else "the model has none"
     if layer not in names:
-        raise UserError(f"model {model.name!r} has no layer {layer!r}; for {title} {choices}")
+        raise UserError(f"model {model.name!r} has no layer {layer!r}; for {title} {choices}", settings=("layer",))
     if layer not in handle.graph.outputs or len(handle.graph.outputs[layer].shape) != 4:
         raise UserError(f"layer {layer!r} is not convolutional (its output is not (batch, height, width, channels)); "
-                        f"for {title} {choices}")
-    raise UserError(f"the class scores of model {model.name!r} do not depend on layer {layer!r}; for {title} {choices}")
+                        f"for {title} {choices}", settings=("layer",))
+    raise UserError(f"the class scores of model {model.name!r} do not depend on layer {layer!r}; for {title} {choices}",
+                    settings=("layer",))
 
 
 class LayerExplainer(Explainer):
