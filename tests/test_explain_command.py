@@ -5,7 +5,6 @@ import html
 import io
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from browser_helpers import CHROMIUM, chromium_flags, loaded_image_widths
 from classify_helpers import trained_model_path
 from fashion_mnist_vis.commands import classify, explain
 from fashion_mnist_vis.commands.explain import format_text, main
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_images"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 METHODS_CHECKED = "gradcam,scorecam,integrated-gradients,occlusion"
 """The methods whose numbers are checked against the library's (one per kind of computation)."""
 
@@ -112,17 +111,17 @@ def test_grid_curves_and_page_are_written(explained):
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 def test_the_page_renders_in_headless_chromium(explained, tmp_path):
     folder, record = explained
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-             "--disable-background-networking", "--disable-component-update", f"--user-data-dir={tmp_path / 'p'}",
-             "--window-size=1200,2400"]
-    uri = (folder / "index.html").as_uri()
-    dom = subprocess.run([*flags, "--virtual-time-budget=5000", "--dump-dom", uri], capture_output=True, text=True,
-                         timeout=120).stdout
+    page = folder / "index.html"
+    assert set(loaded_image_widths(page, tmp_path / "probe").items()) == \
+        {(path.name, Image.open(path).width) for path in folder.glob("*.png")}  # every picture loads
+    flags = chromium_flags(tmp_path / "profile", height=2400)
+    dom = subprocess.run([*flags, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
     text = html.unescape(re.sub(r"<[^>]+>", " ", dom))
     for entry in record["methods"].values():
         assert entry["title"] in text
     screenshot = tmp_path / "page.png"
-    subprocess.run([*flags, f"--screenshot={screenshot}", uri], capture_output=True, timeout=120, check=True)
+    subprocess.run([*flags, f"--screenshot={screenshot}", page.as_uri()], capture_output=True, timeout=120, check=True)
     _assert_png(screenshot, 1200, 2400)
 
 

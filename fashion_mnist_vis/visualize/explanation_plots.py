@@ -25,8 +25,11 @@ from fashion_mnist_vis.visualize.map_arrays import HEATMAP_CMAP, display_photo, 
 ROW_HEIGHT = 2.6
 """Height in inches of one method's row (its two pictures)."""
 
-ROW_GAP = 0.75
-"""Inches above each row for its two-line title."""
+ROW_GAP = 0.95
+"""Inches above each row for its two-line title (and the row above's labels)."""
+
+BOTTOM_MARGIN = 0.3
+"""Inches below the last row, for its labels."""
 
 
 def explained_label(class_index: int, contrast_index: Optional[int]) -> str:
@@ -37,11 +40,10 @@ def explained_label(class_index: int, contrast_index: Optional[int]) -> str:
     return label
 
 
-def method_heading(explanation) -> str:
-    """A method's title line: its name, the class (and contrast) and the layer it is computed on."""
-    where = f"on {explanation.layer_name}" if explanation.layer_name else "on the input pixels"
-    return (f"{explanation.title} for {explained_label(explanation.class_index, explanation.contrast_index)}"
-            f" {where}")
+def method_subheading(explanation) -> str:
+    """The line under a method's title: the class (and contrast) it explains and the layer it is computed on."""
+    where = f"layer {explanation.layer_name}" if explanation.layer_name else "the input pixels"
+    return f"explains {explained_label(explanation.class_index, explanation.contrast_index)}, on {where}"
 
 
 def plot_method_grid(explanations: Sequence, model_input: np.ndarray, photo: Image.Image,
@@ -64,10 +66,10 @@ def plot_method_grid(explanations: Sequence, model_input: np.ndarray, photo: Ima
     photo_w, photo_h = fit_in_box(pixels.shape[1], pixels.shape[0], 3.6, ROW_HEIGHT)
     size = ROW_HEIGHT
     width = 0.2 + size + 0.15 + 0.2 + 1.0 + photo_w + 0.2
-    height = 0.15 + len(explanations) * (ROW_HEIGHT + ROW_GAP)
+    height = BOTTOM_MARGIN + len(explanations) * (ROW_HEIGHT + ROW_GAP)
     figure = Figure(figsize=(max(width, 7.6), height))
     for row, explanation in enumerate(explanations):
-        bottom = height - (row + 1) * (ROW_HEIGHT + ROW_GAP)
+        bottom = height - (row + 1) * (ROW_HEIGHT + ROW_GAP)  # the last row's is BOTTOM_MARGIN
         map_ax = axes_in_inches(figure, 0.2, bottom, size, size)
         map_ax.imshow(explanation.heatmap, cmap=HEATMAP_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
         hide_ticks(map_ax)
@@ -79,8 +81,11 @@ def plot_method_grid(explanations: Sequence, model_input: np.ndarray, photo: Ima
         photo_ax.imshow(overlay(pixels, placed), interpolation="antialiased")
         hide_ticks(photo_ax)
         photo_ax.set_xlabel("on the photo", fontsize=8)
-        figure.text(0.2 / figure.get_size_inches()[0], (bottom + ROW_HEIGHT + 0.2) / height,
-                    method_heading(explanation), fontsize=11, fontweight="bold", va="bottom")
+        left = 0.2 / figure.get_size_inches()[0]
+        figure.text(left, (bottom + ROW_HEIGHT + 0.36) / height, explanation.title, fontsize=11,
+                    fontweight="bold", va="bottom")
+        figure.text(left, (bottom + ROW_HEIGHT + 0.12) / height, method_subheading(explanation), fontsize=9,
+                    va="bottom")
     return figure
 
 
@@ -107,9 +112,9 @@ def plot_faithfulness_curves(comparison) -> Figure:
     for column, (curve, title, better) in enumerate(panels):
         ax = axes_in_inches(figure, 0.7 + column * 4.6, 0.65, 3.7, 3.7)
         for index, result in enumerate(results):
+            label = _curve_label(result.explanation.method, result.faithfulness)
             ax.plot(result.faithfulness.fractions, getattr(result.faithfulness, curve),
-                    color=colours[index % len(colours)], linewidth=1.6, label=_curve_label(result.explanation.title,
-                                                                                         result.faithfulness))
+                    color=colours[index % len(colours)], linewidth=1.6, label=label)
         ax.plot(random.fractions, getattr(random, curve), color="black", linestyle="--", linewidth=1.6,
                 label=_curve_label("random order", random))
         ax.set_xlim(0.0, 1.0)
