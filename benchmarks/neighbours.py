@@ -24,11 +24,9 @@ Prints one line per figure (or JSON) and the machine; asserts nothing.
 """
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -53,14 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _timed(step):
-    started = time.perf_counter()
-    value = step()
-    return value, time.perf_counter() - started
-
-
 def measure(args: argparse.Namespace) -> Dict[str, object]:
     """Every figure of the benchmark, in seconds unless named otherwise."""
+    from benchmarks.in_process import timed
     from fashion_mnist_vis.data.datasets import DataSettings, array_digest, load_splits
     from fashion_mnist_vis.explain.class_examples import find_class_examples
     from fashion_mnist_vis.explain.examples import DEFAULT_SEED, ExampleFinder
@@ -69,26 +62,26 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     from fashion_mnist_vis.models.model_handle import open_model
 
     settings = DataSettings(dataset=args.dataset, data_dir=args.data_dir, train_size=args.train_size, val_split=0.0)
-    splits, load_seconds = _timed(lambda: load_splits(settings, DEFAULT_SEED))
-    sha, hash_seconds = _timed(lambda: file_sha256(args.saved_model))
+    splits, load_seconds = timed(lambda: load_splits(settings, DEFAULT_SEED))
+    sha, hash_seconds = timed(lambda: file_sha256(args.saved_model))
     key = IndexKey(sha, DEFAULT_LAYER, array_digest(splits.x_train, splits.y_train), 3, 5)
-    handle, open_seconds = _timed(lambda: open_model(args.saved_model, args.engine, many_images=True))
+    handle, open_seconds = timed(lambda: open_model(args.saved_model, args.engine, many_images=True))
     data = {"settings": settings.to_dict(), "seed": DEFAULT_SEED, "source": splits.source}
-    index, build_seconds = _timed(lambda: build_training_index(handle, splits.x_train, splits.y_train, key, data))
-    _, examples_seconds = _timed(lambda: find_class_examples(index.embeddings, index.labels, 3, 5))
+    index, build_seconds = timed(lambda: build_training_index(handle, splits.x_train, splits.y_train, key, data))
+    _, examples_seconds = timed(lambda: find_class_examples(index.embeddings, index.labels, 3, 5))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.keras.neighbours.npz"
-        _, write_seconds = _timed(lambda: write_index(index, path))
+        _, write_seconds = timed(lambda: write_index(index, path))
         size = path.stat().st_size
-        _, read_seconds = _timed(lambda: read_index(path, key))
+        _, read_seconds = timed(lambda: read_index(path, key))
     one = index.embeddings[:1] + 0.01
     index.search.search(one, args.k)  # the rows are scaled to unit length on first use
-    search_times = [_timed(lambda: index.search.search(one, args.k))[1] for _ in range(args.repeats)]
+    search_times = [timed(lambda: index.search.search(one, args.k))[1] for _ in range(args.repeats)]
     query_handle = open_model(args.saved_model, args.query_engine)
     finder = ExampleFinder(query_handle, index, splits.x_train, args.k)
     queries = splits.x_test[: args.repeats + 1].astype("float32")[..., None] / 255.0
     finder.explain(queries[0], 0)  # the first call builds what later calls reuse
-    query_times = [_timed(lambda: finder.explain(image, 0))[1] for image in queries[1:]]
+    query_times = [timed(lambda: finder.explain(image, 0))[1] for image in queries[1:]]
     return {
         "training_images": len(splits.y_train), "dims": int(index.embeddings.shape[1]),
         "layer": index.layer_name, "model": str(args.saved_model), "engine": handle.engine,
@@ -126,17 +119,9 @@ def format_lines(figures: Dict[str, object]) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    from benchmarks.machine import describe_machine
+    from benchmarks.in_process import print_figures
 
-    figures = measure(args)
-    figures["machine"] = describe_machine()
-    if args.json:
-        print(json.dumps(figures, indent=2))
-        return 0
-    print("\n".join(format_lines(figures)))
-    machine = figures["machine"]
-    print(f"machine: {machine.get('cpu')}, {machine.get('cores')} cores, load average at start {machine.get('load_average_at_start')}")
-    return 0
+    return print_figures(measure(args), format_lines, args.json)
 
 
 if __name__ == "__main__":
