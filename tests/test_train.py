@@ -1,6 +1,7 @@
 """train.py end to end: driven through main(argv) and as a subprocess."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,15 @@ def test_resume_continues_to_more_epochs(trained, idx_dir):
     assert len((run_dir / "history.csv").read_text().splitlines()) == 6
     state = json.loads((run_dir / "resume" / "state.json").read_text())
     assert state["epochs_done"] == 5 and len(state["history"]["loss"]) == 5
+
+
+def test_resume_without_more_epochs_says_which_flag_to_raise(trained, capsys):
+    _, run_dir = trained
+    capsys.readouterr()
+    assert main(["--resume", str(run_dir), "--epochs", "3"]) == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(r"train\.py: error: this run already did [45] epochs; ask for more epochs to continue "
+                        r"\(--epochs\)", last_line), last_line
 
 
 def test_target_accuracy_stops_early(tmp_path, idx_dir):
