@@ -179,6 +179,7 @@ def test_several_images_get_their_own_folders_and_an_index(tiny_model, tmp_path)
     (["--layer", "conv9"], "has no layer 'conv9'", "--layer"),
     (["--methods", "cam"], "cam cannot explain this model", "--methods"),
     (["--methods", ""], "no explanation method named", "--methods"),
+    (["--engine", "numpy", "--sanity"], "the sanity check re-initialises the model's layers", "--engine keras"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(tiny_model, tmp_path, flags, message, hint):
     status, out, err = _run([SAMPLES / "dress.jpg", "--saved-model", tiny_model, "--plot-dir", tmp_path, *flags])

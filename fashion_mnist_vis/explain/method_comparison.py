@@ -145,6 +145,9 @@ class MethodComparison:
         self.handle = handle
         self.settings = settings
         _check_layer(handle.model, settings.layer)
+        if settings.sanity and handle.engine != "Keras":
+            raise UserError("the sanity check re-initialises the model's layers, which needs the Keras engine; "
+                            f"model {handle.model.name!r} runs with {handle.engine}", settings=("engine=keras",))
         reasons = applicable_methods(handle)
         self.skipped: Dict[str, str] = {}
         self.explainers = {}
@@ -209,10 +212,6 @@ class MethodComparison:
         from fashion_mnist_vis.explain.sanity import cascading_randomisation
         from fashion_mnist_vis.models.keras_runtime import logger_quieted
 
-        if self.handle.engine != "Keras":
-            raise UserError("the sanity check re-initialises the model's layers, which needs the Keras engine; "
-                            f"model {self.handle.model.name!r} runs with {self.handle.engine}",
-                            settings=("engine=keras",))
         contrast, layer = comparison.contrast_index, self.settings.layer
         for result in comparison.results:
             method = result.explanation.method

@@ -67,7 +67,7 @@ def method_sections(comparison, analysis, save: Callable[[object, str], str], nu
                                               analysis.prepared.canvas_box)
     explained = html.escape(explanation_plots.explained_label(comparison.class_index, comparison.contrast_index))
     sections = [Section(
-        "methods", f"{number}. Where the model looked, {len(explanations)} ways",
+        "methods", f"{number}. Explanation methods side by side",
         f"Each method below answers \u201cwhich pixels made the model say {explained}?\u201d in its own way. "
         "Where they agree, the evidence is clear; where they differ, the methods measure different things "
         "(a gradient says what would change the score, a mask what the score needs). Red: strong evidence; "

@@ -100,9 +100,9 @@ class LogitGradients:
     """
 
     def __init__(self, handle, layer_name: Optional[str], batch_size: int):
+        model, graph = handle.keras_model, handle.keras_graph  # first: a NumPy handle imports TensorFlow quietly
         import tensorflow as tf  # noqa: PLC0415 (lazy: keeps --help fast)
 
-        model, graph = handle.keras_model, handle.keras_graph
         classifier = find_classifier_layer(model)
         layer_tensors = [graph.outputs[layer_name]] if layer_name is not None else []
         probe = graph.probe([*layer_tensors, graph.inputs_of(classifier)[0]])
