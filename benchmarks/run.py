@@ -361,7 +361,7 @@ def bench_explain(args, ours_model: Path, work: Path, logs: Path) -> Dict[str, o
     figures = work / "explain_timing.json"
     dataset = "synthetic" if args.dataset == "synthetic" else "fashion_mnist"
     measured = run_measured([sys.executable, "-m", "benchmarks.explain_timing", "--saved-model", ours_model,
-                             "--images", args.explain_images, "--dataset", dataset, "--json", figures],
+                             "--engine", "keras", "--images", args.explain_images, "--dataset", dataset, "--json", figures],
                             logs / "explain.log")
     return {**json.loads(figures.read_text()), "process": measured.as_dict()}
 
