@@ -158,6 +158,18 @@ def test_sanity_reports_every_weighted_layer_for_each_method(tiny_model, tmp_pat
     _assert_png(tmp_path / "sanity.png", 600, 300)
 
 
+def test_a_model_without_convolutions_gets_the_pixel_methods_and_the_others_reasons(tmp_path):
+    status, out, err = _run([SAMPLES / "dress.jpg", "--saved-model", trained_model_path("dense"), "--json",
+                             "--plot-dir", tmp_path])
+    assert status == 0, err
+    record = json.loads(out)
+    assert set(record["methods"]) == {"saliency", "smoothgrad", "integrated-gradients", "occlusion"}
+    assert all("has none" in reason for reason in record["not_applicable"].values())
+    assert "note: gradcam left out:" in err
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "Not applicable to this model" in page and "needs a convolutional layer" in page
+
+
 def test_several_images_get_their_own_folders_and_an_index(tiny_model, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not an image")
