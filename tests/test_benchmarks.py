@@ -190,7 +190,23 @@ def test_explain_timing_times_every_applicable_method_on_a_tiny_model():
     assert figures["gradcam"]["images"] == 2 and figures["gradcam"]["median_s"] > 0
 
 
-@pytest.mark.parametrize("script", ["run", "train_ab", "neighbours", "explain_timing", "export_extras"])
+def test_atlas_benchmark_times_every_step_on_a_tiny_model():
+    from benchmarks import atlas
+    from classify_helpers import trained_model_path
+
+    args = atlas.build_parser().parse_args(["--saved-model", str(trained_model_path("tinyvgg")), "--dataset",
+                                            "synthetic", "--images", "60", "--steps", "2"])
+    figures = atlas.measure(args)
+    assert figures["training_images"] == 60 and figures["layers"] == 3 and figures["channels"] == 30
+    assert list(figures["channels_ascent_per_layer_s"]) == ["conv2d", "conv2d_1", "conv2d_2"]
+    # index.html, classes.png, the first layer's weights, and per layer its page, its grid and 10 cards
+    assert figures["files"] == 3 + 3 * (2 + 10)
+    lines = atlas.format_lines(figures)
+    assert any(line.startswith("search for the strongest images") and "images/s" in line for line in lines)
+    assert lines[-1].startswith("the whole atlas")
+
+
+@pytest.mark.parametrize("script", ["run", "train_ab", "neighbours", "explain_timing", "export_extras", "atlas"])
 @pytest.mark.parametrize("as_module", [False, True], ids=["file", "module"])
 def test_benchmark_help_does_not_import_tensorflow(script, as_module):
     target = f"benchmarks.{script}" if as_module else f"benchmarks/{script}.py"
@@ -200,7 +216,7 @@ def test_benchmark_help_does_not_import_tensorflow(script, as_module):
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert {"run": "--quick", "train_ab": "--variants", "neighbours": "--query-engine",
-            "explain_timing": "--saved-model", "export_extras": "--umap-points"}[script] in result.stdout
+            "explain_timing": "--saved-model", "export_extras": "--umap-points", "atlas": "--images"}[script] in result.stdout
 
 
 def test_sections_are_kept_in_the_suites_order_and_classify_needs_training(capsys):

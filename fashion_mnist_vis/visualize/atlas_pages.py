@@ -104,12 +104,14 @@ def _index_page(atlas, stems, weights_file: str, model_label: str, images_label:
     if atlas.classes is not None:
         parts.append(panel_html(Panel(CLASSES_FILE, "What each class looks like to the network", _classes_caption(),
                                       "the maximising input of each class")))
+    kernel = _shape(atlas.layers[0].weights.shape[:2])
     parts.append(panel_html(Panel(
         weights_file, f"The first layer's filters ({atlas.layers[0].name})",
-        "Each square is one filter of the first convolution: the weights it multiplies a 3 \u00d7 3 (or its "
-        "kernel's size) patch of pixels by, before adding them up. Red weights reward bright pixels, blue ones "
+        f"Each square is one filter of the first convolution: the weights it multiplies a {kernel} patch of "
+        "pixels by, before adding them up. Red weights reward bright pixels, blue ones "
         "dark pixels, so a filter red on one side and blue on the other responds to an edge between them. All "
-        "filters share one colour scale (the colour bar).", "first layer filter weights")))
+        "filters share one colour scale (the colour bar; the few largest weights saturate).",
+        "first layer filter weights")))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -163,6 +165,11 @@ def _cards_intro(layer) -> str:
                  "unit the most (before its ReLU), by gradient ascent from grey noise with jitter, smoothness "
                  "and brightness penalties; its field is outlined in orange. &ldquo;1.5x best&rdquo; means it "
                  "excites the channel 1.5 times as much as the best training image. ")
+        if min(layer.field.size) >= 28:
+            text += ("In a layer this deep the maximising inputs are textures: with any pixels allowed, the "
+                     "strongest input for a deep unit is a dense mix of the patterns earlier layers detect, "
+                     "unlike any garment (the class pictures on the index page show what a data prior changes). "
+                     "Here the strongest training images say more. ")
     if layer.weights is not None:
         text += ("<strong>Far right:</strong> the filter's weights (red positive, blue negative, scaled to this "
                  "filter's largest weight).")
@@ -176,8 +183,9 @@ def _write_layer(atlas, layer, folder: Path, stem: str, model_label: str) -> Non
         card_file = f"{stem}/channel_{channel:03d}.png"
         _save_image(atlas_plots.channel_card(layer, channel, atlas.images, atlas.labels), card_folder /
                     Path(card_file).name)
+        alt = f"channel {channel} of {html.escape(layer.name)}"
         cards.append(f'<h3 id="channel-{channel}">channel {channel}</h3>\n<figure><img src="'
-                     f'{html.escape(quote(card_file), quote=True)}" alt="channel {channel} of {html.escape(layer.name)}">'
+                     f'{html.escape(quote(card_file), quote=True)}" alt="{alt}">'
                      f"<figcaption>{_card_caption(layer, channel, atlas.labels)}</figcaption></figure>")
     parts = [page_head(f"{layer.name}: what each channel looks for"),
              f'<p>{_link(INDEX, "&larr; all layers")}</p>',

@@ -161,10 +161,14 @@ def _grid(tiles: np.ndarray, gap: int) -> Tuple[np.ndarray, int]:
 
 
 def plot_filter_weights(weights: np.ndarray, layer_name: str) -> Figure:
-    """float (kh, kw, channels) first-layer filters as a grid on one symmetric colour scale, with a colour bar."""
+    """float (kh, kw, channels) first-layer filters as a grid on one symmetric colour scale, with a colour bar.
+
+    The scale ends at the 98th percentile of the weights' magnitudes, so one filter with large
+    weights does not wash out all the others; the largest 2% saturate (the bar's pointed ends)."""
     kernel_h, kernel_w, count = weights.shape
     grid, columns = _grid(weights, gap=1)
-    limit = float(np.abs(weights).max()) or 1.0
+    magnitudes = np.abs(weights)
+    limit = float(np.percentile(magnitudes, 98)) or float(magnitudes.max()) or 1.0
     figure = Figure(figsize=(6.4, 6.0))
     ax = figure.add_axes((0.05, 0.1, 0.75, 0.78))
     image = ax.imshow(grid, cmap=colormaps[WEIGHT_CMAP].with_extremes(bad="white"), vmin=-limit, vmax=limit,
@@ -173,7 +177,8 @@ def plot_filter_weights(weights: np.ndarray, layer_name: str) -> Figure:
     ax.set_yticks([])
     ax.set_title(f"{layer_name}: the {count} filters ({kernel_h} \u00d7 {kernel_w} weights each)", fontsize=10)
     ax.set_xlabel(f"channel 0 top left, then along each row ({columns} per row)", fontsize=9)
-    figure.colorbar(image, cax=figure.add_axes((0.84, 0.1, 0.03, 0.78)), label="weight (red +, blue \u2212)")
+    figure.colorbar(image, cax=figure.add_axes((0.84, 0.1, 0.03, 0.78)), extend="both",
+                    label=f"weight (red +, blue \u2212; the 2% beyond \u00b1{limit:.2g} saturate)")
     return figure
 
 
