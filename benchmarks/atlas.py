@@ -15,7 +15,6 @@ the machine; asserts nothing.
 """
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -40,24 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _timed(step):
-    started = time.perf_counter()
-    value = step()
-    return value, time.perf_counter() - started
-
-
 def measure(args: argparse.Namespace) -> Dict[str, object]:
     """Every figure of the benchmark, in seconds unless named otherwise."""
     import dataclasses
 
+    from benchmarks.in_process import timed
     from fashion_mnist_vis.data.datasets import DataSettings, load_splits
     from fashion_mnist_vis.explain.atlas import AtlasSettings, build_atlas
     from fashion_mnist_vis.models.model_handle import open_model
     from fashion_mnist_vis.visualize.atlas_pages import write_atlas
 
     data = DataSettings(dataset=args.dataset, data_dir=args.data_dir, train_size=args.images, val_split=0.0)
-    splits, load_seconds = _timed(lambda: load_splits(data, 42))
-    handle, open_seconds = _timed(lambda: open_model(args.saved_model, args.engine, many_images=True))
+    splits, load_seconds = timed(lambda: load_splits(data, 42))
+    handle, open_seconds = timed(lambda: open_model(args.saved_model, args.engine, many_images=True))
     settings = AtlasSettings()
     if args.steps is not None:
         settings = dataclasses.replace(
@@ -68,13 +62,13 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     def progress(message: str) -> None:  # the atlas says when each layer's ascent starts
         layer_times.append([message, time.perf_counter()])
 
-    atlas, build_seconds = _timed(lambda: build_atlas(handle, splits.x_train, splits.y_train, settings, progress))
+    atlas, build_seconds = timed(lambda: build_atlas(handle, splits.x_train, splits.y_train, settings, progress))
     layer_times.append(["end", time.perf_counter()])
     per_layer = {message.rsplit(" ", 1)[-1]: round(following[1] - started, 3)
                  for (message, started), following in zip(layer_times, layer_times[1:])
                  if message.startswith("maximising the") and "channels" in message}
     with tempfile.TemporaryDirectory() as folder:
-        _, write_seconds = _timed(lambda: write_atlas(atlas, Path(folder), handle.describe(), splits.source))
+        _, write_seconds = timed(lambda: write_atlas(atlas, Path(folder), handle.describe(), splits.source))
         files = [path for path in Path(folder).rglob("*") if path.is_file()]
         size = sum(path.stat().st_size for path in files)
     return {
@@ -113,18 +107,9 @@ def format_lines(figures: Dict[str, object]) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    from benchmarks.machine import describe_machine
+    from benchmarks.in_process import print_figures
 
-    figures = measure(args)
-    figures["machine"] = describe_machine()
-    if args.json:
-        print(json.dumps(figures, indent=2))
-        return 0
-    print("\n".join(format_lines(figures)))
-    machine = figures["machine"]
-    print(f"machine: {machine.get('cpu')}, {machine.get('cores')} cores, load average at start "
-          f"{machine.get('load_average_at_start')}")
-    return 0
+    return print_figures(measure(args), format_lines, args.json)
 
 
 if __name__ == "__main__":
