@@ -17,6 +17,7 @@ from browser_helpers import CHROMIUM, chromium_flags, loaded_image_widths
 from classify_helpers import trained_model_path
 from fashion_mnist_vis.commands import classify, explain
 from fashion_mnist_vis.commands.explain import format_text, main
+from fashion_mnist_vis.explain.methods import EXPLAINERS
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_images"
@@ -103,6 +104,8 @@ def test_grid_curves_and_page_are_written(explained):
     for entry in record["methods"].values():
         assert html.escape(entry["title"]) in page
     assert record["not_applicable"]["cam"].split(";")[0][:40] in page
+    for method in record["methods"]:  # each method's one-line summary for a learner
+        assert html.escape(EXPLAINERS[method].summary) in page
     assert "random order" in page and "Petsiuk et al. 2018" in page
     assert "http" not in page
 
@@ -234,6 +237,10 @@ def test_text_block_lists_each_method_and_the_random_order():
         "  cam" + " " * 11 + "not applicable: no global average pooling",
         "  page: out/index.html",
     ]
+
+
+def test_every_method_has_a_summary_for_the_page():
+    assert all(len(cls.summary) > 20 and "\n" not in cls.summary for cls in EXPLAINERS.values())
 
 
 def test_method_lists_are_parsed_in_the_catalogues_order():

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, List
 
 from fashion_mnist_vis.classes import CLASS_NAMES
+from fashion_mnist_vis.explain.methods import EXPLAINERS
 from fashion_mnist_vis.visualize import explanation_plots, html_page
 from fashion_mnist_vis.visualize.html_page import ImagePage, Panel, Section
 
@@ -30,26 +31,6 @@ SANITY_CURVES = "sanity.png"
 REMOVED_PIXEL = {"black": "black, Fashion-MNIST's background",
                  "blur": "the same pixel of the image blurred by a Gaussian"}
 """What a removed pixel becomes, per baseline of :data:`fashion_mnist_vis.explain.faithfulness.BASELINES`."""
-
-METHOD_NOTES = {
-    "cam": "the classifier's weights times the last feature maps, for networks ending in global average "
-           "pooling and one dense layer",
-    "gradcam": "feature maps weighted by their average gradient, positive part kept",
-    "gradcam++": "like Grad-CAM, but each position's gradient is weighted by higher-order terms, so several "
-                 "instances of a pattern all count",
-    "hirescam": "feature maps times their gradients position by position, not averaged first",
-    "layercam": "positive gradients times feature maps at each position; works on early layers too",
-    "scorecam": "each feature map is used as a mask on the input and weighted by how much the masked image "
-                "raises the score; no gradients",
-    "eigencam": "the first principal component of the feature maps; it ignores the class",
-    "saliency": "the absolute gradient of the score with respect to each input pixel",
-    "smoothgrad": "saliency averaged over copies of the image with noise added",
-    "integrated-gradients": "gradients summed along a path from a black image to this one, times the pixel "
-                            "change",
-    "occlusion": "how much the score drops when a small square of the image is covered",
-    "contrastive": "Grad-CAM of the difference of two scores: why this class and not the other",
-}
-"""One line per method for the page: what it computes (its title names the paper)."""
 
 
 def method_sections(comparison, analysis, save: Callable[[object, str], str], number: int = 2) -> List[Section]:
@@ -147,7 +128,7 @@ def _method_table(comparison) -> str:
         explanation = result.explanation
         layer = f"<code>{html.escape(explanation.layer_name)}</code>" if explanation.layer_name else "input pixels"
         rows.append(f"<tr><td>{html.escape(explanation.title)}</td>"
-                    f"<td>{html.escape(METHOD_NOTES.get(explanation.method, ''))}</td><td>{layer}</td>"
+                    f"<td>{html.escape(EXPLAINERS[explanation.method].summary)}</td><td>{layer}</td>"
                     f'<td class="num" style="white-space:nowrap">{1000 * result.seconds:.0f} ms</td></tr>')
     table = ("<table><tr><th>method</th><th>what it computes</th><th>layer</th>"
              "<th>time (the first image's includes tracing)</th></tr>"

@@ -138,12 +138,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class Explainer:
     """One method, built once for one model (and layer); called once per image.
 
-    Subclasses set :attr:`method` and :attr:`title`, build what they need in
+    Subclasses set :attr:`method`, :attr:`title` and :attr:`summary`, build what they need in
     ``__init__`` (functions traced once) and override :meth:`raw_map`.
 
     Attributes:
         method: the method's key.
         title: its display name with the paper.
+        summary: what it computes, in one line a learner can read (shown on explain.py's page).
         layer_name: the layer its maps are computed on (None for input-space methods).
         input_shape: (H, W, C) of the model's input.
         num_classes: the classifier's number of classes.
@@ -151,6 +152,7 @@ class Explainer:
 
     method: str = ""
     title: str = ""
+    summary: str = ""
 
     def __init__(self, handle, layer_name: Optional[str], settings: MethodSettings):
         from fashion_mnist_vis.models.registry import find_classifier_layer  # noqa: PLC0415

@@ -33,6 +33,8 @@ def cam_layer(handle) -> Optional[str]:
 class Cam(Explainer):
     method = "cam"
     title = "CAM (Zhou et al. 2016)"
+    summary = ("the classifier's weights times the last feature maps, for networks ending in global average pooling "
+               "and one dense layer")
 
     @classmethod
     def why_not(cls, handle) -> Optional[str]:

@@ -21,6 +21,7 @@ from fashion_mnist_vis.explain.methods.model_access import ForwardPass
 class Contrastive(GradCam):
     method = "contrastive"
     title = "Contrastive Grad-CAM: why A and not B"
+    summary = "Grad-CAM of the difference of two scores: why this class and not the other"
 
     def __init__(self, handle, layer_name: Optional[str], settings: MethodSettings):
         super().__init__(handle, layer_name, settings)

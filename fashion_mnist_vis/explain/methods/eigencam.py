@@ -35,6 +35,7 @@ def first_component_projection(activations: np.ndarray) -> np.ndarray:
 class EigenCam(LayerExplainer):
     method = "eigencam"
     title = "Eigen-CAM (Muhammad & Yeasin 2020)"
+    summary = "the first principal component of the feature maps; it ignores the class"
 
     def __init__(self, handle, layer_name: Optional[str], settings: MethodSettings):
         super().__init__(handle, layer_name, settings)

@@ -17,6 +17,7 @@ from fashion_mnist_vis.explain.methods.gradient_cam import GradientCam
 class GradCam(GradientCam):
     method = "gradcam"
     title = "Grad-CAM (Selvaraju et al. 2017)"
+    summary = "feature maps weighted by their average gradient, positive part kept"
 
     @staticmethod
     def combine(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:

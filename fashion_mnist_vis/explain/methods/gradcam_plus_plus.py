@@ -18,6 +18,8 @@ from fashion_mnist_vis.explain.methods.gradient_cam import GradientCam
 class GradCamPlusPlus(GradientCam):
     method = "gradcam++"
     title = "Grad-CAM++ (Chattopadhay et al. 2018)"
+    summary = ("like Grad-CAM, but each position's gradient is weighted by higher-order terms, so several instances "
+               "of a pattern all count")
 
     @staticmethod
     def combine(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:

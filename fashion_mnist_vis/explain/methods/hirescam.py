@@ -16,6 +16,7 @@ from fashion_mnist_vis.explain.methods.gradient_cam import GradientCam
 class HiResCam(GradientCam):
     method = "hirescam"
     title = "HiResCAM (Draelos & Carin 2020)"
+    summary = "feature maps times their gradients position by position, not averaged first"
 
     @staticmethod
     def combine(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from fashion_mnist_vis.explain.methods.input_gradients import InputGradientMetho
 class IntegratedGradients(InputGradientMethod):
     method = "integrated-gradients"
     title = "Integrated Gradients (Sundararajan et al. 2017)"
+    summary = "gradients summed along a path from a black image to this one, times the pixel change"
 
     def raw_map(self, image: np.ndarray, class_index: int, contrast_index: Optional[int]) -> np.ndarray:
         steps = self.settings.ig_steps

@@ -14,6 +14,7 @@ from fashion_mnist_vis.explain.methods.gradient_cam import GradientCam
 class LayerCam(GradientCam):
     method = "layercam"
     title = "LayerCAM (Jiang et al. 2021)"
+    summary = "positive gradients times feature maps at each position; works on early layers too"
 
     @staticmethod
     def combine(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:

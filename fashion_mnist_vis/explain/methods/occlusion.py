@@ -29,6 +29,7 @@ def patch_corners(height: int, width: int, patch: int, stride: int) -> List[Tupl
 class Occlusion(Explainer):
     method = "occlusion"
     title = "Occlusion (Zeiler & Fergus 2014)"
+    summary = "how much the score drops when a small square of the image is covered"
 
     def __init__(self, handle, layer_name: Optional[str], settings: MethodSettings):
         super().__init__(handle, None, settings)

@@ -17,6 +17,7 @@ from fashion_mnist_vis.explain.methods.input_gradients import InputGradientMetho
 class Saliency(InputGradientMethod):
     method = "saliency"
     title = "Saliency (Simonyan et al. 2014)"
+    summary = "the absolute gradient of the score with respect to each input pixel"
 
     def raw_map(self, image: np.ndarray, class_index: int, contrast_index: Optional[int]) -> np.ndarray:
         gradients = self.input_gradients(image[np.newaxis], class_index, contrast_index)[0]

@@ -33,6 +33,8 @@ def channel_masks(activations: np.ndarray, size) -> np.ndarray:
 class ScoreCam(LayerExplainer):
     method = "scorecam"
     title = "Score-CAM (Wang et al. 2020)"
+    summary = ("each feature map is used as a mask on the input and weighted by how much the masked image raises the"
+               " score; no gradients")
 
     def __init__(self, handle, layer_name: Optional[str], settings: MethodSettings):
         super().__init__(handle, layer_name, settings)

@@ -19,6 +19,7 @@ from fashion_mnist_vis.explain.methods.input_gradients import InputGradientMetho
 class SmoothGrad(InputGradientMethod):
     method = "smoothgrad"
     title = "SmoothGrad (Smilkov et al. 2017)"
+    summary = "saliency averaged over copies of the image with noise added"
 
     def noise(self, shape) -> np.ndarray:
         """float32 (n, H, W, C): the noise added to the image, the same on every call."""
