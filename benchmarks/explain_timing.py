@@ -17,7 +17,6 @@ as section (e) on the model it trains, in its own process).
 """
 
 import argparse
-import json
 import statistics
 import sys
 import time

@@ -14,7 +14,7 @@ similarities (:mod:`fashion_mnist_vis.explain.sanity`). Drawing is left to
 
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
