@@ -122,6 +122,7 @@ def test_explanations_and_sanity_rank_the_methods_and_write_tables(saved_model, 
     assert "Ranking the explanation methods on 20 test images:" in out
     assert "| 1 | gradcam |" in out and "|  | random |" in out and "cam: not applicable" in out
     assert "Model-randomisation test on 3 test images:" in out and "| gradcam |" in out
+    assert out.count(f"Written to {tmp_path} (took ") == 2
 
 
 def _bad_layout(root: Path, case: str) -> Path:

@@ -19,6 +19,7 @@ the images (deletion and insertion curves, see explain/ranking.py) and
 """
 
 import sys
+import time
 
 import argparse
 from pathlib import Path
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     if args.explanations or args.sanity:
-        trust_checks(args, handle, inputs, labels, described)
+        trust_checks(args, handle, inputs, labels)
     return cli.EXIT_OK
 
 
@@ -142,12 +143,13 @@ def check_trust(args: argparse.Namespace, handle) -> None:
     chosen_methods(handle, args.methods)
 
 
-def trust_checks(args: argparse.Namespace, handle, inputs: np.ndarray, labels: np.ndarray, described) -> None:
+def trust_checks(args: argparse.Namespace, handle, inputs: np.ndarray, labels: np.ndarray) -> None:
     """--explanations and --sanity: score the explanation methods on a class-balanced sample of the images."""
     from fashion_mnist_vis.data.pipeline import as_model_input
     from fashion_mnist_vis.explain.faithfulness import FaithfulnessSettings
     from fashion_mnist_vis.explain.ranking import cascade_methods, rank_methods, ranking_table
     from fashion_mnist_vis.explain.sanity import sanity_table
+    from fashion_mnist_vis.training.callbacks import format_duration
     from fashion_mnist_vis.visualize.trust_report import write_ranking, write_sanity
 
     source = "test images" if args.images is None else f"images from {args.images}"
@@ -156,15 +158,19 @@ def trust_checks(args: argparse.Namespace, handle, inputs: np.ndarray, labels: n
         print(f"Ranking the explanation methods on {len(sample)} {source}:", flush=True)
         settings = FaithfulnessSettings(baseline=args.explanation_baseline, seed=args.seed,
                                         batch_size=max(args.batch_size, 64))
+        started = time.perf_counter()
         ranking = rank_methods(handle, as_model_input(sample), args.methods, settings, progress=_indented)
         files = write_ranking(ranking, args.output_dir, source)
-        print(ranking_table(ranking) + f"Written to {args.output_dir}: {', '.join(files)}", flush=True)
+        took = format_duration(time.perf_counter() - started)
+        print(ranking_table(ranking) + f"Written to {args.output_dir} (took {took}): {', '.join(files)}", flush=True)
     if args.sanity:
         sample = _sample(inputs, labels, args.sanity, args.seed)
         print(f"Model-randomisation test on {len(sample)} {source}:", flush=True)
+        started = time.perf_counter()
         results = cascade_methods(handle, as_model_input(sample), args.methods, progress=_indented)
         files = write_sanity(results, args.output_dir, source)
-        print(sanity_table(results) + f"Written to {args.output_dir}: {', '.join(files)}", flush=True)
+        took = format_duration(time.perf_counter() - started)
+        print(sanity_table(results) + f"Written to {args.output_dir} (took {took}): {', '.join(files)}", flush=True)
 
 
 def _sample(inputs: np.ndarray, labels: np.ndarray, count: int, seed: int) -> np.ndarray:

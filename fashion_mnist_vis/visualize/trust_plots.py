@@ -45,7 +45,8 @@ def plot_faithfulness_curves(curves: Sequence[Tuple[str, Curves]], random: Optio
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper right" if ax is deletion_ax else "lower right", title="method (area)",
+        # Upper right of the deletion panel and upper left of the insertion panel: where the curves are not.
+        ax.legend(fontsize=7, loc="upper right" if ax is deletion_ax else "upper left", title="method (area)",
                   title_fontsize=7)
     deletion_ax.set_ylabel("probability of the explained class")
     figure.suptitle(title)
@@ -74,11 +75,12 @@ def plot_sanity(results: Sequence[SanityResult], title: str = "Model-randomisati
     if results:
         spearman_ax.axhline(results[0].threshold, color="grey", linestyle="--", linewidth=1,
                             label=f"flag threshold ({results[0].threshold:g})")
+    lowest = min([0.0] + [min(step.mean_spearman, step.mean_ssim) for result in results for step in result.steps])
     for ax, name in ((spearman_ax, "Rank correlation (Spearman)"), (ssim_ax, "SSIM")):
         ax.set_xticks(list(positions), labels, rotation=45, ha="right", fontsize=8)
         ax.set_xlabel("re-initialised from the classifier down to this layer")
         ax.set_title(f"{name} with the original map")
-        ax.set_ylim(-1.02, 1.02)
+        ax.set_ylim(max(-1.02, min(-0.25, lowest - 0.1)), 1.02)
         ax.axhline(0, color="black", linewidth=0.6)
         ax.grid(alpha=0.3)
     spearman_ax.set_ylabel("similarity (mean over images)")
