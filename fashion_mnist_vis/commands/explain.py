@@ -58,15 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_method_arguments(parser: argparse.ArgumentParser, default: Optional[str] = "all") -> None:
-    """``--methods``, ``--class``, ``--contrast`` and ``--layer``, shared with classify.py
-    (``default``: the methods when the flag is left out; None for none)."""
+def add_method_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--methods`` (default all), ``--class``, ``--contrast`` and ``--layer`` (classify.py has its own
+    ``--methods``, without a default, beside its ``--cam-class``)."""
     from fashion_mnist_vis.explain.method_comparison import ALL
+    from fashion_mnist_vis.explain.methods import METHODS
 
     group = parser.add_argument_group("explanation methods (see fashion_mnist_vis/explain/methods/)")
-    group.add_argument("--methods", default=default, metavar="LIST",
-                       help=f"{ALL}, or a comma-separated list of: cam, gradcam, gradcam++, hirescam, layercam, "
-                       "scorecam, eigencam, saliency, smoothgrad, integrated-gradients, occlusion, contrastive")
+    group.add_argument("--methods", default=ALL, metavar="LIST",
+                       help=f"{ALL}, or a comma-separated list of: {', '.join(METHODS)}")
     group.add_argument("--class", dest="explain_class", default=None, metavar="NAME",
                        help="explain this class instead of the prediction (a class name, any case, e.g. Coat "
                        "or 'ankle boot', or its label 0-9)")
