@@ -199,8 +199,8 @@ def test_atlas_benchmark_times_every_step_on_a_tiny_model():
     figures = atlas.measure(args)
     assert figures["training_images"] == 60 and figures["layers"] == 3 and figures["channels"] == 30
     assert list(figures["channels_ascent_per_layer_s"]) == ["conv2d", "conv2d_1", "conv2d_2"]
-    # index.html, classes.png, the first layer's weights, and per layer its page, its grid and 10 cards
-    assert figures["files"] == 3 + 3 * (2 + 10)
+    # index.html, classes.png, concepts.png, the first layer's weights, and per layer its page, grid and 10 cards
+    assert figures["files"] == 4 + 3 * (2 + 10)
     lines = atlas.format_lines(figures)
     assert any(line.startswith("search for the strongest images") and "images/s" in line for line in lines)
     assert lines[-1].startswith("the whole atlas")

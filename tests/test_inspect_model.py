@@ -38,6 +38,7 @@ def test_main_writes_an_index_and_a_page_per_convolution(atlas_folder, capsys):
         assert (atlas_folder / f"{name}_maximising.png").is_file()
         assert 'href="index.html"' in page and "receptive field" in page
     assert (atlas_folder / "classes.png").is_file() and (atlas_folder / "conv2d_weights.png").is_file()
+    assert 'src="concepts.png"' in index and "Collins et al. 2018" in index
     assert "http" not in index  # self-contained: no external resources
     # a first-layer card: 3 images, then a wider gap, the maximising input and the weights: 84 px each, 6 px apart
     card = Image.open(atlas_folder / "conv2d" / "channel_000.png")
@@ -48,14 +49,15 @@ def test_cards_show_the_strongest_images_the_search_found(tmp_path):
     """The atlas keeps, per channel, the images a brute-force pass over the same images ranks first."""
     handle = open_model(trained_model_path("tinyvgg"), "keras")
     images = np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8)
-    atlas = build_atlas(handle, images, np.zeros(50, int), AtlasSettings(top_images=4, batch_size=16, maximise=False))
+    atlas = build_atlas(handle, images, np.zeros(50, int), AtlasSettings(top_images=4, batch_size=16, maximise=False,
+                                                                         concepts=0))
     probe = handle.graph.probe([handle.graph.outputs["conv2d_1"]])
     maxima = np.asarray(probe(images[..., None].astype(np.float32) / 255)[0]).max(axis=(1, 2))
     layer = next(layer for layer in atlas.layers if layer.name == "conv2d_1")
     for channel in range(maxima.shape[1]):
         expected = sorted(range(50), key=lambda index: (-maxima[index, channel], index))[:4]
         assert layer.top.indices[channel].tolist() == expected
-    assert atlas.classes is None and layer.maximised is None
+    assert atlas.classes is None and layer.maximised is None and atlas.concepts is None
     assert [layer.name for layer in atlas.layers] == list(TINYVGG_CONVS)
     assert atlas.layers[0].weights.shape == (3, 3, 10) and atlas.layers[1].weights is None
 
@@ -67,6 +69,7 @@ def test_numpy_engine_and_no_maximise(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "run by NumPy" in captured.err and captured.out.strip() == str(tmp_path / "index.html")
     assert not (tmp_path / "classes.png").exists() and not (tmp_path / "conv2d_maximising.png").exists()
+    assert (tmp_path / "concepts.png").is_file()  # no gradients needed: the NumPy engine's activations
     assert "maximising" not in (tmp_path / "conv2d.html").read_text(encoding="utf-8").split("Channel by channel")[1]
 
 
@@ -94,6 +97,17 @@ def test_bad_input_is_one_line(argv, message, tmp_path, capsys):
     assert len(error.splitlines()) == 1 and message in error and "Traceback" not in error
 
 
+def test_concepts_are_found_in_the_first_image_of_each_class():
+    handle = open_model(trained_model_path("tinyvgg"), "numpy")
+    images = np.random.default_rng(2).integers(0, 256, (30, 28, 28), dtype=np.uint8)
+    labels = np.array([3, 1, 3, 1, 0] + [2] * 25)
+    atlas = build_atlas(handle, images, labels, AtlasSettings(top_images=1, maximise=False, concepts=3,
+                                                              concept_images=3))
+    assert atlas.concepts.layer_name == "conv2d_2" and atlas.concepts.indices.tolist() == [4, 1, 5]  # classes 0, 1, 2
+    assert atlas.concepts.found.heatmaps.shape == (3, 10, 10, 3)  # tinyvgg's last convolution is 10 x 10
+    np.testing.assert_allclose(atlas.concepts.found.channels.sum(axis=1), 1.0, rtol=1e-5)
+
+
 def test_a_model_without_convolutions_is_refused(tmp_path, capsys):
     assert main(["--saved-model", str(trained_model_path("dense")), "--plot-dir", str(tmp_path), *TINY]) == 2
     error = capsys.readouterr().err
@@ -119,7 +133,7 @@ def test_the_command_runs_as_a_subprocess(tmp_path):
 @pytest.mark.parametrize("page", ["index.html", "conv2d.html", "conv2d_2.html"])
 def test_pages_render_in_headless_chromium_with_every_image(atlas_folder, page, tmp_path):
     loaded = loaded_image_widths(atlas_folder / page, tmp_path / "profile")
-    expected = {"index.html": {"classes.png", "conv2d_weights.png"},
+    expected = {"index.html": {"classes.png", "concepts.png", "conv2d_weights.png"},
                 "conv2d.html": {"conv2d_maximising.png", *(f"conv2d/channel_{n:03d}.png" for n in range(10))},
                 "conv2d_2.html": {"conv2d_2_maximising.png", *(f"conv2d_2/channel_{n:03d}.png" for n in range(10))}}
     assert set(loaded) == expected[page]

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-maximise", "--no_maximise", dest="maximise", action="store_false",
                         help="leave out the maximising inputs (channels and classes): no gradient ascent, "
                         "much faster")
+    parser.add_argument("--concepts", type=cli.number_in_range(int, low=0), default=defaults.concepts,
+                        help="concepts of the last convolution to find by Deep Feature Factorisation, in one "
+                        "training image of each class (0: none)")
     parser.add_argument("--seed", type=int, default=42,
                         help="seed of the image sample, of the ascent's starting noise and jitter and, with "
                         "--dataset synthetic, of the data")
@@ -69,7 +72,7 @@ def settings_from_args(args: argparse.Namespace):
 
     defaults = AtlasSettings()
     return AtlasSettings(
-        top_images=args.top, maximise=args.maximise,
+        top_images=args.top, maximise=args.maximise, concepts=args.concepts,
         channel_ascent=dataclasses.replace(defaults.channel_ascent, steps=args.steps, seed=args.seed),
         class_ascent=dataclasses.replace(defaults.class_ascent, steps=args.steps, seed=args.seed))
 

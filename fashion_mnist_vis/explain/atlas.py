@@ -17,9 +17,11 @@ per layer:
   each channel's objective is scaled by its strongest training response;
 * for the first convolution, its filter weights;
 
-and for the classes, the input that maximises each logit, with and without the
+for the classes, the input that maximises each logit, with and without the
 data prior (:class:`~fashion_mnist_vis.explain.feature_visualisation.ImagePrior`),
-with the probability the model gives each picture for its class.
+with the probability the model gives each picture for its class; and the last
+convolution's concepts on one image of each class (Deep Feature Factorisation,
+:mod:`~fashion_mnist_vis.explain.feature_factorisation`).
 """
 
 import dataclasses
@@ -31,6 +33,7 @@ import numpy as np
 
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.explain.embeddings import to_model_batch
+from fashion_mnist_vis.explain.feature_factorisation import Concepts, factorise
 from fashion_mnist_vis.explain.feature_visualisation import (
     CLASS_SETTINGS, PRIOR_COMPONENTS, AscentSettings, ImagePrior, Maximised, channel_score, logit_score, maximise)
 from fashion_mnist_vis.explain.receptive_field import ReceptiveField, receptive_fields
@@ -51,6 +54,8 @@ class AtlasSettings:
         class_ascent: the classes' ascent settings.
         prior_components: principal components of the classes' data prior.
         prior_images: how many of the images (the first ones) the prior is fitted to.
+        concepts: concepts of the last convolution found by Deep Feature Factorisation (0: none).
+        concept_images: images they are found in (the first image of each class, in class order).
     """
 
     top_images: int = 8
@@ -60,6 +65,18 @@ class AtlasSettings:
     class_ascent: AscentSettings = CLASS_SETTINGS
     prior_components: int = PRIOR_COMPONENTS
     prior_images: int = 20000
+    concepts: int = 4
+    concept_images: int = 10
+
+
+@dataclass
+class ConceptMaps:
+    """The last convolution's concepts: ``layer_name``, ``indices`` int (n,) of the images they were
+    found in, and what :func:`~fashion_mnist_vis.explain.feature_factorisation.factorise` found."""
+
+    layer_name: str
+    indices: np.ndarray
+    found: Concepts
 
 
 @dataclass
@@ -110,6 +127,7 @@ class Atlas:
         layers: one :class:`LayerAtlas` per convolution, in model order.
         images: uint8 (N, 28, 28) the searched images; labels: (N,) their classes.
         classes: the class pictures, or None.
+        concepts: the last convolution's concepts, or None (not asked for, or negative activations).
         seconds: how long each part took ("search", "channels", "classes").
     """
 
@@ -117,6 +135,7 @@ class Atlas:
     images: np.ndarray
     labels: np.ndarray
     classes: Optional[ClassPictures] = None
+    concepts: Optional[ConceptMaps] = None
     seconds: Dict[str, float] = field(default_factory=dict)
 
 
@@ -162,6 +181,8 @@ def build_atlas(handle, images: np.ndarray, labels: np.ndarray, settings: AtlasS
                                fields[layer.name], tops[layer.name]) for layer in layers]
     atlas_layers[0].weights = np.asarray(layers[0].kernel, dtype=np.float32).sum(axis=2)
     atlas = Atlas(atlas_layers, images, np.asarray(labels), seconds=seconds)
+    if settings.concepts:
+        atlas.concepts = concept_maps(handle, layers[-1], images, atlas.labels, settings)
     if settings.maximise:
         started = time.perf_counter()
         _maximise_channels(handle, atlas, settings, progress)
@@ -203,3 +224,17 @@ def class_pictures(handle, images: np.ndarray, settings: AtlasSettings) -> Class
         return probabilities[np.arange(count), np.arange(count)].astype(np.float32)
 
     return ClassPictures(with_prior, pixels, own_probability(with_prior), own_probability(pixels))
+
+
+def concept_maps(handle, layer, images: np.ndarray, labels: np.ndarray, settings: AtlasSettings):
+    """``layer``'s concepts in the first image of each class (at most ``settings.concept_images``), or
+    None when its outputs can be negative (NMF needs non-negative activations)."""
+    firsts = [int(np.flatnonzero(labels == label)[0]) for label in np.unique(labels)]  # in class order
+    indices = np.array(firsts[:settings.concept_images])
+    graph = handle.graph
+    probe = graph.probe([graph.outputs[layer.name]])
+    activations = np.asarray(probe(to_model_batch(images[indices], graph.input.shape))[0], dtype=np.float32)
+    if activations.min() < 0:
+        return None
+    count = min(settings.concepts, activations.shape[-1])
+    return ConceptMaps(layer.name, indices, factorise(activations, count, settings.class_ascent.seed))

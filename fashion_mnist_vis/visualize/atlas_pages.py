@@ -31,6 +31,7 @@ from fashion_mnist_vis.visualize.image_report import PNG_COMPRESS_LEVEL, layer_f
 
 INDEX = "index.html"
 CLASSES_FILE = "classes.png"
+CONCEPTS_FILE = "concepts.png"
 
 
 def _save_image(image, path: Path) -> None:
@@ -65,6 +66,8 @@ def write_atlas(atlas, folder: Path, model_label: str, images_label: str) -> Pat
              layer_file_names([layer.name for layer in atlas.layers]).items()}
     if atlas.classes is not None:
         save_plot(atlas_plots.plot_class_pictures(atlas.classes), folder / CLASSES_FILE)
+    if atlas.concepts is not None:
+        save_plot(atlas_plots.plot_concepts(atlas.images, atlas.labels, atlas.concepts), folder / CONCEPTS_FILE)
     first = atlas.layers[0]
     weights_file = f"{stems[first.name]}_weights.png"
     save_plot(atlas_plots.plot_filter_weights(first.weights, first.name), folder / weights_file)
@@ -104,6 +107,9 @@ def _index_page(atlas, stems, weights_file: str, model_label: str, images_label:
     if atlas.classes is not None:
         parts.append(panel_html(Panel(CLASSES_FILE, "What each class looks like to the network", _classes_caption(),
                                       "the maximising input of each class")))
+    if atlas.concepts is not None:
+        parts.append(panel_html(Panel(CONCEPTS_FILE, f"Concepts in {atlas.concepts.layer_name}",
+                                      _concepts_caption(atlas.concepts), "concepts of the last convolution")))
     kernel = _shape(atlas.layers[0].weights.shape[:2])
     parts.append(panel_html(Panel(
         weights_file, f"The first layer's filters ({atlas.layers[0].name})",
@@ -133,6 +139,20 @@ def _classes_caption() -> str:
         "just as sure of these textures, which look like no garment (Nguyen et al. 2015, &ldquo;Deep Neural "
         "Networks are Easily Fooled&rdquo;). A classifier only learnt to tell ten classes apart, not what "
         "clothes look like; the percentages under each picture are the model's probability for its class."
+    )
+
+
+def _concepts_caption(concepts) -> str:
+    count = concepts.found.channels.shape[0]
+    return (
+        f"Deep Feature Factorisation (Collins et al. 2018) on <code>{html.escape(concepts.layer_name)}</code>, the "
+        f"last convolution, for one training image of each class: its channels' values at every position are "
+        f"split by non-negative matrix factorisation into {count} <em>concepts</em>, groups of channels that "
+        "fire together, each with a map of where it is. Each pixel takes the colour of its strongest concept, "
+        "more opaque where it is stronger; the legend names each concept's three main channels (look them up "
+        "on the layer's page). The same colour means the same concept in every image, so you can see which "
+        "parts of different garments the network treats alike. The error is how much of the activations the "
+        f"{count} concepts leave unexplained."
     )
 
 

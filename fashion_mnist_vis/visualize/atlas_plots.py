@@ -18,10 +18,11 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from PIL import Image, ImageDraw, ImageFont
 
 from fashion_mnist_vis.classes import CLASS_NAMES
-from fashion_mnist_vis.visualize.map_arrays import grid_shape, tile_gap
+from fashion_mnist_vis.visualize.map_arrays import grid_shape, resize_map, tile_gap
 
 SCALE = 3
 """Each 28 x 28 image is drawn at 84 x 84 pixels."""
@@ -195,3 +196,45 @@ def plot_maximised_grid(layer) -> Figure:
     ax.set_xlabel(f"channel 0 top left, then along each row ({columns} per row); black 0, white 1", fontsize=9)
     return figure
 
+
+
+CONCEPT_CMAP = "tab10"
+
+
+def concept_overlay(image: np.ndarray, heatmaps: np.ndarray, peak: float) -> np.ndarray:
+    """uint8 (H, W) ``image`` with each pixel tinted by its strongest concept: float (h, w, K)
+    ``heatmaps`` resized to the image; the tint's opacity is that concept's strength / ``peak``
+    (at most 0.7). Returns float (H, W, 3) in [0, 1]."""
+    height, width = image.shape
+    maps = np.stack([resize_map(heatmaps[:, :, k], (width, height)) for k in range(heatmaps.shape[-1])], -1)
+    colours = np.asarray(colormaps[CONCEPT_CMAP].colors)[:, :3]
+    strongest = maps.argmax(axis=-1)
+    alpha = 0.7 * np.clip(maps.max(axis=-1) / (peak or 1.0), 0.0, 1.0)[..., np.newaxis]
+    grey = np.repeat(image[..., np.newaxis] / 255.0, 3, axis=-1)
+    return np.clip((1 - alpha) * grey + alpha * colours[strongest % len(colours)], 0.0, 1.0)
+
+
+def plot_concepts(images: np.ndarray, labels: np.ndarray, concepts, class_names: Sequence[str] = CLASS_NAMES) -> Figure:
+    """Deep Feature Factorisation's concepts (a :class:`~fashion_mnist_vis.explain.atlas.ConceptMaps`)
+    over the images they were found in (uint8 (N, 28, 28), labels (N,)): each pixel tinted by its
+    strongest concept; a legend names each concept's three main channels."""
+    found = concepts.found
+    indices = concepts.indices
+    count = len(indices)
+    figure = Figure(figsize=(1.45 * count, 2.6))
+    axes = figure.subplots(1, count, squeeze=False)[0]
+    peak = float(found.heatmaps.max())
+    for ax, number, index in zip(axes, range(count), indices):
+        ax.imshow(concept_overlay(images[index], found.heatmaps[number], peak), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel(class_names[int(labels[index])], fontsize=9)
+    colours = colormaps[CONCEPT_CMAP].colors
+    handles = [Rectangle((0, 0), 1, 1, color=colours[k % len(colours)]) for k in range(found.channels.shape[0])]
+    names = [f"concept {k}: channels {', '.join(map(str, np.argsort(found.channels[k])[::-1][:3]))}"
+             for k in range(found.channels.shape[0])]
+    figure.legend(handles, names, loc="lower center", ncol=min(4, len(names)), fontsize=8, frameon=False)
+    figure.suptitle(f"{concepts.layer_name}: {len(names)} concepts found by factorising its channels "
+                    f"(error {100 * found.relative_error:.0f}%)", fontsize=10)
+    figure.subplots_adjust(left=0.02, right=0.98, top=0.82, bottom=0.3, wspace=0.08)
+    return figure
