@@ -20,7 +20,7 @@ from fashion_mnist_vis.explain.sanity import (
     ssim,
     weighted_layers_top_down,
 )
-from fashion_mnist_vis.models.model_handle import keras_handle
+from fashion_mnist_vis.models.model_handle import keras_handle, open_model
 from fashion_mnist_vis.models.registry import find_last_conv_layer
 from fashion_mnist_vis.visualize.map_arrays import resize_map
 
@@ -175,3 +175,16 @@ def test_grad_cam_on_a_trained_model_is_not_flagged(tinyvgg_case):
 def test_settings_refuse_a_threshold_outside_minus_one_to_one():
     with pytest.raises(ValueError):
         SanitySettings(threshold=1.5)
+
+
+def test_the_cascade_runs_on_a_legacy_keras2_file(tmp_path):
+    from test_model_io import write_legacy_demo_model
+
+    tf_keras = pytest.importorskip("tf_keras")
+    path, _ = write_legacy_demo_model(tf_keras, tmp_path)
+    handle = open_model(path, "keras")
+    images = list(to_model_input(synthetic_data()[0][:2]))
+    result = cascading_randomisation(handle, grad_cam_method, images, [0, 1], "gradcam")
+    assert [step.layer_name for step in result.steps] == \
+        [layer.name for layer in weighted_layers_top_down(handle.model)]
+    assert all(np.isfinite(step.mean_ssim) for step in result.steps)
