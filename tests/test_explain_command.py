@@ -4,6 +4,7 @@ import contextlib
 import html
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -171,6 +172,23 @@ def test_a_model_without_convolutions_gets_the_pixel_methods_and_the_others_reas
     assert "note: gradcam left out:" in err
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "Not applicable to this model" in page and "needs a convolutional layer" in page
+
+
+def test_only_our_own_names_are_written_and_a_link_is_replaced_not_followed(tiny_model, tmp_path):
+    outside = tmp_path / "precious.png"
+    outside.write_bytes(b"the user's own file")
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    os.symlink(outside, folder / "methods.png")
+    status, _, err = _run([SAMPLES / "dress.jpg", "--saved-model", tiny_model, "--methods", "gradcam",
+                           "--plot-dir", folder])
+    assert status == 0, err
+    assert outside.read_bytes() == b"the user's own file"
+    assert not (folder / "methods.png").is_symlink()
+    _assert_png(folder / "methods.png")
+    assert (folder / "notes.txt").read_text() == "keep me"
+    assert not [path for path in folder.iterdir() if path.name.startswith(".")]  # no temporary files left
 
 
 def test_several_images_get_their_own_folders_and_an_index(tiny_model, tmp_path):
