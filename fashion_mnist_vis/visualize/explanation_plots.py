@@ -3,15 +3,14 @@
 :func:`plot_method_grid` draws one row per method: the map over the model
 input with its colour bar, and the same map laid over the original photo
 through the preprocessing's crop (:func:`~fashion_mnist_vis.visualize.map_arrays.place_on_canvas`).
-:func:`plot_faithfulness_curves` draws each method's deletion and insertion
-curves against the random-order baseline. Both return a matplotlib ``Figure``
-laid out in inches (save with ``save_figure(..., tight=False)``).
+:func:`plot_faithfulness_curves` and :func:`plot_sanity_curves` draw one image's
+checks with :mod:`fashion_mnist_vis.visualize.trust_plots`, as evaluate draws them
+over many images. The grid is laid out in inches (save with ``save_figure(..., tight=False)``).
 """
 
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -20,6 +19,7 @@ from fashion_mnist_vis.visualize.cam_plots import EVIDENCE_LABEL
 from fashion_mnist_vis.visualize.figure_layout import (
     add_colorbar, axes_in_inches, fit_in_box, heat_mappable, hide_ticks,
 )
+from fashion_mnist_vis.visualize import trust_plots
 from fashion_mnist_vis.visualize.map_arrays import HEATMAP_CMAP, display_photo, overlay, place_on_canvas
 
 ROW_HEIGHT = 2.6
@@ -90,83 +90,37 @@ def plot_method_grid(explanations: Sequence, model_input: np.ndarray, photo: Ima
 
 
 def plot_faithfulness_curves(comparison) -> Figure:
-    """Deletion and insertion curves of every method, with the random order's dashed in black.
+    """Deletion and insertion curves of every method on one image, with the random order's
+    (:func:`fashion_mnist_vis.visualize.trust_plots.plot_faithfulness_curves`, which evaluate's
+    averages use too).
 
     Args:
         comparison: an :class:`~fashion_mnist_vis.explain.method_comparison.ImageComparison`
             computed with faithfulness (each result's ``faithfulness`` and the comparison's
             ``random_faithfulness`` are :class:`~fashion_mnist_vis.explain.faithfulness.Curves`).
-
-    The legend gives each curve's area (deletion: lower is better; insertion: higher).
     """
     results = [result for result in comparison.results if result.faithfulness is not None]
     random = comparison.random_faithfulness
     if not results or random is None:
         raise ValueError("plot_faithfulness_curves needs a comparison computed with faithfulness")
-    colours = colormaps["tab20"].colors[::2] + colormaps["tab20"].colors[1::2]
-    figure = Figure(figsize=(12.4, 5.0))
     class_name = CLASS_NAMES[comparison.class_index]
-    panels = (("deletion", "Deletion: most relevant pixels removed first", "lower area = more faithful"),
-              ("insertion", "Insertion: most relevant pixels revealed first", "higher area = more faithful"))
-    axes = []
-    for column, (curve, title, better) in enumerate(panels):
-        ax = axes_in_inches(figure, 0.7 + column * 4.6, 0.65, 3.7, 3.7)
-        for index, result in enumerate(results):
-            label = _curve_label(result.explanation.method, result.faithfulness)
-            ax.plot(result.faithfulness.fractions, getattr(result.faithfulness, curve),
-                    color=colours[index % len(colours)], linewidth=1.6, label=label)
-        ax.plot(random.fractions, getattr(random, curve), color="black", linestyle="--", linewidth=1.6,
-                label=_curve_label("random order", random))
-        ax.set_xlim(0.0, 1.0)
-        ax.set_ylim(0.0, 1.02)
-        ax.set_title(f"{title}\n({better})", fontsize=10)
-        ax.set_xlabel("share of pixels " + ("removed" if curve == "deletion" else "revealed"), fontsize=9)
-        ax.set_ylabel(f"probability of \u201c{class_name}\u201d", fontsize=9)
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.3)
-        axes.append(ax)
-    axes[1].legend(loc="upper left", bbox_to_anchor=(1.04, 1.0), fontsize=8, frameon=False,
-                   title="method (deletion, insertion area)", title_fontsize=8)
-    return figure
+    return trust_plots.plot_faithfulness_curves(
+        [(result.explanation.method, result.faithfulness) for result in results], random,
+        f"Deletion and insertion on this image, explaining \u201c{class_name}\u201d",
+        f"probability of \u201c{class_name}\u201d")
 
 
 def plot_sanity_curves(comparison) -> Figure:
-    """The cascading randomisation (Adebayo et al. 2018): each method's rank correlation with its own map
-    as the layers are re-initialised from the top down, with the flag's threshold dashed.
+    """The cascading randomisation (Adebayo et al. 2018) of every method on one image
+    (:func:`fashion_mnist_vis.visualize.trust_plots.plot_sanity`).
 
     Args:
         comparison: an :class:`~fashion_mnist_vis.explain.method_comparison.ImageComparison`
             computed with the sanity check (each result's ``sanity`` a
             :class:`~fashion_mnist_vis.explain.sanity.SanityResult`).
     """
-    results = [result for result in comparison.results if result.sanity is not None]
+    results = [result.sanity for result in comparison.results if result.sanity is not None]
     if not results:
         raise ValueError("plot_sanity_curves needs a comparison computed with the sanity check")
-    colours = colormaps["tab20"].colors[::2] + colormaps["tab20"].colors[1::2]
-    layers = [step.layer_name for step in results[0].sanity.steps]
-    figure = Figure(figsize=(max(7.5, 2.6 + 0.55 * len(layers) + 3.4), 4.6))
-    width = figure.get_size_inches()[0] - 0.8 - 3.4
-    ax = axes_in_inches(figure, 0.8, 1.35, width, 2.9)
-    positions = np.arange(len(layers) + 1)
-    for index, result in enumerate(results):
-        values = [1.0] + [step.mean_spearman for step in result.sanity.steps]
-        flagged = "" if result.sanity.depends_on_model else " (flagged)"
-        ax.plot(positions, values, marker="o", markersize=3, linewidth=1.5, color=colours[index % len(colours)],
-                label=f"{result.explanation.method}{flagged}")
-    ax.axhline(results[0].sanity.threshold, color="black", linestyle="--", linewidth=1.2,
-               label="flag threshold")
-    ax.set_xticks(positions)
-    ax.set_xticklabels(["trained"] + layers, rotation=45, ha="right", fontsize=8)
-    ax.set_xlim(0, len(layers))
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("re-initialised from the top down to this layer", fontsize=9)
-    ax.set_ylabel("rank correlation with the trained map", fontsize=9)
-    ax.set_title("Sanity check: does the map change when the model's weights are randomised?", fontsize=10)
-    ax.tick_params(axis="y", labelsize=8)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.03, 1.0), fontsize=8, frameon=False)
-    return figure
-
-
-def _curve_label(name: str, curves) -> str:
-    return f"{name} ({curves.deletion_auc:.3f}, {curves.insertion_auc:.3f})"
+    return trust_plots.plot_sanity(results, "Sanity check: does the map change when the model's weights are "
+                                            "randomised?")

@@ -66,11 +66,11 @@ def method_sections(comparison, analysis, save: Callable[[object, str], str], nu
             f"{REMOVED_PIXEL[comparison.faithfulness_baseline]}) and follows the probability of the explained "
             "class: a faithful map makes it fall fast, a <em>low</em> area under the curve. "
             "<strong>Insertion</strong> starts with every pixel removed and puts them back in the same order: a "
-            "faithful map makes the probability rise fast, a <em>high</em> area. The dashed black curve uses a "
+            "faithful map makes the probability rise fast, a <em>high</em> area. The dotted black curve uses a "
             "random order: a map is worth "
             "something only where it beats that. " + _faithfulness_table(comparison),
             [Panel(save(curves, FAITHFULNESS_CURVES), "Deletion and insertion curves",
-                   "Left: deletion; right: insertion. The legend gives each curve's two areas.")]))
+                   "Left: deletion; right: insertion. Each panel's legend gives each curve's area.")]))
     if any(result.sanity is not None for result in comparison.results):
         sections.append(Section(
             "sanity", f"{len(sections) + number}. Does the map depend on the model at all?",
@@ -81,7 +81,7 @@ def method_sections(comparison, analysis, save: Callable[[object, str], str], nu
             "with every layer random) shows the image, not the model, and is flagged. "
             + _sanity_table(comparison),
             [Panel(save(explanation_plots.plot_sanity_curves(comparison), SANITY_CURVES),
-                   "Rank correlation as the layers are randomised",
+                   "Rank correlation and SSIM as the layers are randomised",
                    "Each line starts at 1 (the trained model's map compared with itself) and should fall towards 0 "
                    "as more layers lose their trained weights.")]))
     return sections

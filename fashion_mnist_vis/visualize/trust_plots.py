@@ -23,13 +23,17 @@ def _line_style(index: int) -> dict:
 
 
 def plot_faithfulness_curves(curves: Sequence[Tuple[str, Curves]], random: Optional[Curves] = None,
-                             title: str = "Deletion and insertion curves") -> Figure:
-    """Deletion (left) and insertion (right) curves, one line per method, the random order dotted.
+                             title: str = "Deletion and insertion curves",
+                             ylabel: str = "probability of the explained class") -> Figure:
+    """Deletion (left) and insertion (right) curves, one line per method, the random order dotted;
+    each panel's legend gives each curve's area.
 
     Args:
-        curves: (label, :class:`~fashion_mnist_vis.explain.faithfulness.Curves`) per method, in legend order.
+        curves: (label, :class:`~fashion_mnist_vis.explain.faithfulness.Curves`) per method, in legend order:
+            one image's (explain.py's page) or averages over many (evaluate).
         random: the random pixel order's curves, drawn for comparison when given.
         title: the figure's title (say how many images were averaged, and the baseline).
+        ylabel: the y axis's label (name the class when there is one).
     """
     figure = Figure(figsize=(11, 4.8))
     deletion_ax, insertion_ax = figure.subplots(1, 2, sharey=True)
@@ -48,7 +52,7 @@ def plot_faithfulness_curves(curves: Sequence[Tuple[str, Curves]], random: Optio
         # Upper right of the deletion panel and upper left of the insertion panel: where the curves are not.
         ax.legend(fontsize=7, loc="upper right" if ax is deletion_ax else "upper left", title="method (area)",
                   title_fontsize=7)
-    deletion_ax.set_ylabel("probability of the explained class")
+    deletion_ax.set_ylabel(ylabel)
     figure.suptitle(title)
     figure.tight_layout()
     return figure
@@ -83,7 +87,7 @@ def plot_sanity(results: Sequence[SanityResult], title: str = "Model-randomisati
         ax.set_ylim(max(-1.02, min(-0.25, lowest - 0.1)), 1.02)
         ax.axhline(0, color="black", linewidth=0.6)
         ax.grid(alpha=0.3)
-    spearman_ax.set_ylabel("similarity (mean over images)")
+    spearman_ax.set_ylabel("similarity" if results and results[0].images == 1 else "similarity (mean over images)")
     handles, names = spearman_ax.get_legend_handles_labels()  # the methods and the threshold
     ssim_ax.legend(handles, names, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="method")
     figure.suptitle(title)
