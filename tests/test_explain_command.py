@@ -162,6 +162,17 @@ def test_sanity_reports_every_weighted_layer_for_each_method(tiny_model, tmp_pat
     _assert_png(tmp_path / "sanity.png", 600, 300)
 
 
+def test_layer_moves_the_layer_based_methods_and_leaves_the_pixel_methods(tiny_model, tmp_path):
+    status, out, err = _run([SAMPLES / "dress.jpg", "--saved-model", tiny_model, "--methods", "all", "--layer",
+                             "conv2d_1", "--json", "--plot-dir", tmp_path])
+    assert status == 0, err
+    layers = {method: entry["layer"] for method, entry in json.loads(out)["methods"].items()}
+    assert layers["gradcam"] == layers["scorecam"] == layers["contrastive"] == "conv2d_1"
+    assert layers["saliency"] is None and layers["occlusion"] is None
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert page.count("<td><code>conv2d_1</code></td>") == sum(layer == "conv2d_1" for layer in layers.values())
+
+
 def test_a_model_without_convolutions_gets_the_pixel_methods_and_the_others_reasons(tmp_path):
     status, out, err = _run([SAMPLES / "dress.jpg", "--saved-model", trained_model_path("dense"), "--json",
                              "--plot-dir", tmp_path])
