@@ -144,7 +144,10 @@ def test_png_arrays_classify_like_the_arrays_themselves(tiny_model, tmp_path, ca
         Image.fromarray(image).save(tmp_path / f"item_{index:02d}.png")
     assert main([str(tmp_path), "--saved-model", str(tiny_model), "--json", "--top-k", "10"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    expected = load_model(tiny_model).predict(to_model_input(images), verbose=0)
+    model = load_model(tiny_model)
+    inputs = to_model_input(images)
+    # classify averages each image's probabilities with its mirror image's (--no-mirror-average: not)
+    expected = (model.predict(inputs, verbose=0) + model.predict(inputs[:, :, ::-1], verbose=0)) / 2
     assert [record["class_index"] for record in records] == list(expected.argmax(axis=1))
     for record, probabilities in zip(records, expected):
         got = {entry["class_index"]: entry["score"] for entry in record["top_k"]}

@@ -79,7 +79,8 @@ def test_the_second_run_reads_the_cache_and_a_new_model_file_rebuilds_it(setup, 
     assert f"read from {cache}" in second.err and "Embedding" not in second.err
     assert cache.stat().st_mtime_ns == written
     assert second.out == first.out  # the same neighbours from the cache as from the fresh index
-    listed = second.out.strip().splitlines()[-1].split("nearest training images (cosine distance): ")[1].split(", ")
+    line = next(line for line in second.out.splitlines() if "nearest training images (cosine distance): " in line)
+    listed = line.split("nearest training images (cosine distance): ")[1].split(", ")
     assert len(listed) == 3 and all(re.fullmatch(r"[A-Za-z/ -]+ \d\.\d{3}", item) for item in listed), listed
     save_tiny_model(model, seed=4)
     assert main([str(photo), "--saved-model", str(model), "--neighbours", "3", *data]) == 0

@@ -135,7 +135,7 @@ def test_headless_run_writes_every_frame_and_classifies_every_nth(clip, tiny_mod
     path, frame_labels, classify_predictions = clip
     output = tmp_path / "annotated.mp4"
     status, records, err = run_main(capsys, "--source", path, "--saved-model", tiny_model, "--no-display",
-                                    "--output", output, "--json", "--every", 3)
+                                    "--output", output, "--json", "--every", 3, "--no-mirror-average")
     assert status == 0, err
     frames = read_frames(output)
     assert len(frames) == len(frame_labels) == 40

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         from fashion_mnist_vis.visualize import image_report
         from fashion_mnist_vis.visualize.html_page import BatchEntry
     analyser = Analyser(handle, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
-                        examples=examples, **cli.preprocess_options(args))
+                        examples=examples, **cli.analyser_options(args))
     comparer = None
     if methods is not None:
         from fashion_mnist_vis.explain.method_comparison import MethodComparison
@@ -210,6 +210,8 @@ def print_result(analysis, plot_folder: Optional[Path], as_json: bool, compariso
                              "methods": [f"{cam.method} on {cam.layer_name}" for cam in analysis.cams]}
         if analysis.examples is not None:
             record["neighbours"] = analysis.examples.to_dict()
+            if analysis.examples.unfamiliarity is not None:
+                record["unfamiliarity"] = analysis.examples.unfamiliarity.to_dict()
         if comparison is not None:
             from fashion_mnist_vis.explain.method_comparison import comparison_record
 
@@ -223,9 +225,20 @@ def print_result(analysis, plot_folder: Optional[Path], as_json: bool, compariso
         nearest = ", ".join(f"{CLASS_NAMES[example.label]} {example.distance:.3f}"
                             for example in analysis.examples.nearest)
         lines.append(f"  nearest training images (cosine distance): {nearest}")
+        if analysis.examples.unfamiliarity is not None:
+            lines.append(unfamiliarity_line(analysis.examples.unfamiliarity))
     if plot_folder is not None:
         lines.append(f"  plots: {plot_folder / 'index.html'}")
     print("\n".join(lines), flush=True)
+
+
+def unfamiliarity_line(unfamiliarity) -> str:
+    """One indented line: is the image unlike every training image (see
+    :class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`)?"""
+    verdict = ("UNFAMILIAR: this does not look like a Fashion-MNIST garment; the prediction means little"
+               if unfamiliarity.flagged else "familiar")
+    return (f"  {verdict} (distance to the nearest training image {unfamiliarity.score:.3f}, threshold "
+            f"{unfamiliarity.threshold:.3f}, exceeded by {100 * unfamiliarity.flagged_share:g}% of real test images)")
 
 
 if __name__ == "__main__":

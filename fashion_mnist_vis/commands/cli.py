@@ -275,8 +275,8 @@ def add_precision_argument(group) -> None:
 
 
 def add_preprocess_arguments(parser: argparse.ArgumentParser) -> None:
-    """The --invert, --no-crop and --preprocess flags of classify and webcam_classify (see
-    :func:`preprocess_options`)."""
+    """The --invert, --no-crop, --preprocess, --no-flatten and --no-mirror-average flags of classify,
+    explain and webcam_classify (see :func:`analyser_options`)."""
     from fashion_mnist_vis.data.preprocess import INVERT_CHOICES, METHOD_CHOICES
 
     prep = parser.add_argument_group("preprocessing (see fashion_mnist_vis/data/preprocess.py)")
@@ -289,6 +289,25 @@ def add_preprocess_arguments(parser: argparse.ArgumentParser) -> None:
                       "original: the original demo's greyscale + bicubic resize only")
 
 
+    add_photo_fix_arguments(prep)
+
+
+def add_photo_fix_arguments(group) -> None:
+    """--no-flatten (preprocess's ``flatten``) and --no-mirror-average, for every command that
+    classifies photos."""
+    group.add_argument("--no-flatten", dest="no_flatten", action="store_true",
+                       help="do not even out the background's light (a plane fitted to the photo's border)")
+    group.add_argument("--no-mirror-average", dest="no_mirror_average", action="store_true",
+                       help="classify the photo alone instead of averaging it with its mirror image "
+                       "(every Fashion-MNIST shoe faces left)")
+
+
 def preprocess_options(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`fashion_mnist_vis.data.preprocess.preprocess` chosen by the flags."""
-    return {"invert": args.invert, "crop": not args.no_crop, "method": args.preprocess}
+    return {"invert": args.invert, "crop": not args.no_crop, "method": args.preprocess,
+            "flatten": not args.no_flatten}
+
+
+def analyser_options(args: argparse.Namespace) -> dict:
+    """:func:`preprocess_options` and the analyser's ``mirror_average`` chosen by the flags."""
+    return {**preprocess_options(args), "mirror_average": not args.no_mirror_average}

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="invert grey levels: auto inverts images with a light border (a product on white)")
     images.add_argument("--no-crop", "--no_crop", action="store_true",
                         help="do not crop images to the object before padding and resizing")
+    cli.add_photo_fix_arguments(images)
     add_data_arguments(parser, training=False)
     parser.add_argument("--seed", type=int, default=42,
                         help="the seed training used: it picks the synthetic test set and the --test-size subset")
@@ -118,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
         },
         batch_size=args.batch_size, bins=args.bins, diagram=handle.diagram_model,
+        mirror_average=args.images is not None and not args.no_mirror_average,
     )
     for note in report["notes"] + described.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
@@ -199,16 +201,17 @@ def load_images(args: argparse.Namespace, input_shape):
     from fashion_mnist_vis.data.preprocess import check_input_shape
 
     shape = check_input_shape(input_shape)
-    preprocessing = {"invert": args.invert, "crop": not args.no_crop, "method": "standard"}
+    preprocessing = {"invert": args.invert, "crop": not args.no_crop, "method": "standard",
+                     "flatten": not args.no_flatten}
     if args.images is not None:
         from fashion_mnist_vis.data.image_folders import class_counts, load_labelled_folder
 
-        folder = load_labelled_folder(args.images, shape, invert=args.invert, crop=not args.no_crop)
+        folder = load_labelled_folder(args.images, shape, **preprocessing_options(preprocessing))
         return folder.inputs, folder.labels, {
             "source": f"images in {args.images}",
             "class_folders": folder.class_folders,
             "images_per_class": dict(class_counts(folder.labels)),
-            "preprocessing": preprocessing,
+            "preprocessing": {**preprocessing, "mirror_average": not args.no_mirror_average},
             "notes": folder.notes,
         }
     from fashion_mnist_vis.data.datasets import describe_counts, load_test_split
@@ -221,6 +224,12 @@ def load_images(args: argparse.Namespace, input_shape):
     return _preprocess_arrays(splits.x_test, shape, args), splits.y_test, {**described, "preprocessing": preprocessing}
 
 
+def preprocessing_options(preprocessing: dict) -> dict:
+    """The keyword arguments of :func:`~fashion_mnist_vis.data.image_folders.load_labelled_folder` in
+    ``preprocessing`` (metrics.json's record; the method is always standard)."""
+    return {key: value for key, value in preprocessing.items() if key != "method"}
+
+
 def _preprocess_arrays(images: np.ndarray, shape, args) -> np.ndarray:
     """uint8 (N, 28, 28) -> float32 model inputs of ``shape``, via preprocess (for models of another input size)."""
     from PIL import Image
@@ -228,7 +237,8 @@ def _preprocess_arrays(images: np.ndarray, shape, args) -> np.ndarray:
     from fashion_mnist_vis.data.preprocess import preprocess
 
     return np.stack([
-        preprocess(Image.fromarray(image), shape, invert=args.invert, crop=not args.no_crop).model_input
+        preprocess(Image.fromarray(image), shape, invert=args.invert, crop=not args.no_crop,
+                   flatten=not args.no_flatten).model_input
         for image in images
     ])
 

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.visualize.html_page import BatchEntry
 
     handle = cli.open_model(args, many_images=True)  # auto: Keras, whose autodiff the gradient methods need
-    analyser = Analyser(handle, top_k=3, **cli.preprocess_options(args))
+    analyser = Analyser(handle, top_k=3, **cli.analyser_options(args))
     comparison = MethodComparison(handle, settings)
     model_label = handle.describe()
     batch = len(paths) + failed > 1

@@ -118,7 +118,7 @@ def load_predictor(args: argparse.Namespace):
     from fashion_mnist_vis.video.frame_predictor import FramePredictor
 
     handle = cli.open_model(args)
-    predictor = FramePredictor(handle, top_k=args.top_k, **cli.preprocess_options(args))
+    predictor = FramePredictor(handle, top_k=args.top_k, **cli.analyser_options(args))
     return predictor, f"{handle.describe()}, run by {handle.engine}"
 
 

@@ -75,6 +75,7 @@ def load_labelled_folder(
     input_shape: Sequence,
     invert: str = "auto",
     crop: bool = True,
+    flatten: bool = True,
 ) -> LabelledImages:
     """Read and preprocess every image under ``root``'s class folders.
 
@@ -82,7 +83,7 @@ def load_labelled_folder(
         root: the folder holding one sub-folder per class.
         input_shape: the model's input shape, ``(height, width, channels)``
             or Keras's ``(None, height, width, channels)``.
-        invert, crop: passed to :func:`~fashion_mnist_vis.data.preprocess.preprocess`.
+        invert, crop, flatten: passed to :func:`~fashion_mnist_vis.data.preprocess.preprocess`.
 
     Raises:
         UserError: as :func:`find_class_folders`; if no class folder holds an
@@ -100,7 +101,7 @@ def load_labelled_folder(
         if not files:
             notes.append(f"class folder {folder} ({CLASS_NAMES[label]}) holds no images")
         for path in files:
-            inputs.append(preprocess(load_image(path), input_shape, invert=invert, crop=crop).model_input)
+            inputs.append(preprocess(load_image(path), input_shape, invert=invert, crop=crop, flatten=flatten).model_input)
             labels.append(label)
             paths.append(path)
     if not paths:

@@ -16,6 +16,10 @@ scripts can show what the model actually saw.
    ``invert="auto"`` inverts when the image's border is light: the median of
    the outermost ring of pixels is above :data:`LIGHT_BORDER` (127). A
    product photo on white becomes a light product on black.
+   **Even light** (``flatten=True``, for images not already of the model's
+   input size): the plane fitted to the border ring is subtracted, so a
+   background that darkens towards one side becomes one level
+   (:func:`fashion_mnist_vis.data.even_light.flatten_background`).
 3. **Already prepared?** If the image already has the model's input size and
    (after step 2) a dark border, it already looks like a Fashion-MNIST item:
    it is used exactly as it is (``model_input == pixels / 255``) and steps
@@ -56,6 +60,7 @@ from PIL import Image, ImageFilter
 
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.data.images import to_rgb
+from fashion_mnist_vis.data.even_light import flatten_background
 
 INVERT_CHOICES = ("auto", "always", "never")
 """Accepted values of ``preprocess(invert=...)``, the commands offer them as choices."""
@@ -129,6 +134,7 @@ def preprocess(
     invert: str = "auto",
     crop: bool = True,
     method: str = "standard",
+    flatten: bool = True,
 ) -> Preprocessed:
     """Prepare ``image`` for a model with ``input_shape``; see the module docstring.
 
@@ -143,6 +149,8 @@ def preprocess(
         crop: crop to the object before padding. Ignored by
             ``method="original"``.
         method: "standard" or "original" (see :data:`METHOD_CHOICES`).
+        flatten: subtract the plane fitted to the border (uneven light, step 2b).
+            Ignored by ``method="original"``.
 
     Returns:
         A :class:`Preprocessed` whose ``model_input`` is float32, shape
@@ -164,6 +172,8 @@ def preprocess(
 
     inverted = invert == "always" or (invert == "auto" and _border_level(greyscale) > LIGHT_BORDER)
     work = 255 - greyscale if inverted else greyscale
+    if flatten and work.shape != (height, width):
+        work = flatten_background(work)
     background = _border_level(work)
 
     if work.shape == (height, width) and background <= LIGHT_BORDER:

@@ -52,6 +52,12 @@ def check_class_outputs(model) -> None:
         )
 
 
+def mirror_averaged(probabilities: np.ndarray, mirrored_scores: np.ndarray) -> np.ndarray:
+    """float64 (10,): the mean of an input's class probabilities and its mirror image's (scores or
+    probabilities, float (10,)); e.g. (0.2, 0.8) and (0.6, 0.4) give (0.4, 0.6)."""
+    return (np.asarray(probabilities, dtype=np.float64) + to_probabilities(mirrored_scores)) / 2.0
+
+
 @dataclass
 class Classified:
     """What the model made of one model input.
@@ -94,7 +100,8 @@ class Analysis(Classified):
         photo: the image as loaded (8-bit RGB, upright).
         prepared: every preprocessing stage (``prepared.model_input`` is
             float32 (H, W, C) in [0, 1]).
-        settings: the preprocessing options (``invert``, ``crop``, ``method``).
+        settings: the preprocessing options (``invert``, ``crop``, ``method``, ``flatten``) and
+            ``mirror_average``.
         skipped_layers: (layer name, reason) for every layer not in ``layer_outputs``.
         no_map_reason: why ``cams`` is empty, when it is.
     """
@@ -114,7 +121,7 @@ class Analyser:
         handle: the model, from :func:`fashion_mnist_vis.models.model_handle.open_model`
             (either engine), an image model with 10 outputs.
         top_k: how many classes to report (at most 10).
-        invert, crop, method: passed to :func:`fashion_mnist_vis.data.preprocess.preprocess`.
+        invert, crop, method, flatten: passed to :func:`fashion_mnist_vis.data.preprocess.preprocess`.
         cam_class: class index to explain, or None for each image's prediction.
         explain: also compute layer outputs and every class activation map (for plots).
         preferred_map: compute the preferred class activation map alone
@@ -122,24 +129,30 @@ class Analyser:
         compiled: run compiled functions, traced once (for a stream of frames).
         examples: finds each image's nearest training images and its class's
             prototypes (explanation by example), or None.
+        mirror_average: average the class probabilities of the input and of its
+            left-right mirror image (test-time augmentation): every Fashion-MNIST
+            shoe faces left, photos of shoes often face right. The maps and
+            layer outputs stay those of the input itself.
 
     Raises:
         UserError: if the model does not output one score per Fashion-MNIST class.
     """
 
     def __init__(self, handle, top_k: int = 3, invert: str = "auto", crop: bool = True,
-                 method: str = "standard", cam_class: Optional[int] = None, explain: bool = False,
+                 method: str = "standard", flatten: bool = True, cam_class: Optional[int] = None, explain: bool = False,
                  preferred_map: bool = False, compiled: bool = False,
-                 examples: Optional[ExampleFinder] = None):
+                 examples: Optional[ExampleFinder] = None, mirror_average: bool = False):
         model, graph = handle.model, handle.graph
         check_class_outputs(model)
         self.model = model
         self.input_shape = tuple(model.input_shape[1:])
         self.top_k = max(1, min(top_k, NUM_CLASSES))
-        self.options = {"invert": invert, "crop": crop, "method": method}
+        self.options = {"invert": invert, "crop": crop, "method": method, "flatten": flatten}
         self.cam_class = cam_class
         self.explain = explain
         self.examples = examples
+        self.mirror_average = mirror_average
+        self._scores_only = graph.probe([graph.model_output]) if mirror_average and explain else None
         self.activations = ActivationModel(model, graph) if explain else None
         self.explainer = None
         if explain or preferred_map:
@@ -161,7 +174,7 @@ class Analyser:
         prepared = preprocess(photo, self.input_shape, **self.options)
         result = self.classify(prepared.model_input)
         return Analysis(
-            path=path, photo=photo, prepared=prepared, settings=dict(self.options),
+            path=path, photo=photo, prepared=prepared, settings={**self.options, "mirror_average": self.mirror_average},
             skipped_layers=list(self.activations.skipped) if self.explain else [],
             no_map_reason=self.explainer.why_none() if self.explainer is not None and not result.cams else None,
             **{item.name: getattr(result, item.name) for item in fields(Classified)})
@@ -170,16 +183,26 @@ class Analyser:
         """Classify (and explain) one float32 model input (H, W, C) in [0, 1]."""
         layer_outputs: List[LayerOutput] = []
         gap_input = None
+        mirrored = np.ascontiguousarray(np.asarray(model_input, dtype=np.float32)[:, ::-1])[np.newaxis]
+        mirrored_scores = None
         if self.explain:
             layer_outputs = self.activations.run(model_input)
             scores = next(output.values for output in layer_outputs if output.kind == PROBABILITIES)
-        else:
+            if self.mirror_average:
+                mirrored_scores = np.asarray(self._scores_only(mirrored, training=False)[0])[0]
+        else:  # one forward pass, of the input and (averaging) its mirror image: one trace when compiled
             batch = np.asarray(model_input, dtype=np.float32)[np.newaxis]
+            if self.mirror_average:
+                batch = np.concatenate([batch, mirrored])
             values = self._forward(batch, training=False)
             scores = np.asarray(values[0])[0]
+            if self.mirror_average:
+                mirrored_scores = np.asarray(values[0])[1]
             if len(values) > 1:
                 gap_input = np.asarray(values[1])[0]
         probabilities = to_probabilities(scores)
+        if mirrored_scores is not None:
+            probabilities = mirror_averaged(probabilities, mirrored_scores)
         order = np.argsort(-probabilities, kind="stable")
         predicted = int(order[0])
         cam_class = predicted if self.cam_class is None else self.cam_class

@@ -32,6 +32,7 @@ from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.data.datasets import DataSettings
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.explain.training_index import DEFAULT_LAYER, IndexKey, TrainingIndex
+from fashion_mnist_vis.explain.unfamiliarity import Unfamiliarity
 
 DEFAULT_SEED = 42
 """The data seed (synthetic data, subsets) of train.py's default: the same training set it used."""
@@ -85,6 +86,8 @@ class ExampleExplanation:
         layer_name, layer_role: the embedding's layer and tensor.
         training_source: one line on where the training images came from.
         training_size: how many training images were searched.
+        unfamiliarity: the distance to the nearest training image against its calibrated threshold
+            (:class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`), None without a calibration.
     """
 
     predicted: int
@@ -95,6 +98,7 @@ class ExampleExplanation:
     layer_role: str
     training_source: str
     training_size: int
+    unfamiliarity: Optional["Unfamiliarity"] = None
 
     @property
     def agreement(self) -> float:
@@ -164,6 +168,8 @@ class ExampleFinder:
             layer_role=self.index.layer_role,
             training_source=str(self.index.data.get("source", "")),
             training_size=len(self.index),
+            unfamiliarity=(Unfamiliarity.from_calibration(found.distances[0][0], self.index.unfamiliarity)
+                           if self.index.unfamiliarity else None),
         )
 
     def _example(self, position, distance) -> Example:
@@ -237,7 +243,27 @@ class ExamplePlan:
         elif notes is not None:
             print(f"Neighbour index of {len(self.index):,} training images read from {self.cached_at}",
                   file=notes, flush=True)
+        if self.index.unfamiliarity is None:
+            self._calibrate(handle, notes)
         return ExampleFinder(handle, self.index, self.images, self.settings.neighbours)
+
+    def _calibrate(self, handle, notes: Optional[TextIO]) -> None:
+        """Calibrate the unfamiliarity threshold on the test images of the same data (none of them is in
+        the index) so that 1% of them are flagged, and store it with the index."""
+        from fashion_mnist_vis.data.datasets import load_test_split
+        from fashion_mnist_vis.explain.index_cache import store
+        from fashion_mnist_vis.explain.unfamiliarity import calibrate_index
+
+        test = load_test_split(self.data, self.settings.seed)
+        self.index.unfamiliarity = calibrate_index(handle, self.index, test.x_test, f"the test set: {test.source}")
+        try:
+            self.cached_at, note = store(self.index, self.model_path)
+        except OSError as error:
+            note = f"the unfamiliarity threshold could not be cached ({error.strerror or error})"
+        if notes is not None:
+            print(f"Unfamiliarity threshold calibrated on {self.index.unfamiliarity['images']}: "
+                  f"{self.index.unfamiliarity['threshold']:.4f}" + (f"; note: {note}" if note else ""),
+                  file=notes, flush=True)
 
     def _build(self, handle, notes: Optional[TextIO]) -> TrainingIndex:
         from fashion_mnist_vis.explain.index_cache import store

@@ -11,7 +11,8 @@ is told so.
 The file is a NumPy ``.npz`` (no pickles): ``embeddings`` float32 (N, D),
 ``labels`` uint8 (N,), ``prototypes`` and ``atypical`` int64 (10, n),
 ``atypical_distances`` float32 (10, n) and ``meta``, a JSON string with the
-:class:`~fashion_mnist_vis.explain.training_index.IndexKey` and the rest. A
+:class:`~fashion_mnist_vis.explain.training_index.IndexKey`, the unfamiliarity
+score's calibration and the rest. A
 cached index is used only when its key equals the one asked for: a changed
 model file (another SHA-256), another embedding layer or other training data
 make it stale, and it is rebuilt and overwritten. An unreadable or damaged
@@ -91,7 +92,7 @@ def store(index: TrainingIndex, model_path: Path) -> Tuple[Path, Optional[str]]:
 def write_index(index: TrainingIndex, path: Path) -> Path:
     """Write ``index`` to ``path`` atomically (see the module's docstring for the contents)."""
     meta = {"key": index.key.to_dict(), "layer_name": index.layer_name, "layer_role": index.layer_role,
-            "data": index.data, "build_seconds": index.build_seconds}
+            "data": index.data, "build_seconds": index.build_seconds, "unfamiliarity": index.unfamiliarity}
     with atomic_path(path) as temp, open(temp, "wb") as handle:
         np.savez(handle, embeddings=index.embeddings, labels=index.labels,
                  prototypes=index.examples.prototypes, atypical=index.examples.atypical,
@@ -110,6 +111,7 @@ def read_index(path: Path, key: IndexKey) -> Optional[TrainingIndex]:
                 return None
             examples = ClassExamples(stored["prototypes"], stored["atypical"], stored["atypical_distances"])
             return TrainingIndex(key, stored["embeddings"], stored["labels"], meta["layer_name"],
-                                 meta["layer_role"], meta["data"], examples, float(meta["build_seconds"]))
+                                 meta["layer_role"], meta["data"], examples, float(meta["build_seconds"]),
+                                 meta.get("unfamiliarity"))
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
         return None

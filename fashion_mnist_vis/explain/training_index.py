@@ -70,6 +70,8 @@ class TrainingIndex:
             ``{"settings": DataSettings.to_dict(), "seed": int, "source": one line}``.
         examples: every class's prototypes and atypical images (positions in ``embeddings``).
         build_seconds: how long building took (the forward pass and the class examples).
+        unfamiliarity: the calibration of the unfamiliarity score (see
+            :func:`fashion_mnist_vis.explain.unfamiliarity.calibrate_index`), or None before it is made.
     """
 
     key: IndexKey
@@ -80,6 +82,7 @@ class TrainingIndex:
     data: Dict[str, object]
     examples: ClassExamples
     build_seconds: float
+    unfamiliarity: Optional[Dict[str, object]] = None
     _search: Optional[NeighbourIndex] = field(default=None, repr=False)
 
     def __len__(self) -> int:

@@ -69,18 +69,24 @@ class Evaluation:
     support: np.ndarray
 
 
-def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = EVAL_BATCH_SIZE) -> Evaluation:
+def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = EVAL_BATCH_SIZE,
+             mirror_average: bool = False) -> Evaluation:
     """Predict ``images`` and score them against labels (N,) in 0..9.
 
     ``images`` are uint8 (N, 28, 28) in 0..255 (a dataset split) or float32
     model inputs (N, height, width, channels) in [0, 1] (preprocessed photos).
+    ``mirror_average``: each image's probabilities are the mean of its own and
+    its left-right mirror image's (as classify does for photos).
     The loss is the mean sparse categorical cross-entropy (natural log), as
     Keras reports it.
     """
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    probabilities = np.asarray(model.predict(as_model_input(images), batch_size=batch_size, verbose=0))
-    probabilities = probabilities.astype(np.float64)
+    inputs = as_model_input(images)
+    probabilities = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)).astype(np.float64)
+    if mirror_average:
+        mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
+        probabilities = (probabilities + np.asarray(model.predict(mirrored, batch_size=batch_size, verbose=0))) / 2
     predictions = probabilities.argmax(axis=1)
     true_class_probability = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -187,6 +193,7 @@ def write_report(
     batch_size: int = EVAL_BATCH_SIZE,
     bins: int = DEFAULT_BINS,
     diagram: Optional[Callable[[], object]] = None,
+    mirror_average: bool = False,
 ) -> Dict[str, object]:
     """Evaluate ``model`` on the test images and write every report file into ``run_dir``.
 
@@ -199,6 +206,7 @@ def write_report(
         bins: confidence bins of the reliability diagram and the ECE.
         diagram: returns the Keras model drawn in model.png (default:
             ``model``; see :meth:`~fashion_mnist_vis.models.model_handle.ModelHandle.diagram_model`).
+        mirror_average: average each image's probabilities with its mirror image's (see :func:`evaluate`).
 
     Returns:
         The metrics dictionary written to metrics.json, plus ``files`` (the
@@ -207,7 +215,7 @@ def write_report(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    evaluation = evaluate(model, images, labels, batch_size)
+    evaluation = evaluate(model, images, labels, batch_size, mirror_average)
     calibration = calibration_of(evaluation.probabilities, labels, bins)
     metrics = report_metrics(evaluation, calibration, int(model.count_params()), extra)
     files = []

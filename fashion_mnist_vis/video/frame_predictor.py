@@ -67,7 +67,9 @@ class FramePredictor:
         handle: the model, from :func:`fashion_mnist_vis.models.model_handle.open_model`
             (either engine), an image model with 10 outputs.
         top_k: how many classes to report (1 to 10).
-        invert, crop, method: passed to :func:`fashion_mnist_vis.data.preprocess.preprocess`.
+        invert, crop, method, flatten: passed to :func:`fashion_mnist_vis.data.preprocess.preprocess`.
+        mirror_average: average with the frame's mirror image (see
+            :class:`~fashion_mnist_vis.explain.analysis.Analyser`).
 
     Attributes:
         cam_method: the map computed for every frame (CAM, Grad-CAM or None).
@@ -77,8 +79,10 @@ class FramePredictor:
     """
 
     def __init__(self, handle, top_k: int = 3, invert: str = "auto", crop: bool = True,
-                 method: str = "standard"):
-        self._analyser = Analyser(handle, top_k, invert, crop, method, preferred_map=True, compiled=True)
+                 method: str = "standard", flatten: bool = True,
+                 mirror_average: bool = False):
+        self._analyser = Analyser(handle, top_k, invert, crop, method, flatten, preferred_map=True,
+                                  compiled=True, mirror_average=mirror_average)
         self._graph = handle.graph
         methods = self._analyser.explainer.methods
         self.cam_method = methods[0] if methods else None

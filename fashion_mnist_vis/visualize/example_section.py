@@ -85,10 +85,25 @@ def example_section(explanation: ExampleExplanation, save: Callable[[object, str
             "class's embeddings), most atypical first: unusual items, ambiguous ones, or labelling mistakes."))
     return Section(
         "examples", f"{number}. Training images it resembles",
-        "The network turns every image into a list of numbers, its <em>embedding</em> "
+        unfamiliarity_html(explanation) + "The network turns every image into a list of numbers, its <em>embedding</em> "
         f"({html.escape(explanation.layer_role)}, <code>{html.escape(explanation.layer_name)}</code>): the "
         "features the classifier reads. Images the network finds alike get embeddings pointing the same way. "
         "Comparing this image's embedding with those of all "
         f"{explanation.training_size:,} training images ({html.escape(explanation.training_source)}) shows "
         "which examples the answer rests on. Cosine distance: 0 = the same direction, 1 = unrelated.",
         panels)
+
+
+def unfamiliarity_html(explanation: ExampleExplanation) -> str:
+    """A paragraph on how familiar the image looks to the network ('' without a calibration)."""
+    found = explanation.unfamiliarity
+    if found is None:
+        return ""
+    measure = (f"Its embedding is at cosine distance {found.score:.3f} from the nearest training image's; "
+               f"only {100 * found.flagged_share:g}% of real Fashion-MNIST test images are farther than "
+               f"{found.threshold:.3f}.")
+    if found.flagged:
+        return ("<p><strong>\u26a0 This does not look like a Fashion-MNIST garment.</strong> " + measure
+                + " The network still names one of its 10 classes (it knows no other answer), but the "
+                "prediction above means little: the image is unlike anything it was trained on.</p>")
+    return f"<p><strong>Familiar:</strong> this image looks like the training images. {measure}</p>"

@@ -239,6 +239,13 @@ def _cam_panels(analysis: Analysis, save) -> List[Panel]:
 
 def _notes(analysis: Analysis) -> List[str]:
     notes = []
+    unfamiliarity = analysis.examples.unfamiliarity if analysis.examples is not None else None
+    if unfamiliarity is not None and unfamiliarity.flagged:
+        notes.append(
+            "\u26a0 This does not look like a Fashion-MNIST garment: it is farther from every training image "
+            f"than all but {100 * unfamiliarity.flagged_share:g}% of real test images are. The network can only "
+            "answer with one of its 10 classes, so the prediction above means little "
+            "(see \u201cTraining images it resembles\u201d below).")
     if not analysis.cams:
         notes.append(f"No class activation map: {analysis.no_map_reason}.")
     if analysis.cam_class != analysis.predicted:
@@ -283,8 +290,10 @@ def _greyscale_caption(prepared) -> str:
     return " ".join(steps)
 
 
-def describe_settings(invert: str, crop: bool, method: str) -> str:
+def describe_settings(invert: str, crop: bool, method: str, flatten: bool = True,
+                      mirror_average: bool = False) -> str:
     """One line describing the preprocessing flags, for the page."""
+    averaged = "; scores averaged with the mirror image's" if mirror_average else ""
     if method == "original":
-        return "original (greyscale and bicubic resize only, as in the original demo)"
-    return f"standard (invert: {invert}, crop: {'yes' if crop else 'no'})"
+        return f"original (greyscale and bicubic resize only, as in the original demo){averaged}"
+    return f"standard (invert: {invert}, crop: {'yes' if crop else 'no'}, even light: {'yes' if flatten else 'no'}){averaged}"

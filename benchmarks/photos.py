@@ -1,0 +1,232 @@
+"""The photo benchmark: real test images rendered as photos, classified the way classify.py does it.
+
+Run from the repository root::
+
+    python -m benchmarks.photos --saved-model model.keras                    # 1,000 test images
+    python -m benchmarks.photos --saved-model model.keras --images validation --json photos.json
+
+A stratified, seeded subset (``--count``, ``--seed``) of the real test images
+(half of it, see below; or, with ``--images validation``, of the 6,000 training
+images train.py holds out for validation with its default seed 42: a subset to
+choose settings on)
+is rendered in every style of :data:`fashion_mnist_vis.data.photo_render.STYLES`
+(scale, position, background level and gradient, soft shadow, blur, JPEG
+quality, rotation, mirror, padding, tight crop, and all of them at once) and
+written as image files. Each file is then read back with classify's own
+functions (:func:`~fashion_mnist_vis.data.images.load_image`,
+:func:`~fashion_mnist_vis.data.preprocess.preprocess` with its defaults) and
+run through the model's graph (:mod:`fashion_mnist_vis.models.model_handle`)
+in batches. Besides the photos: the arrays themselves, and mirrored, as the
+baseline; and the photos of things that are not garments bundled with
+scikit-image and scikit-learn (a test dependency).
+
+Reported per rendering: accuracy, accuracy with test-time averaging over the
+photo and its mirror, per class (footwear separately); and the share of
+images flagged as unfamiliar by the two scores of
+:mod:`fashion_mnist_vis.explain.unfamiliarity` (energy, and with the
+model's cached training index the distance to the nearest training image),
+each calibrated so that 1% of real test arrays are flagged: the test set is
+split in two halves (stratified, seeded); the thresholds come from 2,000
+images of one, the measured images from the other (or from the validation
+split). The training index holds all 60,000 training images, so validation
+images are no test of the nearest-image score.
+
+Prints a table and the machine; ``--json FILE`` writes every figure. Asserts nothing.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+CALIBRATION_COUNT = 2000
+"""Test arrays the unfamiliarity thresholds are calibrated on, from the half of the test set never measured."""
+
+FOOTWEAR = (5, 7, 9)  # Sandal, Sneaker, Ankle boot
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/photos.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Classify real test images rendered as photos, and photos of things that are not garments.")
+    parser.add_argument("--saved-model", type=Path, default=Path("model.keras"), help="the model file")
+    parser.add_argument("--images", choices=("test", "validation"), default="test",
+                        help="which real images are rendered: the test set, or the held-out validation split")
+    parser.add_argument("--count", type=int, default=1000, help="images rendered (a stratified subset)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the subset and of the rendering's noise")
+    parser.add_argument("--photo-dir", type=Path, default=None,
+                        help="keep the photos in this folder (default: a temporary folder, removed)")
+    parser.add_argument("--neighbour-index", action="store_true",
+                        help="also score by the distance to the nearest training image (builds the model's "
+                        "cached training index if it is missing: one pass over 60,000 images)")
+    parser.add_argument("--no-flatten", action="store_true", help="preprocess without evening out the background")
+    parser.add_argument("--json", type=Path, default=None, help="write every figure to this JSON file")
+    return parser
+
+
+def non_garment_photos() -> Dict[str, np.ndarray]:
+    """uint8 (H, W, 3) photos of things that are not garments, bundled with scikit-image and scikit-learn."""
+    from skimage import data
+    from sklearn.datasets import load_sample_images
+
+    names = ("astronaut", "chelsea", "coffee", "rocket", "camera", "clock", "coins", "moon",
+             "hubble_deep_field", "immunohistochemistry", "brick", "grass", "gravel", "page", "text", "colorwheel")
+    photos = {}
+    for name in names:
+        image = np.asarray(getattr(data, name)())
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        photos[f"skimage {name}"] = np.ascontiguousarray(image[:, :, :3])
+    sample = load_sample_images()
+    for file_name, image in zip(sample.filenames, sample.images):
+        photos[f"sklearn {Path(file_name).stem}"] = image
+    return photos
+
+
+def classify_files(paths: Sequence[Path], input_shape, **options) -> np.ndarray:
+    """float32 (N, H, W, C): each file as classify.py prepares it (load_image, then preprocess with
+    its defaults, or ``options``)."""
+    from fashion_mnist_vis.data.images import load_image
+    from fashion_mnist_vis.data.preprocess import preprocess
+
+    return np.stack([preprocess(load_image(path), input_shape, **options).model_input for path in paths])
+
+
+def measure(args: argparse.Namespace) -> Dict[str, object]:
+    """Every figure of the benchmark."""
+    from PIL import Image
+
+    from fashion_mnist_vis.classes import CLASS_NAMES
+    from fashion_mnist_vis.data.datasets import DataSettings, load_splits, stratified_split, stratified_subset
+    from fashion_mnist_vis.data.photo_render import STYLES, render_photo, write_photo
+    from fashion_mnist_vis.explain import unfamiliarity as unf
+    from fashion_mnist_vis.models.model_handle import open_model
+
+    started = time.perf_counter()
+    options = {"flatten": not args.no_flatten}
+    splits = load_splits(DataSettings(), 42)  # train.py's default split: x_val was never trained on
+    # Half the test set calibrates the thresholds, the other half is measured: the training index holds
+    # every training image (validation ones included), so only test images are new to it.
+    (test_images, test_labels), (held_out, held_out_labels) = stratified_split(
+        splits.x_test, splits.y_test, 0.5, args.seed)
+    pool = (test_images, test_labels) if args.images == "test" else (splits.x_val, splits.y_val)
+    images, labels = stratified_subset(*pool, args.count, args.seed)
+    calibration, _ = stratified_subset(held_out, held_out_labels, CALIBRATION_COUNT, args.seed + 1)
+    handle = open_model(args.saved_model, "keras", many_images=True)
+    input_shape = tuple(handle.model.input_shape[1:])
+    probe = unf.LogitProbe(handle)
+    neighbour_index = _training_index(args.saved_model, handle) if args.neighbour_index else None
+
+    def scores(inputs: np.ndarray) -> Dict[str, np.ndarray]:
+        embeddings, logits, probabilities = unf.run_batches(probe, inputs)
+        _, _, mirrored = unf.run_batches(probe, inputs, mirror=True)
+        result = {"probabilities": probabilities, "averaged": (probabilities + mirrored) / 2,
+                  "energy": unf.energy_scores(logits)}
+        if neighbour_index is not None:
+            result["nearest"] = unf.nearest_distances(neighbour_index, embeddings)
+        return result
+
+    reference = scores(calibration.astype(np.float32)[..., None] / 255.0)
+    thresholds = {name: unf.calibrate_threshold(reference[name])
+                  for name in ("energy", "nearest") if name in reference}
+
+    def summary(result: Dict[str, np.ndarray], truth: Optional[np.ndarray]) -> Dict[str, object]:
+        figures: Dict[str, object] = {f"flagged_{name}": float(unf.flagged(result[name], threshold).mean())
+                                      for name, threshold in thresholds.items()}
+        if truth is not None:
+            plain = result["probabilities"].argmax(axis=1) == truth
+            averaged = result["averaged"].argmax(axis=1) == truth
+            footwear = np.isin(truth, FOOTWEAR)
+            figures.update(accuracy=float(plain.mean()), accuracy_mirror_averaged=float(averaged.mean()),
+                           footwear_accuracy=float(plain[footwear].mean()),
+                           footwear_accuracy_mirror_averaged=float(averaged[footwear].mean()),
+                           per_class={CLASS_NAMES[c]: float(plain[truth == c].mean()) for c in range(10)})
+        return figures
+
+    arrays = images.astype(np.float32)[..., None] / 255.0
+    kinds = {"arrays": summary(scores(arrays), labels),
+             "arrays, mirrored": summary(scores(np.ascontiguousarray(arrays[:, :, ::-1])), labels)}
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory() as temporary:
+        root = args.photo_dir or Path(temporary)
+        for name, style in STYLES.items():
+            folder = root / name.replace(" ", "_").replace(",", "")
+            folder.mkdir(parents=True, exist_ok=True)
+            paths = [write_photo(render_photo(item, style, rng), folder / f"{position:04d}_{label}", style)
+                     for position, (item, label) in enumerate(zip(images, labels))]
+            kinds[name] = summary(scores(classify_files(paths, input_shape, **options)), labels)
+        others = non_garment_photos()
+        folder = root / "not_garments"
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, photo in others.items():
+            path = folder / f"{name.replace(' ', '_')}.jpg"
+            Image.fromarray(photo).save(path, quality=92)
+            paths.append(path)
+        result = scores(classify_files(paths, input_shape, **options))
+    not_garments = {name: {"prediction": CLASS_NAMES[int(result["probabilities"][i].argmax())],
+                           "score": float(result["probabilities"][i].max()),
+                           **{f"{score}": float(result[score][i]) for score in thresholds}}
+                    for i, name in enumerate(others)}
+    return {"model": str(args.saved_model), "images": args.images, "count": int(len(labels)), "seed": args.seed,
+            "preprocess": options, "calibration": f"{len(calibration)} test arrays of the other half of the test set, 1% flagged", "thresholds": thresholds,
+            "kinds": kinds, "not_garments": not_garments, "not_garments_summary": summary(result, None),
+            "seconds": time.perf_counter() - started}
+
+
+def _training_index(model_path: Path, handle):
+    """The model's cached training index (built and cached if missing), as a NeighbourIndex."""
+    from fashion_mnist_vis.explain.examples import ExamplePlan, ExampleSettings
+
+    plan = ExamplePlan.prepare(ExampleSettings(1), model_path)
+    return plan.finder(handle, notes=sys.stderr).index.search
+
+
+def format_lines(figures: Dict[str, object]) -> List[str]:
+    """The figures as a table for a reader."""
+    scores = list(figures["thresholds"])
+    header = f"{'rendering':<22}{'accuracy':>9}{'+mirror avg':>12}{'footwear':>9}{'+mirror avg':>12}" \
+        + "".join(f"{'flag ' + name:>14}" for name in scores)
+    lines = [f"model {figures['model']}: {figures['count']} {figures['images']} images, seed {figures['seed']}; "
+             f"thresholds from {figures['calibration']}", header]
+    for name, kind in figures["kinds"].items():
+        lines.append(f"{name:<22}{100 * kind['accuracy']:8.1f}%{100 * kind['accuracy_mirror_averaged']:11.1f}%"
+                     f"{100 * kind['footwear_accuracy']:8.1f}%{100 * kind['footwear_accuracy_mirror_averaged']:11.1f}%"
+                     + "".join(f"{100 * kind['flagged_' + score]:13.1f}%" for score in scores))
+    summary = figures["not_garments_summary"]
+    lines.append(f"{'not garments (' + str(len(figures['not_garments'])) + ')':<66}"
+                 + "".join(f"{100 * summary['flagged_' + score]:13.1f}%" for score in scores))
+    lines.append("per class (accuracy %): " + "  ".join(figures["kinds"]["arrays"]["per_class"]))
+    for name in ("arrays", "product", "mirrored", "as taken", "as taken, mirrored"):
+        per_class = figures["kinds"][name]["per_class"]
+        lines.append(f"  {name:<20}" + " ".join(f"{100 * value:5.1f}" for value in per_class.values()))
+    for name, item in figures["not_garments"].items():
+        lines.append(f"  {name:<30} {item['prediction']} {100 * item['score']:.1f}%  "
+                     + "  ".join(f"{score} {item[score]:.3f}" for score in scores))
+    return lines
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from benchmarks.machine import describe_machine
+    from fashion_mnist_vis.atomic import write_json_atomic
+
+    figures = measure(args)
+    figures["machine"] = describe_machine()
+    print("\n".join(format_lines(figures)))
+    print(f"{figures['seconds']:.0f} s; machine: {figures['machine'].get('cpu')}, {figures['machine'].get('cores')} cores")
+    if args.json is not None:
+        write_json_atomic(args.json, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Unfamiliarity scores and their calibration (fashion_mnist_vis.explain.unfamiliarity)."""
+
+import numpy as np
+import pytest
+
+from fashion_mnist_vis.explain.neighbours import NeighbourIndex
+from fashion_mnist_vis.explain.unfamiliarity import (
+    LogitProbe, calibrate_threshold, energy_scores, flagged, nearest_distances, run_batches)
+from fashion_mnist_vis.models.model_handle import open_model
+
+
+def test_energy_by_hand():
+    energies = energy_scores(np.array([[0.0, 0.0], [10.0, 0.0]]))
+    np.testing.assert_allclose(energies, [-np.log(2.0), -(10.0 + np.log(1.0 + np.exp(-10.0)))])
+    np.testing.assert_allclose(energy_scores(np.array([[0.0, 0.0]]), temperature=2.0), [-2.0 * np.log(2.0)])
+
+
+def test_threshold_by_hand():
+    assert calibrate_threshold(np.arange(1, 101), 0.05) == pytest.approx(95.05)
+    assert flagged(np.arange(1, 101), 95.05).sum() == 5
+
+
+def test_the_threshold_reproduces_the_share_on_held_out_scores():
+    rng = np.random.default_rng(0)
+    calibration, held_out = rng.normal(size=20000), rng.normal(size=20000)
+    threshold = calibrate_threshold(calibration, 0.01)
+    assert flagged(held_out, threshold).mean() == pytest.approx(0.01, abs=0.003)  # binomial s.e. 0.0007
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.1])
+def test_bad_shares_are_refused(bad):
+    with pytest.raises(ValueError):
+        calibrate_threshold(np.arange(10), bad)
+    with pytest.raises(ValueError):
+        calibrate_threshold(np.array([1.0, np.nan]))
+
+
+def test_nearest_distance_is_the_k_th_cosine_distance():
+    index = NeighbourIndex(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    distances = nearest_distances(index, np.array([[2.0, 0.0]]), k=2)
+    np.testing.assert_allclose(distances, [1.0 - np.sqrt(0.5)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "keras"])
+def test_logits_reproduce_the_model_probabilities(engine, tmp_path):
+    from classify_helpers import save_tiny_model
+    from fashion_mnist_vis.models.scores import softmax
+
+    path = save_tiny_model(tmp_path / "tiny.keras", seed=1, gap=True)
+    probe = LogitProbe(open_model(path, engine))
+    inputs = np.random.default_rng(0).random((5, 28, 28, 1)).astype(np.float32)
+    embeddings, logits, probabilities = run_batches(probe, inputs, batch_size=2)
+    assert embeddings.shape[0] == logits.shape[0] == 5
+    np.testing.assert_allclose(softmax(logits), probabilities, atol=1e-5)
+    _, _, mirrored = run_batches(probe, inputs, mirror=True)
+    _, _, direct = run_batches(probe, np.ascontiguousarray(inputs[:, :, ::-1]))
+    np.testing.assert_allclose(mirrored, direct, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_classify_flags_a_cat_and_not_a_test_image(tmp_path, idx_dir, monkeypatch, capsys):
+    """classify --neighbours on conftest's striped items (600 training, 200 test images): the threshold is
+    calibrated on the 200 test images and stored with the index; a test image is familiar, the cat
+    photo of scikit-image is not; the JSON field and the text line say so."""
+    import json
+
+    from PIL import Image
+
+    from classify_helpers import save_tiny_model
+    from fashion_mnist_vis.commands.classify import main
+    from fashion_mnist_vis.data.fashion_mnist import CACHE_ENV
+    from fashion_mnist_vis.data.idx import read_idx
+
+    skimage_data = pytest.importorskip("skimage.data")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "user-cache"))
+    model = save_tiny_model(tmp_path / "tiny.keras", seed=3)
+    test_images = read_idx(idx_dir / "t10k-images-idx3-ubyte.gz", (28, 28))
+    Image.fromarray(test_images[7]).save(tmp_path / "item.png")
+    Image.fromarray(skimage_data.chelsea()).save(tmp_path / "cat.jpg")
+    paths = [str(tmp_path / "item.png"), str(tmp_path / "cat.jpg")]
+    data = ["--data-dir", str(idx_dir), "--neighbours", "1"]
+    assert main([*paths, "--saved-model", str(model), "--json", *data]) == 0
+    out, err = capsys.readouterr()
+    item, cat = [json.loads(line)["unfamiliarity"] for line in out.splitlines()]
+    assert "Unfamiliarity threshold calibrated on 200 held-out images" in err
+    assert item["threshold"] == cat["threshold"] and item["flagged_share_of_calibration_images"] == 0.01
+    assert not item["flagged"] and item["score"] <= item["threshold"]
+    assert cat["flagged"] and cat["score"] > cat["threshold"]
+    assert main([*paths, "--saved-model", str(model), *data]) == 0
+    out, err = capsys.readouterr()
+    assert "Unfamiliarity threshold calibrated" not in err  # stored with the cached index
+    lines = [line for line in out.splitlines() if "nearest training image" in line and "threshold" in line]
+    assert lines[0].strip().startswith("familiar") and lines[1].strip().startswith("UNFAMILIAR")
+    assert main([paths[1], "--saved-model", str(model), *data, "--save-plots", "--plot-dir",
+                 str(tmp_path / "plots")]) == 0
+    page = (tmp_path / "plots" / "index.html").read_text(encoding="utf-8")
+    assert "This does not look like a Fashion-MNIST garment." in page
