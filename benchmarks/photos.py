@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="benchmarks/photos.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Classify real test images rendered as photos, and photos of things that are not garments.")
     parser.add_argument("--saved-model", type=Path, default=Path("model.keras"), help="the model file")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder of the four Fashion-MNIST IDX files (default: the loader's usual places)")
     parser.add_argument("--images", choices=("test", "validation"), default="test",
                         help="which real images are rendered: the test set, or the held-out validation split")
     parser.add_argument("--count", type=int, default=1000, help="images rendered (a stratified subset)")
@@ -112,7 +114,7 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
 
     started = time.perf_counter()
     options = {"flatten": not args.no_flatten}
-    splits = load_splits(DataSettings(), 42)  # train.py's default split: x_val was never trained on
+    splits = load_splits(DataSettings(data_dir=args.data_dir), 42)  # train.py's default split: x_val never trained on
     # Half the test set calibrates the thresholds, the other half is measured: the training index holds
     # every training image (validation ones included), so only test images are new to it.
     (test_images, test_labels), (held_out, held_out_labels) = stratified_split(
@@ -123,7 +125,7 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     handle = open_model(args.saved_model, "keras", many_images=True)
     input_shape = tuple(handle.model.input_shape[1:])
     probe = unf.LogitProbe(handle)
-    neighbour_index = _training_index(args.saved_model, handle) if args.neighbour_index else None
+    neighbour_index = _training_index(args.saved_model, handle, args.data_dir) if args.neighbour_index else None
 
     def scores(inputs: np.ndarray) -> Dict[str, np.ndarray]:
         embeddings, logits, probabilities = unf.run_batches(probe, inputs)
@@ -182,11 +184,12 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
             "seconds": time.perf_counter() - started}
 
 
-def _training_index(model_path: Path, handle):
+def _training_index(model_path: Path, handle, data_dir: Optional[Path]):
     """The model's cached training index (built and cached if missing), as a NeighbourIndex."""
+    from fashion_mnist_vis.data.datasets import DataSettings
     from fashion_mnist_vis.explain.examples import ExamplePlan, ExampleSettings
 
-    plan = ExamplePlan.prepare(ExampleSettings(1), model_path)
+    plan = ExamplePlan.prepare(ExampleSettings(1, DataSettings(data_dir=data_dir)), model_path)
     return plan.finder(handle, notes=sys.stderr).index.search
 
 

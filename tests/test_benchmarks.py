@@ -236,3 +236,30 @@ def test_xplique_agreement_says_in_one_line_when_xplique_is_missing(capsys, monk
     monkeypatch.setitem(sys.modules, "xplique", None)  # import xplique raises ImportError
     assert xplique_agreement(["--saved-model", "model.keras"]) == 2
     assert capsys.readouterr().err.startswith("xplique_agreement: Xplique cannot be imported")
+
+
+@pytest.mark.slow
+def test_photo_benchmark_measures_every_rendering_on_a_tiny_model(idx_dir, tmp_path, monkeypatch):
+    """benchmarks.photos end to end on conftest's striped items (600 training, 200 test images) and a tiny
+    trained model: every rendering is written as files, classified, and scored by both unfamiliarity scores."""
+    pytest.importorskip("skimage")
+    from benchmarks import photos
+    from classify_helpers import trained_model_path
+    from fashion_mnist_vis.data.fashion_mnist import CACHE_ENV
+    from fashion_mnist_vis.data.photo_render import STYLES
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "user-cache"))
+    model = tmp_path / "tiny.keras"
+    model.write_bytes(trained_model_path("tinyvgg").read_bytes())
+    args = photos.build_parser().parse_args(["--saved-model", str(model), "--data-dir", str(idx_dir), "--count", "20",
+                                             "--neighbour-index", "--photo-dir", str(tmp_path / "photos")])
+    monkeypatch.setattr(photos, "CALIBRATION_COUNT", 50)
+    figures = photos.measure(args)
+    assert list(figures["kinds"]) == ["arrays", "arrays, mirrored", *STYLES]
+    assert set(figures["thresholds"]) == {"energy", "nearest"}
+    for kind in figures["kinds"].values():
+        assert 0 <= kind["accuracy"] <= 1 and 0 <= kind["flagged_nearest"] <= 1 and len(kind["per_class"]) == 10
+    assert len(list((tmp_path / "photos" / "as_taken_mirrored").glob("*.jpg"))) == 20
+    assert len(figures["not_garments"]) == len(list((tmp_path / "photos" / "not_garments").iterdir())) >= 18
+    lines = photos.format_lines(figures)
+    assert lines[2].startswith("arrays") and any(line.startswith("not garments") for line in lines)
