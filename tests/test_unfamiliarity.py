@@ -95,3 +95,51 @@ def test_classify_flags_a_cat_and_not_a_test_image(tmp_path, idx_dir, monkeypatc
                  str(tmp_path / "plots")]) == 0
     page = (tmp_path / "plots" / "index.html").read_text(encoding="utf-8")
     assert "This does not look like a Fashion-MNIST garment." in page
+
+
+def test_the_webcam_overlay_warns_on_an_unfamiliar_frame():
+    from fashion_mnist_vis.explain.unfamiliarity import Unfamiliarity
+    from fashion_mnist_vis.video.frame_overlay import FrameOverlay
+    from fashion_mnist_vis.video.frame_predictor import FramePrediction
+
+    drawer = FrameOverlay((40, 0, 280, 240), (320, 240))
+    rows = {}
+    for score in (0.05, 0.3):
+        drawer.update(FramePrediction(np.eye(10)[8], [(8, 0.9)], None, None, None,
+                                      Unfamiliarity(score, 0.1, 0.01, "test images")))
+        rows[score] = [row[0] for row in drawer._panel_lines([])]
+    assert "Not like any garment it knows" in rows[0.3] and "Not like any garment it knows" not in rows[0.05]
+
+
+@pytest.mark.slow
+def test_webcam_reports_the_unfamiliarity_of_every_frame(tmp_path, idx_dir, monkeypatch, capsys):
+    """webcam_classify --unfamiliarity on a short clip: every JSON line carries the score against the
+    threshold calibrated on conftest's 200 test images."""
+    import json
+
+    import cv2
+
+    from classify_helpers import synthetic_data, trained_model_path
+    from fashion_mnist_vis.commands.webcam_classify import main
+    from fashion_mnist_vis.data.fashion_mnist import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "user-cache"))
+    model = tmp_path / "tiny.keras"
+    model.write_bytes(trained_model_path("tinyvgg").read_bytes())
+    images, _ = synthetic_data()
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (112, 112))
+    for image in images[:6]:
+        writer.write(cv2.cvtColor(cv2.resize(image, (112, 112)), cv2.COLOR_GRAY2BGR))
+    writer.release()
+    status = main(["--source", str(clip), "--saved-model", str(model), "--no-display", "--json",
+                   "--unfamiliarity", "--data-dir", str(idx_dir)])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 6 and "Unfamiliarity threshold calibrated on 200 held-out images" in err
+    thresholds = {record["unfamiliarity"]["threshold"] for record in records}
+    assert len(thresholds) == 1
+    for record in records:
+        found = record["unfamiliarity"]
+        assert found["flagged"] == (found["score"] > found["threshold"])

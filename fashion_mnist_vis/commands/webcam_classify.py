@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--camera-timeout", "--camera_timeout", dest="camera_timeout", type=positive_float,
                         default=CAMERA_TIMEOUT_S, help="seconds a camera may take to open and send its first frame")
     cli.add_preprocess_arguments(parser)
+    unfamiliar = parser.add_argument_group("unfamiliar frames")
+    unfamiliar.add_argument("--unfamiliarity", action="store_true",
+                            help="say on each frame whether it looks unlike every training image (the cosine "
+                            "distance to the nearest one, against a threshold 1%% of real test images exceed); "
+                            "uses the training index classify --neighbours caches beside the model")
+    cli.add_data_arguments(parser, validation=False, testing=False)  # the training images it searches
     return parser
 
 
@@ -117,8 +123,14 @@ def load_predictor(args: argparse.Namespace):
     description that names the engine."""
     from fashion_mnist_vis.video.frame_predictor import FramePredictor
 
+    plan = None
+    if args.unfamiliarity:  # the training images are loaded, and the cached index looked up, before the model
+        from fashion_mnist_vis.explain.examples import ExamplePlan, ExampleSettings
+
+        plan = ExamplePlan.prepare(ExampleSettings(1, cli.data_settings_from_args(args)), args.saved_model)
     handle = cli.open_model(args)
-    predictor = FramePredictor(handle, top_k=args.top_k, **cli.analyser_options(args))
+    examples = plan.finder(handle, notes=sys.stderr) if plan is not None else None
+    predictor = FramePredictor(handle, top_k=args.top_k, examples=examples, **cli.analyser_options(args))
     return predictor, f"{handle.describe()}, run by {handle.engine}"
 
 
@@ -235,6 +247,7 @@ def frame_record(index: int, seconds: float, source, prediction) -> dict:
         "top_k": [{"class": CLASS_NAMES[class_index], "class_index": class_index, "probability": round(probability, 6)}
                   for class_index, probability in prediction.top_k],
         "cam": prediction.cam_method,
+        **({"unfamiliarity": prediction.unfamiliarity.to_dict()} if prediction.unfamiliarity is not None else {}),
     }
 
 

@@ -26,7 +26,7 @@ from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.video.frame_region import Box
 from fashion_mnist_vis.visualize.map_arrays import HEATMAP_ALPHA, overlay, place_on_canvas
 
-_WHITE, _BLACK, _YELLOW = (255, 255, 255), (0, 0, 0), (0, 230, 255)  # BGR
+_WHITE, _BLACK, _YELLOW, _RED = (255, 255, 255), (0, 0, 0), (0, 230, 255), (60, 60, 255)  # BGR
 
 
 class RateMeter:
@@ -106,13 +106,16 @@ class FrameOverlay:
         return annotated
 
     def _panel_lines(self, rates: Sequence[str]):
-        """(text, right-aligned text, colour) rows: the top classes (the first highlighted), the map, the rates."""
+        """(text, right-aligned text, colour) rows: the top classes (the first highlighted), the map, a warning on an unfamiliar frame, the rates."""
         rows = []
         if self.prediction is not None:
             for rank, (index, probability) in enumerate(self.prediction.top_k):
                 rows.append((CLASS_NAMES[index], f"{100 * probability:.1f}%", _YELLOW if rank == 0 else _WHITE))
             method = self.prediction.cam_method
             rows.append((f"{method} of {self.prediction.prediction}" if method else "no CAM (no conv layer)", "", _WHITE))
+            unfamiliarity = self.prediction.unfamiliarity
+            if unfamiliarity is not None and unfamiliarity.flagged:
+                rows.append(("Not like any garment it knows", f"d {unfamiliarity.score:.2f}", _RED))
         if rates:
             rows.append((" | ".join(rates), "", _WHITE))
         return rows

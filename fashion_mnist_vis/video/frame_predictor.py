@@ -42,6 +42,8 @@ class FramePrediction:
             (left, top, right, bottom) in its pixels; may reach past its
             edges; None when it covers the whole image (see
             ``Preprocessed.canvas_box``).
+        unfamiliarity: how unlike the training images the frame is
+            (:class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`), None unless asked for.
     """
 
     probabilities: np.ndarray
@@ -49,6 +51,7 @@ class FramePrediction:
     heatmap: Optional[np.ndarray]
     cam_method: Optional[str]
     canvas_box: Optional[Tuple[int, int, int, int]]
+    unfamiliarity: Optional[object] = None
 
     @property
     def predicted(self) -> int:
@@ -70,6 +73,8 @@ class FramePredictor:
         invert, crop, method, flatten: passed to :func:`fashion_mnist_vis.data.preprocess.preprocess`.
         mirror_average: average with the frame's mirror image (see
             :class:`~fashion_mnist_vis.explain.analysis.Analyser`).
+        examples: an :class:`~fashion_mnist_vis.explain.examples.ExampleFinder` whose index is
+            calibrated, to score each frame's unfamiliarity; None: not scored.
 
     Attributes:
         cam_method: the map computed for every frame (CAM, Grad-CAM or None).
@@ -80,9 +85,9 @@ class FramePredictor:
 
     def __init__(self, handle, top_k: int = 3, invert: str = "auto", crop: bool = True,
                  method: str = "standard", flatten: bool = True,
-                 mirror_average: bool = False):
+                 mirror_average: bool = False, examples=None):
         self._analyser = Analyser(handle, top_k, invert, crop, method, flatten, preferred_map=True,
-                                  compiled=True, mirror_average=mirror_average)
+                                  compiled=True, mirror_average=mirror_average, examples=examples)
         self._graph = handle.graph
         methods = self._analyser.explainer.methods
         self.cam_method = methods[0] if methods else None
@@ -108,4 +113,5 @@ class FramePredictor:
             heatmap=result.cams[0].heatmap if result.cams else None,
             cam_method=self.cam_method,
             canvas_box=prepared.canvas_box,
+            unfamiliarity=result.examples.unfamiliarity if result.examples is not None else None,
         )
