@@ -179,7 +179,8 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
                            **{f"{score}": float(result[score][i]) for score in thresholds}}
                     for i, name in enumerate(others)}
     return {"model": str(args.saved_model), "images": args.images, "count": int(len(labels)), "seed": args.seed,
-            "preprocess": options, "calibration": f"{len(calibration)} test arrays of the other half of the test set, 1% flagged", "thresholds": thresholds,
+            "preprocess": options, "thresholds": thresholds,
+            "calibration": f"{len(calibration)} test arrays of the other half of the test set, 1% flagged",
             "kinds": kinds, "not_garments": not_garments, "not_garments_summary": summary(result, None),
             "seconds": time.perf_counter() - started}
 
@@ -225,7 +226,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     figures = measure(args)
     figures["machine"] = describe_machine()
     print("\n".join(format_lines(figures)))
-    print(f"{figures['seconds']:.0f} s; machine: {figures['machine'].get('cpu')}, {figures['machine'].get('cores')} cores")
+    machine = figures["machine"]
+    print(f"{figures['seconds']:.0f} s; machine: {machine.get('cpu')}, {machine.get('cores')} cores")
     if args.json is not None:
         write_json_atomic(args.json, figures)
     return 0

@@ -1,4 +1,5 @@
-"""Rendering Fashion-MNIST items as photos (fashion_mnist_vis.data.photo_render) and classify's path reading them back."""
+"""Rendering Fashion-MNIST items as photos (fashion_mnist_vis.data.photo_render), and reading them back as
+classify does."""
 
 import numpy as np
 import pytest

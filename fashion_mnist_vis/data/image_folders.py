@@ -101,7 +101,8 @@ def load_labelled_folder(
         if not files:
             notes.append(f"class folder {folder} ({CLASS_NAMES[label]}) holds no images")
         for path in files:
-            inputs.append(preprocess(load_image(path), input_shape, invert=invert, crop=crop, flatten=flatten).model_input)
+            prepared = preprocess(load_image(path), input_shape, invert=invert, crop=crop, flatten=flatten)
+            inputs.append(prepared.model_input)
             labels.append(label)
             paths.append(path)
     if not paths:

@@ -106,7 +106,8 @@ class FrameOverlay:
         return annotated
 
     def _panel_lines(self, rates: Sequence[str]):
-        """(text, right-aligned text, colour) rows: the top classes (the first highlighted), the map, a warning on an unfamiliar frame, the rates."""
+        """(text, right-aligned text, colour) rows: the top classes (the first highlighted), the map, a warning
+        on an unfamiliar frame, the rates."""
         rows = []
         if self.prediction is not None:
             for rank, (index, probability) in enumerate(self.prediction.top_k):

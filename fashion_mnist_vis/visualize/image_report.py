@@ -296,4 +296,5 @@ def describe_settings(invert: str, crop: bool, method: str, flatten: bool = True
     averaged = "; scores averaged with the mirror image's" if mirror_average else ""
     if method == "original":
         return f"original (greyscale and bicubic resize only, as in the original demo){averaged}"
-    return f"standard (invert: {invert}, crop: {'yes' if crop else 'no'}, even light: {'yes' if flatten else 'no'}){averaged}"
+    return (f"standard (invert: {invert}, crop: {'yes' if crop else 'no'}, "
+            f"even light: {'yes' if flatten else 'no'}){averaged}")
