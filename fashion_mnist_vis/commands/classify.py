@@ -85,17 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fashion_mnist_vis.explain.analysis import find_class
-
-    cam_class = find_class(args.cam_class) if args.cam_class is not None else None
-    methods = None
-    if args.methods is not None:  # checked before the model is opened
-        from fashion_mnist_vis.explain.method_comparison import settings_for
-
-        methods = settings_for(args.methods, class_index=cam_class)
-        args.save_plots = True
-    if args.save_plots:
-        check_writable_folder(args.plot_dir, "the plot folder")
+    cam_class, methods = check_explanation_flags(args)
     paths, failed = collect_inputs(args.images, args.json)
     if not paths:
         return cli.EXIT_USAGE
@@ -105,10 +95,6 @@ def run(args: argparse.Namespace) -> int:
     plan = prepare_examples(args)
     handle = cli.open_model(args, many_images=plan is not None and plan.needs_model_pass)
     examples = plan.finder(handle, notes=sys.stderr) if plan is not None else None
-
-    if args.save_plots:  # matplotlib is imported only when plots are asked for
-        from fashion_mnist_vis.visualize import image_report
-        from fashion_mnist_vis.visualize.html_page import BatchEntry
     analyser = Analyser(handle, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
                         examples=examples, **cli.analyser_options(args))
     comparer = None
@@ -117,8 +103,43 @@ def run(args: argparse.Namespace) -> int:
 
         comparer = MethodComparison(handle, methods)
     model_label = handle.describe()
-
     batch = len(paths) + failed > 1
+    entries, classified, failed = classify_images(args, paths, failed, batch, analyser, comparer,
+                                                  (model_label, handle.engine))
+    if batch and args.save_plots and classified:
+        write_batch_page(args.plot_dir, entries, model_label)
+    return cli.batch_exit_status(failed, classified)
+
+
+def check_explanation_flags(args: argparse.Namespace):
+    """(class index of ``--cam-class`` or None, method settings of ``--methods`` or None), checked before
+    the model is opened; ``--methods`` turns on ``--save-plots``, whose folder must be writable."""
+    from fashion_mnist_vis.explain.analysis import find_class
+
+    cam_class = find_class(args.cam_class) if args.cam_class is not None else None
+    methods = None
+    if args.methods is not None:
+        from fashion_mnist_vis.explain.method_comparison import settings_for
+
+        methods = settings_for(args.methods, class_index=cam_class)
+        args.save_plots = True
+    if args.save_plots:
+        check_writable_folder(args.plot_dir, "the plot folder")
+    return cam_class, methods
+
+
+def classify_images(args: argparse.Namespace, paths: List[Path], failed: int, batch: bool,
+                    analyser, comparer, model: Tuple[str, str]) -> Tuple[list, int, int]:
+    """Analyse, print and (with ``--save-plots``) plot each image of ``paths`` in turn; ``model`` is
+    (the model's one-line description, the engine running it), said on stderr with the first result.
+
+    Returns the batch page's entries (empty without ``--save-plots``), the number of images classified
+    and the number of inputs that failed (``failed`` plus this loop's failures).
+    """
+    if args.save_plots:  # matplotlib is imported only when plots are asked for
+        from fashion_mnist_vis.visualize import image_report
+        from fashion_mnist_vis.visualize.html_page import BatchEntry
+    model_label, engine = model
     folders = [None] * len(paths)
     if batch and args.save_plots:
         folders = image_report.unique_folder_names(paths)
@@ -141,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
                 entries.append(BatchEntry(str(path), error=str(error)))
             continue
         if not classified:  # said once, with the first result, so a lone bad image gets one error line
-            print(f"Model: {model_label}, run by {handle.engine}", file=sys.stderr)
+            print(f"Model: {model_label}, run by {engine}", file=sys.stderr)
             if args.save_plots and analysis.no_map_reason:
                 print(f"note: {analysis.no_map_reason}", file=sys.stderr)
         classified += 1
@@ -149,14 +170,19 @@ def run(args: argparse.Namespace) -> int:
         if args.save_plots:
             entries.append(BatchEntry(str(path), analysis.prediction, analysis.score,
                                       folder_name, image_report.INPUT_IMAGE))
-    if batch and args.save_plots and classified:
-        try:
-            index = image_report.write_batch_index(args.plot_dir, entries, model_label)
-        except OSError as error:
-            raise UserError(f"cannot write into the plot folder {str(args.plot_dir)!r}: "
-                            f"{error.strerror or error}") from None
-        print(f"Plots of all images: {index}", file=sys.stderr)
-    return cli.batch_exit_status(failed, classified)
+    return entries, classified, failed
+
+
+def write_batch_page(plot_dir: Path, entries: list, model_label: str) -> None:
+    """The index.html linking every image's page in ``plot_dir``; its path is said on stderr."""
+    from fashion_mnist_vis.visualize import image_report
+
+    try:
+        index = image_report.write_batch_index(plot_dir, entries, model_label)
+    except OSError as error:
+        raise UserError(f"cannot write into the plot folder {str(plot_dir)!r}: "
+                        f"{error.strerror or error}") from None
+    print(f"Plots of all images: {index}", file=sys.stderr)
 
 
 def collect_inputs(inputs: Sequence[str], as_json: bool, prog: str = PROG) -> Tuple[List[Path], int]:
