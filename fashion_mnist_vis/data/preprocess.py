@@ -170,6 +170,15 @@ def preprocess(
         resized = np.asarray(grey_image.resize((width, height), Image.Resampling.BICUBIC))
         return _result(greyscale, False, greyscale, _scale(resized, channels), method=method)
 
+    return _prepare_standard(greyscale, (height, width, channels), invert, crop, flatten)
+
+
+def _prepare_standard(greyscale: np.ndarray, input_shape: Tuple[int, int, int], invert: str, crop: bool,
+                      flatten: bool) -> Preprocessed:
+    """Steps 2 to 6 of the module docstring (``method="standard"``) on ``greyscale``, uint8 (H, W):
+    invert (and even the light), crop to the object, pad to the model's aspect ratio and resize to
+    ``input_shape`` (height, width, channels)."""
+    height, width, channels = input_shape
     inverted = invert == "always" or (invert == "auto" and _border_level(greyscale) > LIGHT_BORDER)
     work = 255 - greyscale if inverted else greyscale
     if flatten and work.shape != (height, width):
