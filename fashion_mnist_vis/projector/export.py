@@ -249,6 +249,30 @@ def export_projector(
     predictions = np.empty(count, dtype=np.int64)
     confidences = np.empty(count, dtype=np.float32)
     sprite = SpriteSheet(layout, tint=options.tint_sprite)
+
+    def stream_rows(handles: contextlib.ExitStack, temp_for: Callable[[str], Path]) -> None:
+        rows = _Rows(handles, temp_for, tensors, sprite, embeddings, predictions, confidences)
+        rows.stream(probe, handle.model.input_shape, images, labels, indices, options, progress)
+
+    files, notes = _write_files(output, tensors, suffixes, options, layout, sprite, stream_rows)
+    accuracy = float((predictions == np.asarray(labels)).mean())
+    return ExportResult(source, embeddings, predictions, confidences, accuracy, layout, tensors, files, notes)
+
+
+def _write_files(output: Path, tensors: List[TensorFiles], suffixes, options: ExportOptions, layout: SpriteLayout,
+                 sprite: SpriteSheet, stream_rows: Callable[[contextlib.ExitStack, Callable[[str], Path]], None]):
+    """Write the export's streamed files, the sprite and both configurations into ``output``.
+
+    ``stream_rows(handles, temp_for)`` writes the tensor and metadata rows, opening its files in
+    ``handles`` on the temporary paths ``temp_for(name)`` gives. Every file is written under a hidden
+    temporary name and renamed into place only when all are complete, the configurations last.
+
+    Returns:
+        (the names of the files written, notes for the user).
+
+    Raises:
+        UserError: an OS error while writing.
+    """
     files: List[str] = []
     notes: List[str] = []
     try:
@@ -269,16 +293,14 @@ def export_projector(
                     f"no {PROJECTOR_PBTXT} for offline TensorBoard: it needs TSV tensors (--format both or tsv)"
                 )
             with contextlib.ExitStack() as handles:
-                rows = _Rows(handles, temp_for, tensors, sprite, embeddings, predictions, confidences)
-                rows.stream(probe, handle.model.input_shape, images, labels, indices, options, progress)
+                stream_rows(handles, temp_for)
             sprite.save(temp_for(SPRITE_PNG))
             config_json.write_text(json.dumps(projector_config_json(tensors, options.url, layout.cell), indent=2) + "\n")
             if config_pbtxt is not None:
                 config_pbtxt.write_text(projector_config_pbtxt(tensors, layout.cell))
     except OSError as error:
         raise UserError(f"could not write the export to {str(output)!r}: {error.strerror or error}") from error
-    accuracy = float((predictions == np.asarray(labels)).mean())
-    return ExportResult(source, embeddings, predictions, confidences, accuracy, layout, tensors, files, notes)
+    return files, notes
 
 
 @dataclass
