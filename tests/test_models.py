@@ -27,10 +27,11 @@ EXPECTED_PARAMETERS = {
 
 
 def _documented_parameters() -> dict:
-    """The README's Models table: name -> parameter count."""
+    """The table in the README's Models section: name -> parameter count."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    models_section = readme.split("\n## Models\n", 1)[1].split("\n## ", 1)[0]
     return {name: int(count.replace(",", ""))
-            for name, count in re.findall(r"^\| `(\w+)`(?: \(default\))? \|.*\| ([\d,]+) \|$", readme, re.M)}
+            for name, count in re.findall(r"^\| `(\w+)`(?: \(default\))? \|.*\| ([\d,]+) \|$", models_section, re.M)}
 
 
 def test_the_readme_documents_the_parameter_counts_checked_here():
