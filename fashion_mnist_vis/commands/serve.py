@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from fashion_mnist_vis.commands import cli
 from fashion_mnist_vis.projector.server import (
@@ -26,19 +26,20 @@ PROG = "python -m fashion_mnist_vis.serve"
 DEFAULT_DIRECTORY = "tensorboard_assets"
 
 
-def exposure_warning(host: str) -> Optional[str]:
-    """A one-line warning if ``host`` makes the folder reachable from other machines."""
+def exposure_warning(host: str, exposed: str = "this folder readable") -> Optional[str]:
+    """A one-line warning if ``host`` makes the served thing reachable from other machines (``exposed``
+    completes "makes ... by other machines")."""
     if host in ("", "0.0.0.0", "::"):
         return (
-            f"warning: listening on {host or 'all interfaces'} makes this folder readable by "
+            f"warning: listening on {host or 'all interfaces'} makes {exposed} by "
             "other machines on your network; use the default --host 127.0.0.1 to keep it local"
         )
     try:
         if not ipaddress.ip_address(host).is_loopback:
-            return f"warning: listening on {host} makes this folder readable by other machines"
+            return f"warning: listening on {host} makes {exposed} by other machines"
     except ValueError:
         if host != "localhost":
-            return f"warning: listening on {host} may make this folder readable by other machines"
+            return f"warning: listening on {host} may make {exposed} by other machines"
     return None
 
 
@@ -71,10 +72,8 @@ def serve(args: argparse.Namespace, prog: str = PROG) -> int:
     SIGTERM (``kill``, process managers) stops it the same clean way.
     """
     server = make_server(args.directory, args.host, args.port, quiet=args.quiet)
-    previous_sigterm = None
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
-        previous_sigterm = signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    try:
+
+    def announce() -> None:
         warning = exposure_warning(args.host)
         if warning:
             print(f"{prog}: {warning}", file=sys.stderr, flush=True)
@@ -89,14 +88,28 @@ def serve(args: argparse.Namespace, prog: str = PROG) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+
+    serve_until_stopped(server, announce, f"{prog}: server stopped")
+    return cli.EXIT_OK
+
+
+def serve_until_stopped(server, announce: Callable[[], None], stopped: str) -> None:
+    """Call ``announce()``, then serve until Ctrl-C or SIGTERM; print ``stopped`` on stderr and close.
+
+    ``server``: a :class:`~fashion_mnist_vis.projector.server.ProjectorServer` (bound, not started).
+    """
+    previous_sigterm = None
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        previous_sigterm = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        announce()
         server.serve_forever(poll_interval=0.25)
     except KeyboardInterrupt:
-        print(f"{prog}: server stopped", file=sys.stderr, flush=True)
+        print(stopped, file=sys.stderr, flush=True)
     finally:
         server.server_close()
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
-    return cli.EXIT_OK
 
 
 def main(

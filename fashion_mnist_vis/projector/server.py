@@ -277,12 +277,13 @@ class ProjectorServer(ThreadingHTTPServer):
     daemon_threads = True  # a hung client never keeps the process alive on exit
     request_queue_size = 64
 
-    def __init__(self, root: str, host: str, port: int, quiet: bool = False):
+    def __init__(self, root: str, host: str, port: int, quiet: bool = False,
+                 handler: type = ProjectorRequestHandler):
         self.root = root
         self.quiet = quiet
         self._log_lock = threading.Lock()
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__((host, port), ProjectorRequestHandler)
+        super().__init__((host, port), handler)
 
     def server_bind(self) -> None:
         """Bind without a reverse DNS lookup (HTTPServer's getfqdn can take seconds)."""
@@ -342,13 +343,17 @@ def _drain(connection: socket.socket) -> None:
 
 
 def make_server(
-    directory, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, quiet: bool = False
+    directory, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, quiet: bool = False,
+    handler: type = ProjectorRequestHandler,
 ) -> ProjectorServer:
     """Create (but do not start) a threaded CORS server for ``directory``.
 
     ``port=0`` picks a free port; read the chosen one from ``server.server_port``.
     Start it with ``server.serve_forever()``; stop it with ``server.shutdown()``
     from another thread and then ``server.server_close()``.
+
+    ``handler`` answers the requests: a :class:`ProjectorRequestHandler` subclass (the explorer's adds
+    its JSON API).
 
     Raises UserError if the folder is missing or the address cannot be bound
     (port in use, no permission, unknown host).
@@ -365,7 +370,7 @@ def make_server(
                         settings=("directory",))
     root = os.path.realpath(directory)
     try:
-        return ProjectorServer(root, host, port, quiet=quiet)
+        return ProjectorServer(root, host, port, quiet=quiet, handler=handler)
     except socket.gaierror as error:
         raise UserError(f"cannot listen on host {host!r}: {error.strerror or error}; check the host name",
                         settings=("host",)) from error
