@@ -38,7 +38,6 @@ import email.utils
 import errno
 import ipaddress
 import os
-import select
 import socket
 import socketserver
 import sys
@@ -49,6 +48,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.projector.lingering_close import drain
 from fashion_mnist_vis.projector.served_files import Refused, content_type_for, resolve_target
 
 DEFAULT_HOST = "127.0.0.1"
@@ -65,11 +65,6 @@ def projector_link(base_url: str) -> str:
 MAX_REQUEST_LINE = 8 * 1024
 #: Seconds an idle keep-alive connection may wait for its next request.
 IDLE_TIMEOUT_S = 30
-#: After answering, unread request bytes are drained for at most this long
-#: (and this much) before the socket is closed, so that the client gets to
-#: read the answer instead of a TCP reset ("lingering close").
-LINGER_S = 1.0
-LINGER_MAX_BYTES = 1 << 20
 
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 DEFAULT_ALLOWED_HEADERS = "Accept, Accept-Language, Content-Language, Content-Type, Range, Cache-Control"
@@ -303,7 +298,7 @@ class ProjectorServer(ThreadingHTTPServer):
             request.shutdown(socket.SHUT_WR)
         except OSError:
             pass
-        _drain(request)
+        drain(request)
         self.close_request(request)
 
     def handle_error(self, request, client_address) -> None:
@@ -321,25 +316,6 @@ class ProjectorServer(ThreadingHTTPServer):
                 sys.stderr.flush()
             except (OSError, ValueError):
                 pass
-
-def _drain(connection: socket.socket) -> None:
-    """Read and discard what the client still sends, briefly (see LINGER_S)."""
-    deadline = time.monotonic() + LINGER_S
-    received = 0
-    try:
-        while received < LINGER_MAX_BYTES:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            readable, _, _ = select.select([connection], [], [], remaining)
-            if not readable:
-                return
-            chunk = connection.recv(65536)
-            if not chunk:
-                return
-            received += len(chunk)
-    except (OSError, ValueError):
-        return
 
 
 def make_server(
