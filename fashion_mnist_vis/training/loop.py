@@ -54,7 +54,7 @@ def fit(
     """
     import keras
 
-    from fashion_mnist_vis.data.pipeline import EVAL_BATCH_SIZE, make_dataset, steps_per_epoch
+    from fashion_mnist_vis.data.pipeline import steps_per_epoch
     from fashion_mnist_vis.models.precision import model_policy
     from fashion_mnist_vis.training.distribute import Distribution
 
@@ -69,6 +69,35 @@ def fit(
                         settings=("epochs",))
     watch = _callbacks(config, splits, run_dir, state, appending=resume or bool(restarted_at), backup_dir=backup_dir)
 
+    losses = _run_epochs(model, config, splits, distribution, (batch_size, steps), initial_epoch, watch.callbacks)
+    return TrainingResult(
+        model=model,
+        history=watch.resume_state.history,
+        epochs_run=initial_epoch + len(losses),
+        seconds_per_epoch=watch.timer.seconds,
+        stopped_because=watch.stopped_because(config),
+        restarted=bool(restarted_at),
+        precision=model_policy(model),
+    )
+
+
+
+def _run_epochs(model, config: TrainConfig, splits: Splits, distribution, batching, initial_epoch: int,
+                callbacks) -> list:
+    """Keras's ``fit`` from epoch ``initial_epoch`` to ``config.epochs`` on the tf.data datasets, sharded
+    by ``distribution``; ``batching`` is (global batch size, steps per epoch). The training batches
+    are shuffled and augmented per (seed, epoch), the validation batches hold at least
+    :data:`~fashion_mnist_vis.data.pipeline.EVAL_BATCH_SIZE` images.
+
+    Returns:
+        The training loss of each epoch run.
+
+    Raises:
+        UserError: if the loss became NaN.
+    """
+    from fashion_mnist_vis.data.pipeline import EVAL_BATCH_SIZE, make_dataset
+
+    batch_size, steps = batching
     train_data = distribution.shard(make_dataset(
         splits.x_train, splits.y_train, batch_size, training=True, augment=config.augment, seed=config.seed,
         epochs=range(initial_epoch, config.epochs),
@@ -80,27 +109,24 @@ def fit(
         epochs=config.epochs,
         initial_epoch=initial_epoch,
         steps_per_epoch=steps,
-        callbacks=watch.callbacks,
+        callbacks=callbacks,
         shuffle=False,  # the dataset draws each epoch's order from (seed, epoch)
         verbose=2 if _output_is_redirected() else 1,
     )
     losses = history.history.get("loss", [])
+    _check_finite(losses, initial_epoch, config.output)
+    return losses
+
+
+def _check_finite(losses, initial_epoch: int, output: Path) -> None:
+    """Raise a :class:`UserError` if an epoch's training loss (``losses``, from epoch
+    ``initial_epoch + 1`` on) is NaN or infinite; the best model so far is in ``output``."""
     if any(not math.isfinite(value) for value in losses):
         raise UserError(
             f"the training loss became NaN in epoch {initial_epoch + len(losses)} (the best model so far "
-            f"is in {config.output}); try a lower learning rate",
+            f"is in {output}); try a lower learning rate",
             settings=("learning_rate",),
         )
-    return TrainingResult(
-        model=model,
-        history=watch.resume_state.history,
-        epochs_run=initial_epoch + len(losses),
-        seconds_per_epoch=watch.timer.seconds,
-        stopped_because=watch.stopped_because(config),
-        restarted=bool(restarted_at),
-        precision=model_policy(model),
-    )
-
 
 def _starting_point(config: TrainConfig, run_dir: Path, resume: bool, model, distribution, backup_dir, steps: int):
     """(model, state, epochs restored from a backup or 0): the model to train and where it stands.
