@@ -206,15 +206,25 @@ class Explorer:
         return self._test_set
 
     def _wrong_indices(self, images: np.ndarray, labels: np.ndarray, batch: int = 500) -> np.ndarray:
-        """Positions of the test images whose most probable class (the model alone, no mirror) is wrong."""
+        """Positions of the test images whose most probable class is wrong, the test arrays classified as the
+        explorer classifies them (averaged with their mirror images when it does so)."""
         if self._mistakes is None:
             from fashion_mnist_vis.data.pipeline import to_model_input
+            from fashion_mnist_vis.models.scores import as_probabilities
 
             forward = self.handle.graph.probe([self.handle.graph.model_output])
-            predicted = np.concatenate([
-                np.argmax(np.asarray(forward(to_model_input(images[start:start + batch]), training=False)[0]), axis=1)
-                for start in range(0, len(labels), batch)])
-            self._mistakes = np.flatnonzero(predicted != labels)
+
+            def probabilities(inputs: np.ndarray) -> np.ndarray:
+                return as_probabilities(np.asarray(forward(inputs, training=False)[0]))
+
+            predicted = []
+            for start in range(0, len(labels), batch):
+                inputs = to_model_input(images[start:start + batch])
+                chunk = probabilities(inputs)
+                if self.settings.mirror_average:
+                    chunk = (chunk + probabilities(np.ascontiguousarray(inputs[:, :, ::-1]))) / 2.0
+                predicted.append(np.argmax(chunk, axis=1))
+            self._mistakes = np.flatnonzero(np.concatenate(predicted) != labels)
         return self._mistakes
 
 

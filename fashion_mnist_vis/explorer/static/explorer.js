@@ -233,7 +233,7 @@ function renderLayers(layers) {
 
 function mosaic(layer) {
   const [tileHeight, tileWidth] = layer.tile;
-  const scale = Math.max(1, Math.floor(Math.min(4, 900 / (layer.columns * (tileWidth + 1)))));
+  const scale = Math.max(1, Math.floor(Math.min(4, 640 / (layer.columns * (tileWidth + 1)))));
   const view = document.createElement("canvas");
   const image = new Image();
   image.onload = () => {
@@ -262,7 +262,6 @@ function enlarge(layer, image, channel) {
   context.drawImage(image, (channel % layer.columns) * (tileWidth + 1), Math.floor(channel / layer.columns) * (tileHeight + 1),
                     tileWidth, tileHeight, 0, 0, 168, 168);
   $("channel-caption").textContent = `${layer.name}, channel ${channel}: ${layer.low[channel]} (black) to ${layer.high[channel]} (white)`;
-  $("enlarged").hidden = false;
 }
 
 function vector(values) {
