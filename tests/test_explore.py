@@ -229,7 +229,8 @@ def test_page_in_headless_chromium(server, tmp_path):
 
     if CHROMEDRIVER is None or CHROMIUM is None:
         pytest.skip("needs chromium and chromedriver")
-    with headless_chromium(tmp_path) as browser:
+    fake_camera = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+    with headless_chromium(tmp_path, extra_args=fake_camera) as browser:
         browser.open(f"http://127.0.0.1:{server.server_port}/")
         browser.wait_for("return document.body.dataset.ready === '1'", timeout=30)
         # a stroke: the bars appear and sum to one
@@ -267,5 +268,11 @@ def test_page_in_headless_chromium(server, tmp_path):
         browser.run(DRAW_STROKE, [[40, 200], [240, 200]])
         browser.wait_for(f"{UPDATES} >= 6", timeout=30)
         assert browser.run("return document.getElementById('error').textContent") == ""
+        # the webcam (Chromium's fake camera): frames are classified one after another until stopped
+        browser.run("document.getElementById('webcam').click()")
+        browser.wait_for(f"{UPDATES} >= 8", timeout=60)
+        assert browser.run("return document.getElementById('truth').textContent").startswith("Webcam")
+        browser.run("document.getElementById('webcam').click()")
+        assert browser.run("return document.getElementById('webcam').textContent") == "Webcam"
         shot = np.asarray(Image.open(browser.screenshot(tmp_path / "explorer.png")).convert("L"))
         assert shot.std() > 20  # not blank

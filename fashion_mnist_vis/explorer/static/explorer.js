@@ -23,6 +23,7 @@ function position(event) {
 }
 
 canvas.addEventListener("pointerdown", (event) => {
+  stopWebcam();
   canvas.setPointerCapture(event.pointerId);
   state.drawing = true;
   state.source = null;  // the canvas (with whatever was loaded into it) is now the image
@@ -82,6 +83,7 @@ function showOnCanvas(blob) {
 
 function useFile(file) {
   if (!file) return;
+  stopWebcam();
   state.source = file;  // sent as it is, so the numbers are those of the file itself
   $("truth").textContent = `Uploaded: ${file.name}`;
   showOnCanvas(file);
@@ -92,6 +94,7 @@ canvas.addEventListener("dragover", (event) => event.preventDefault());
 canvas.addEventListener("drop", (event) => { event.preventDefault(); useFile(event.dataTransfer.files[0]); });
 
 async function randomImage(mistake) {
+  stopWebcam();
   showError("");
   if (mistake) $("truth").textContent = "Finding the test images the model gets wrong (once)...";
   const answer = await fetch(`api/random${mistake ? "?mistake=1" : ""}`);
@@ -105,6 +108,52 @@ async function randomImage(mistake) {
 }
 $("random").addEventListener("click", () => randomImage(false));
 $("mistake").addEventListener("click", () => randomImage(true));
+// The webcam: a square from the middle of each frame is copied onto the canvas and sent, one frame
+// after another (the next once the previous answer is in, at most every 300 ms).
+const webcam = { stream: null, video: null, timer: null };
+
+async function startWebcam() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showError("This browser gives this page no camera (it needs http://localhost or https).");
+    return;
+  }
+  try {
+    webcam.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+  } catch (error) {
+    showError(`No camera: ${error.message}`);
+    return;
+  }
+  webcam.video = document.createElement("video");
+  webcam.video.muted = true;
+  webcam.video.playsInline = true;
+  webcam.video.srcObject = webcam.stream;
+  await webcam.video.play();
+  $("webcam").textContent = "Stop the webcam";
+  $("truth").textContent = "Webcam: hold one garment in front of a plain background.";
+  grabFrame();
+}
+
+function grabFrame() {
+  if (!webcam.stream) return;
+  const video = webcam.video;
+  const side = Math.min(video.videoWidth, video.videoHeight);
+  if (side && !state.busy) {
+    pen.drawImage(video, (video.videoWidth - side) / 2, (video.videoHeight - side) / 2, side, side,
+                  0, 0, canvas.width, canvas.height);
+    state.source = null;
+    schedule(0);
+  }
+  webcam.timer = setTimeout(grabFrame, 300);
+}
+
+function stopWebcam() {
+  if (!webcam.stream) return;
+  clearTimeout(webcam.timer);
+  webcam.stream.getTracks().forEach((track) => track.stop());
+  webcam.stream = null;
+  $("webcam").textContent = "Webcam";
+}
+$("webcam").addEventListener("click", () => (webcam.stream ? stopWebcam() : startWebcam()));
 $("method").addEventListener("change", () => schedule(0));
 $("contrast").addEventListener("change", () => schedule(0));
 
