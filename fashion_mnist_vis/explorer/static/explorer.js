@@ -114,7 +114,7 @@ const webcam = { stream: null, video: null, timer: null };
 
 async function startWebcam() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    showError("This browser gives this page no camera (it needs http://localhost or https).");
+    showError("This browser gives this page no camera (it allows one on localhost or over a secure connection).");
     return;
   }
   try {
