@@ -37,7 +37,7 @@ def model_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(model_path):
     """The explorer on a free port, serving from a thread (synthetic test images)."""
-    settings = ExplorerSettings(data=DataSettings(dataset="synthetic", test_size=40))
+    settings = ExplorerSettings(data=DataSettings(dataset="synthetic", train_size=300, test_size=40))
     explorer = Explorer(open_model(model_path, "numpy"), settings)
     app = app_server.make_explorer_server(explorer, "127.0.0.1", 0, quiet=True)
     thread = threading.Thread(target=app.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
@@ -172,6 +172,25 @@ def test_random_test_image_and_mistake(server):
     assert status == 200 and record["index"] in set(explorer._mistakes.tolist())
 
 
+def test_the_training_images_that_excite_a_channel_most(server):
+    status, _, payload = request(server, "GET", "/api/channel?layer=conv&channel=2")
+    record = json.loads(payload)
+    assert status == 200 and record["searched"] == 300 and len(record["images"]) == 6
+    scores = [item["score"] for item in record["images"]]
+    assert scores == sorted(scores, reverse=True)
+    # by hand: the best image's response is the channel's largest value in that image's feature map
+    explorer = server.explorer
+    best = explorer._channel_examples.strongest("conv", 2)[0]
+    conv = next(out for out in explorer.activations.run(best["pixels"][:, :, None].astype(np.float32) / 255.0)
+                if out.name == "conv")
+    assert best["score"] == pytest.approx(float(conv.values[:, :, 2].max()), rel=1e-5)
+    assert scores[0] == round(best["score"], 4)
+    for query, message in (("layer=gap&channel=0", "has no feature maps"), ("layer=conv&channel=6", "channels 0-5"),
+                           ("layer=conv&channel=x", "not a channel number")):
+        status, _, payload = request(server, "GET", f"/api/channel?{query}")
+        assert status == 400 and message in json.loads(payload)["error"]
+
+
 def test_missing_model_is_one_line(tmp_path, capsys):
     assert explore.main(["--saved_model", str(tmp_path / "none.keras"), "--no-browser"]) == 2
     assert "none.keras" in single_error_line(capsys)
@@ -253,6 +272,7 @@ def test_page_in_headless_chromium(server, tmp_path):
                     "c.dispatchEvent(new MouseEvent('click', "
                     "{clientX: b.left + 2, clientY: b.top + 2, bubbles: true}))")
         assert "channel 0" in browser.run("return document.getElementById('channel-caption').textContent")
+        browser.wait_for("return document.querySelectorAll('#channel-examples img').length === 6", timeout=60)
         # a random test image shows its true class
         browser.run("document.getElementById('random').click()")
         browser.wait_for(f"{UPDATES} >= 4", timeout=30)

@@ -8,6 +8,7 @@ checks for the static files). The API:
 * ``POST /api/classify?method=KEY&contrast=N``: the body is an image file (PNG, JPEG, ...) or a
   ``data:image/...;base64,`` URL, at most :data:`MAX_UPLOAD_BYTES`; the answer is
   :meth:`~fashion_mnist_vis.explorer.session.Explorer.classify_upload`'s JSON.
+* ``GET /api/channel?layer=NAME&channel=C``: the training images that excite a channel most.
 * ``GET /api/random`` and ``GET /api/random?mistake=1``: a random test image (a misclassified one).
 
 Errors are JSON too, ``{"error": "one line"}`` with a 4xx status, so the page can show them.
@@ -46,6 +47,15 @@ class ExplorerRequestHandler(ProjectorRequestHandler):
         route, query = self._route()
         if route == "/api/info":
             self._answer(lambda: self.server.explorer.info())
+        elif route == "/api/channel":
+            layer, channel = query.get("layer", [""])[0], query.get("channel", [""])[0]
+
+            def channel_examples():
+                if not channel.isdigit():
+                    raise UserError(f"channel {channel!r} is not a channel number")
+                return self.server.explorer.channel_examples(layer, int(channel))
+
+            self._answer(channel_examples)
         elif route == "/api/random":
             mistake = query.get("mistake", ["0"])[0] not in ("", "0", "false")
             self._answer(lambda: self.server.explorer.random_test_image(mistake))

@@ -12,7 +12,7 @@ a lock, each with its own result.
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -40,6 +40,8 @@ class ExplorerSettings:
         data: the :class:`~fashion_mnist_vis.data.datasets.DataSettings` whose test set
             "a random test image" draws from, or None for no test images.
         top_k: how many classes ``top_k`` lists (classify's ``--top-k``).
+        channel_search_images: how many training images (the first ones) are searched for the images
+            that excite each channel most.
     """
 
     preprocess: Dict[str, object] = field(default_factory=lambda: {
@@ -47,6 +49,7 @@ class ExplorerSettings:
     mirror_average: bool = True
     data: Optional[object] = None
     top_k: int = 3
+    channel_search_images: int = 2000
 
 
 class Explorer:
@@ -75,6 +78,7 @@ class Explorer:
         self._lock = threading.Lock()
         self._test_set = None
         self._mistakes: Optional[np.ndarray] = None
+        self._channel_examples = None
         self._random = np.random.default_rng()
 
     def info(self) -> Dict[str, object]:
@@ -194,6 +198,31 @@ class Explorer:
                 index = int(self._random.integers(len(labels)))
         return {"index": index, "class_index": int(labels[index]), "class": CLASS_NAMES[int(labels[index])],
                 "image": png_data_url(images[index])}
+
+    def channel_examples(self, layer_name: str, channel: int) -> Dict[str, object]:
+        """The training images that excite ``channel`` of ``layer_name`` most (see
+        :class:`~fashion_mnist_vis.explorer.channel_examples.ChannelExamples`; searched on first use).
+
+        Raises:
+            UserError: without data, or for an unknown layer or channel.
+        """
+        with self._lock:
+            if self._channel_examples is None:
+                if self.settings.data is None:
+                    raise UserError("no training images: the explorer was started without a dataset")
+                from fashion_mnist_vis.data.datasets import load_splits
+                from fashion_mnist_vis.explorer.channel_examples import ChannelExamples
+
+                splits = load_splits(replace(self.settings.data, val_split=0.0), seed=0)  # every training image
+                count = self.settings.channel_search_images
+                spatial = [layer.name for layer, kind in self.activations.layers if kind == SPATIAL]
+                self._channel_examples = ChannelExamples(self.handle, spatial, splits.x_train[:count],
+                                                         splits.y_train[:count])
+            examples = self._channel_examples.strongest(layer_name, channel)
+        return {"layer": layer_name, "channel": channel, "searched": len(self._channel_examples.labels),
+                "images": [{"class": CLASS_NAMES[item["label"]], "index": item["index"],
+                            "score": round(item["score"], 4), "image": png_data_url(item["pixels"])}
+                           for item in examples]}
 
     def _test_images(self):
         if self.settings.data is None:

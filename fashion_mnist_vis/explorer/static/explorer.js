@@ -311,6 +311,25 @@ function enlarge(layer, image, channel) {
   context.drawImage(image, (channel % layer.columns) * (tileWidth + 1), Math.floor(channel / layer.columns) * (tileHeight + 1),
                     tileWidth, tileHeight, 0, 0, 168, 168);
   $("channel-caption").textContent = `${layer.name}, channel ${channel}: ${layer.low[channel]} (black) to ${layer.high[channel]} (white)`;
+  channelExamples(layer.name, channel);
+}
+
+async function channelExamples(layerName, channel) {
+  const box = $("channel-examples");
+  box.replaceChildren();
+  if (!state.testImages) return;
+  box.textContent = "Searching the training images (once)...";
+  const answer = await fetch(`api/channel?${new URLSearchParams({ layer: layerName, channel })}`);
+  const record = await answer.json();
+  if (!answer.ok) { box.textContent = record.error; return; }
+  const title = document.createElement("p");
+  title.textContent = `What excites it most, of ${record.searched.toLocaleString()} training images:`;
+  box.replaceChildren(title, ...record.images.map((item) => {
+    const image = document.createElement("img");
+    image.src = item.image;
+    image.alt = image.title = `${item.class}, response ${item.score}`;
+    return image;
+  }));
 }
 
 function vector(values) {
@@ -356,6 +375,7 @@ async function start() {
   }
   info.classes.forEach((name, index) => $("contrast").appendChild(new Option(`not ${name}?`, String(index))));
   $("random").disabled = $("mistake").disabled = !info.test_images;
+  state.testImages = info.test_images;
   document.body.dataset.ready = "1";
 }
 start();
