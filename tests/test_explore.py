@@ -256,11 +256,13 @@ def test_page_in_headless_chromium(server, tmp_path):
         browser.run(DRAW_STROKE, [[140, 40], [140, 120], [140, 240]])
         browser.wait_for(f"{UPDATES} >= 1", timeout=30)
         first = browser.run(PROBABILITIES)
+        browser.run("window.firstMap = document.getElementById('map').toDataURL()")
         assert len(first) == 10 and sum(first) == pytest.approx(1.0, abs=1e-4)
         # a second, crossing stroke changes the probabilities and the feature maps stay drawn
         browser.run(DRAW_STROKE, [[30, 60], [150, 70], [260, 60]])
         browser.wait_for(f"{UPDATES} >= 2", timeout=30)
         assert browser.run(PROBABILITIES) != first
+        browser.wait_for("return document.getElementById('map').toDataURL() !== window.firstMap", timeout=10)
         assert browser.run("return document.querySelectorAll('.layer canvas').length") >= 1
         # switch the method: the caption names it
         browser.run("const m = document.getElementById('method'); m.value = 'gradcam'; "

@@ -25,6 +25,8 @@ SCRIPTS = {
     "explain": ("--saved_model", "--saved-model", "--engine", "--methods", "--class", "--contrast", "--layer",
                 "--faithfulness", "--sanity", "--json", "--plot_dir", "--plot-dir", "--invert", "integrated-gradients"),
     "serve": ("--port", "--host", "--directory", "--quiet"),
+    "explore": ("--saved_model", "--saved-model", "--engine", "--port", "--host", "--no-browser", "--neighbours",
+                "--invert", "--no-mirror-average", "--data-dir", "--quiet"),
     "tensorboard_visualise": ("--saved_model", "--saved-model", "--engine", "--num", "--layer", "--raw", "--format", "--host",
                               "--port", "--base-url", "--tsne-points", "--no-tsne", "--dataset", "--data-dir",
                               "(default: tensorboard_assets)"),
