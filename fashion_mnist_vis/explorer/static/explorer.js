@@ -101,7 +101,9 @@ async function randomImage(mistake) {
   const record = await answer.json();
   if (!answer.ok) { showError(record.error); $("truth").textContent = ""; return; }
   const blob = await (await fetch(record.image)).blob();
+  blob.truth = record;
   state.source = blob;
+  state.truth = record;
   $("truth").textContent = `Test image #${record.index}: truly a ${record.class}`;
   showOnCanvas(blob);
   schedule(0);
@@ -192,6 +194,11 @@ async function send() {
 function render(record, roundTrip) {
   document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
   $("prediction").textContent = `${record.prediction} (${(100 * record.score).toFixed(1)}%)`;
+  if (state.source && state.truth && state.source.truth === state.truth) {
+    const right = record.class_index === state.truth.class_index;
+    $("truth").textContent = `Test image #${state.truth.index}: truly a ${state.truth.class}; the model is `
+      + (right ? "right." : `wrong: it says ${record.prediction}.`);
+  }
   const unfamiliar = record.unfamiliarity;
   $("unfamiliar").textContent = unfamiliar && unfamiliar.flagged
     ? "Unfamiliar: this looks like no training image, so the prediction means little." : "";
