@@ -50,6 +50,14 @@ def test_subset_is_balanced():
     assert stratified_subset(np.arange(1000), labels, 5000, seed=0)[0].shape == (1000,)
 
 
+def test_subset_smaller_than_the_classes_is_one_clear_user_error():
+    # --num 5 / --images 5 used to surface scikit-learn's "The test_size = 5 should be greater or equal..."
+    labels = _labels()
+    with pytest.raises(UserError, match=r"^a class-balanced sample of 5 images is too small: it needs at least 10, one per class$"):
+        stratified_subset(np.arange(1000), labels, 5, seed=0)
+    assert np.bincount(stratified_subset(np.arange(1000), labels, 10, seed=0)[1]).tolist() == [1] * 10
+
+
 def test_validation_comes_from_training_set_only(idx_dir):
     splits = load_splits(DataSettings(data_dir=idx_dir, val_split=0.25), seed=0)
     assert len(splits.y_train) == 450 and len(splits.y_val) == 150 and len(splits.y_test) == 200

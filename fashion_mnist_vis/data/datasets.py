@@ -154,9 +154,18 @@ def stratified_split(
 def stratified_subset(
     images: np.ndarray, labels: np.ndarray, size: int, seed: int
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """Return a class-balanced random subset of ``size`` images (all of them if size >= N)."""
+    """Return a class-balanced random subset of ``size`` images (all of them if size >= N).
+
+    Raises UserError when ``size`` is smaller than the number of classes present,
+    since a class-balanced sample needs at least one image of each.
+    """
     if size >= len(labels):
         return images, labels
+    classes = len(np.unique(labels))
+    if size < classes:
+        raise UserError(
+            f"a class-balanced sample of {size} images is too small: it needs at least {classes}, one per class"
+        )
     _, (x_subset, y_subset) = stratified_split(images, labels, size / len(labels), seed)
     return x_subset, y_subset
 
