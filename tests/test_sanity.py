@@ -188,3 +188,30 @@ def test_the_cascade_runs_on_a_legacy_keras2_file(tmp_path):
     assert [step.layer_name for step in result.steps] == \
         [layer.name for layer in weighted_layers_top_down(handle.model)]
     assert all(np.isfinite(step.mean_ssim) for step in result.steps)
+
+
+def test_the_cascade_hides_tensorflows_retracing_warnings(small_model, caplog):
+    """Each step's clone traces new functions on purpose, so TensorFlow's "triggered tf.function
+    retracing" warnings (printed by evaluate --sanity before) stay hidden; errors still come through."""
+    import logging
+
+    tensorflow_log = logging.getLogger("tensorflow")
+
+    def logging_method(handle):
+        def explain(image, class_index):
+            tensorflow_log.warning("5 out of the last 14 calls triggered tf.function retracing")
+            tensorflow_log.error("a real error")
+            return SimpleNamespace(heatmap=image[:, :, 0].astype(np.float32))
+        return explain
+
+    image = np.linspace(0, 1, 28 * 28, dtype=np.float32).reshape(28, 28, 1)
+    level = tensorflow_log.level
+    with caplog.at_level(logging.DEBUG):
+        result = cascading_randomisation(keras_handle(small_model), logging_method, [image], [0], "logs")
+    steps = len(result.steps)
+    assert steps >= 2
+    messages = [(record.levelno, record.getMessage()) for record in caplog.records if record.name == "tensorflow"]
+    retracing = [message for levelno, message in messages if "retracing" in message]
+    assert len(retracing) == 1  # the trained model's map, before the cascade starts
+    assert [levelno for levelno, _ in messages].count(logging.ERROR) == steps + 1
+    assert tensorflow_log.level == level

@@ -210,7 +210,6 @@ class MethodComparison:
         """Every method's cascading model randomisation on this image (Adebayo et al. 2018)."""
         from fashion_mnist_vis.explain.methods import build_explainer
         from fashion_mnist_vis.explain.sanity import cascading_randomisation
-        from fashion_mnist_vis.models.keras_runtime import logger_quieted
 
         contrast, layer = comparison.contrast_index, self.settings.layer
         for result in comparison.results:
@@ -220,9 +219,8 @@ class MethodComparison:
                 explainer = build_explainer(handle, method, layer)
                 return lambda image, class_index: explainer(image, class_index, contrast)
 
-            with logger_quieted("tensorflow"):  # each re-initialised clone traces its own functions
-                result.sanity = cascading_randomisation(self.handle, make_explainer, [model_input],
-                                                        [comparison.class_index], method)
+            result.sanity = cascading_randomisation(self.handle, make_explainer, [model_input],
+                                                    [comparison.class_index], method)
 
 
 def _check_layer(model, layer: Optional[str]) -> None:

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
+from fashion_mnist_vis.models.keras_runtime import logger_quieted
 from fashion_mnist_vis.models.model_handle import ModelHandle, keras_handle
 
 MapFunction = Callable[[np.ndarray, int], Any]
@@ -213,6 +214,9 @@ def cascading_randomisation(handle: ModelHandle, make_explainer: ExplainerFactor
                             settings: SanitySettings = SanitySettings()) -> SanityResult:
     """Run the cascade for one method (see the module's docstring).
 
+    Every step's clone traces its own TensorFlow functions, which is the point, so TensorFlow's
+    "triggered tf.function retracing" warnings are hidden while the steps run (errors still show).
+
     Args:
         handle: the trained model, run by Keras (re-initialising needs Keras layers).
         make_explainer: builds the method for a handle; called once for the trained model and
@@ -233,14 +237,15 @@ def cascading_randomisation(handle: ModelHandle, make_explainer: ExplainerFactor
     explain = make_explainer(handle)
     originals = [explain(image, int(index)).heatmap for image, index in zip(images, class_indices)]
     steps = []
-    for layer_name, count, clone in cascading_clones(handle.model, settings.seed):
-        explain = make_explainer(keras_handle(clone))
-        maps = [explain(image, int(index)).heatmap for image, index in zip(images, class_indices)]
-        steps.append(SanityStep(
-            layer_name, count,
-            np.array([spearman(original, new) for original, new in zip(originals, maps)]),
-            np.array([ssim(original, new) for original, new in zip(originals, maps)]),
-        ))
+    with logger_quieted("tensorflow"):  # each re-initialised clone traces its own functions, on purpose
+        for layer_name, count, clone in cascading_clones(handle.model, settings.seed):
+            explain = make_explainer(keras_handle(clone))
+            maps = [explain(image, int(index)).heatmap for image, index in zip(images, class_indices)]
+            steps.append(SanityStep(
+                layer_name, count,
+                np.array([spearman(original, new) for original, new in zip(originals, maps)]),
+                np.array([ssim(original, new) for original, new in zip(originals, maps)]),
+            ))
     return SanityResult(method, len(originals), tuple(steps), settings.threshold)
 
 
