@@ -97,6 +97,17 @@ def test_bad_input_is_one_line(argv, message, tmp_path, capsys):
     assert len(error.splitlines()) == 1 and message in error and "Traceback" not in error
 
 
+def test_help_does_not_call_no_maximise_on_by_default(capsys):
+    # store_false's own default (True) made --help say "--no-maximise ... (default: True)": the opposite of the truth
+    assert main(["--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    no_maximise = help_text.split("--no-maximise, --no_maximise")[1].split("--concepts")[0]
+    assert "much faster" in no_maximise and "default" not in no_maximise
+    from fashion_mnist_vis.commands.inspect_model import build_parser
+    assert build_parser().parse_args([]).maximise is True
+    assert build_parser().parse_args(["--no-maximise"]).maximise is False
+
+
 def test_concepts_are_found_in_the_first_image_of_each_class():
     handle = open_model(trained_model_path("tinyvgg"), "numpy")
     images = np.random.default_rng(2).integers(0, 256, (30, 28, 28), dtype=np.uint8)

@@ -49,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="strongest training images shown per channel")
     parser.add_argument("--steps", type=cli.number_in_range(int, low=0), default=defaults.channel_ascent.steps,
                         help="gradient ascent steps per maximising input (0: show the starting noise)")
+    parser.set_defaults(maximise=True)
     parser.add_argument("--no-maximise", "--no_maximise", dest="maximise", action="store_false",
-                        help="leave out the maximising inputs (channels and classes): no gradient ascent, "
+                        default=argparse.SUPPRESS, help="leave out the maximising inputs (channels and classes): no gradient ascent, "
                         "much faster")
     parser.add_argument("--concepts", type=cli.number_in_range(int, low=0), default=defaults.concepts,
                         help="concepts of the last convolution to find by Deep Feature Factorisation, in one "
