@@ -129,6 +129,9 @@ def test_bad_uploads_get_json_errors_and_the_server_keeps_serving(server, monkey
     # a PNG claiming 20,000 x 20,000 pixels: refused from its header, nothing decoded
     status, record = classify_api(server, _png_header_only(20000, 20000))
     assert status == 400 and "20000x20000" in record["error"] and "megapixel" in record["error"]
+    assert record["error"].startswith("the upload is 20000x20000 pixels")  # not "image file the upload is ..."
+    status, record = classify_api(server, b"")
+    assert status == 400 and record["error"] == "the upload is empty (0 bytes)"
     monkeypatch.setattr(app_server, "MAX_UPLOAD_BYTES", 1000)
     status, record = classify_api(server, b"\0" * 1001)
     assert status == 413 and "up to" in record["error"]

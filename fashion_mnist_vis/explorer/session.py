@@ -115,7 +115,9 @@ class Explorer:
             try:
                 analysis = self.analyser.analyse(path)
             except UserError as error:
-                raise UserError(str(error).replace(repr(str(path)), "the upload")) from None
+                name = repr(str(path))  # load_image says "image file '<path>' ...": the upload has no name
+                message = str(error).replace(f"image file {name}", "the upload").replace(name, "the upload")
+                raise UserError(message) from None
             record = self._record(analysis)
             record["map"] = self._class_map(analysis.prepared.model_input, analysis.predicted, method, contrast)
             record["layers"] = self._layers(analysis.prepared.model_input)
