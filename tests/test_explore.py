@@ -189,7 +189,8 @@ def test_the_training_images_that_excite_a_channel_most(server):
     assert best["score"] == pytest.approx(float(conv.values[:, :, 2].max()), rel=1e-5)
     assert scores[0] == round(best["score"], 4)
     for query, message in (("layer=gap&channel=0", "has no feature maps"), ("layer=conv&channel=6", "channels 0-5"),
-                           ("layer=conv&channel=x", "not a channel number")):
+                           ("layer=conv&channel=x", "not a channel number"),
+                           ("layer=conv&channel=-1", "has channels 0-5, not -1")):
         status, _, payload = request(server, "GET", f"/api/channel?{query}")
         assert status == 400 and message in json.loads(payload)["error"]
 

@@ -18,6 +18,7 @@ Unlike the Projector's server it sends no CORS header: other web sites may not r
 import base64
 import binascii
 import json
+import re
 import urllib.parse
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -51,7 +52,7 @@ class ExplorerRequestHandler(ProjectorRequestHandler):
             layer, channel = query.get("layer", [""])[0], query.get("channel", [""])[0]
 
             def channel_examples():
-                if not channel.isdigit():
+                if not re.fullmatch(r"-?[0-9]+", channel):  # a negative number gets the range message below
                     raise UserError(f"channel {channel!r} is not a channel number")
                 return self.server.explorer.channel_examples(layer, int(channel))
 
