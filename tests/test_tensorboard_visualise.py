@@ -483,6 +483,16 @@ def test_a_failed_export_leaves_the_previous_one_intact(exported, tmp_path, monk
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before  # no temp files either
 
 
+def test_a_folder_in_the_way_of_an_export_file_is_named(exported, tmp_path):
+    folder = tmp_path / "assets"
+    (folder / "sprite.png").mkdir(parents=True)
+    code, out, err = _run(["--saved-model", exported.model, "--dataset", "synthetic", "--test-size", 300,
+                           "--output", folder, "--num", 30])
+    assert code == 2 and err.strip() == (
+        f"tensorboard_visualise.py: error: could not write '{folder / 'sprite.png'}': Is a directory")
+    assert [path.name for path in folder.iterdir()] == ["sprite.png"]  # nothing half-written beside it
+
+
 def test_model_without_gap_exports_the_last_dense_layers_input_as_tsv(tmp_path):
     from fashion_mnist_vis.models.model_io import save_model_atomic
     from fashion_mnist_vis.models.registry import build_model

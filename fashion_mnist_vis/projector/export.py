@@ -298,8 +298,9 @@ def _write_files(output: Path, tensors: List[TensorFiles], suffixes, options: Ex
             config_json.write_text(json.dumps(projector_config_json(tensors, options.url, layout.cell), indent=2) + "\n")
             if config_pbtxt is not None:
                 config_pbtxt.write_text(projector_config_pbtxt(tensors, layout.cell))
-    except OSError as error:
-        raise UserError(f"could not write the export to {str(output)!r}: {error.strerror or error}") from error
+    except OSError as error:  # a failed os.replace names the file in the way second
+        where = repr(str(error.filename2)) if error.filename2 else f"the export to {str(output)!r}"
+        raise UserError(f"could not write {where}: {error.strerror or error}") from error
     return files, notes
 
 
