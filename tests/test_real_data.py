@@ -113,11 +113,15 @@ def test_real_test_images_as_pngs_classify_like_the_arrays(no_flags, tmp_path, c
     for index, image in enumerate(images):
         Image.fromarray(image).save(tmp_path / f"real_{index:02d}.png")
     model_path = trained_model_path("tinyvgg")
-    assert main([str(tmp_path), "--saved-model", str(model_path), "--json", "--top-k", "10"]) == 0
-    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [Path(record["path"]).name for record in records] == [f"real_{i:02d}.png" for i in range(len(picks))]
-    expected = load_model(model_path).predict(to_model_input(images), verbose=0)
-    assert [record["class_index"] for record in records] == expected.argmax(axis=1).tolist()
+    model = load_model(model_path)
+    as_arrays = model.predict(to_model_input(images), verbose=0)
+    mirrored = model.predict(to_model_input(images[:, :, ::-1]), verbose=0)
+    # Photos are classified averaged with their mirror image by default; --no-mirror-average gives the arrays' scores.
+    for flags, expected in ((["--no-mirror-average"], as_arrays), ([], (as_arrays + mirrored) / 2)):
+        assert main([str(tmp_path), "--saved-model", str(model_path), "--json", "--top-k", "10", *flags]) == 0
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [Path(record["path"]).name for record in records] == [f"real_{i:02d}.png" for i in range(len(picks))]
+        assert [record["class_index"] for record in records] == expected.argmax(axis=1).tolist()
     for record, probabilities in zip(records, expected):
         scores = {entry["class_index"]: entry["score"] for entry in record["top_k"]}
         np.testing.assert_allclose([scores[index] for index in range(10)], probabilities, atol=1e-5)

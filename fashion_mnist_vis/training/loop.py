@@ -96,6 +96,7 @@ def _run_epochs(model, config: TrainConfig, splits: Splits, distribution, batchi
         UserError: if the loss became NaN.
     """
     from fashion_mnist_vis.data.pipeline import EVAL_BATCH_SIZE, make_dataset
+    from fashion_mnist_vis.training.interrupts import InterruptCheck, interrupt_latch
 
     batch_size, steps = batching
     train_data = distribution.shard(make_dataset(
@@ -103,16 +104,17 @@ def _run_epochs(model, config: TrainConfig, splits: Splits, distribution, batchi
         epochs=range(initial_epoch, config.epochs),
     ))
     val_data = distribution.shard(make_dataset(splits.x_val, splits.y_val, max(batch_size, EVAL_BATCH_SIZE)))
-    history = model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps,
-        callbacks=callbacks,
-        shuffle=False,  # the dataset draws each epoch's order from (seed, epoch)
-        verbose=2 if _output_is_redirected() else 1,
-    )
+    with interrupt_latch() as interrupts:  # a Ctrl-C swallowed by a weakref callback still stops the run
+        history = model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            callbacks=[*callbacks, InterruptCheck(interrupts)],
+            shuffle=False,  # the dataset draws each epoch's order from (seed, epoch)
+            verbose=2 if _output_is_redirected() else 1,
+        )
     losses = history.history.get("loss", [])
     _check_finite(losses, initial_epoch, config.output)
     return losses

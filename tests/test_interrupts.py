@@ -1,0 +1,77 @@
+"""A Ctrl-C during Keras's fit is never lost (fashion_mnist_vis.training.interrupts)."""
+
+import os
+import signal
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from fashion_mnist_vis.training.interrupts import InterruptCheck, interrupt_latch
+
+
+class SwallowedInterrupt(keras.callbacks.Callback):
+    """Sends SIGINT at the end of batch ``at`` and swallows the KeyboardInterrupt, as Python does
+    when the signal lands inside a weakref callback or a ``__del__``."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at = at
+        self.batches = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches.append(batch)
+        if batch == self.at:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.5)  # the handler runs here
+            except KeyboardInterrupt:
+                pass
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler for the test (a CI runner may start the suite with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def tiny_model():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def test_a_swallowed_ctrl_c_still_stops_fit_at_the_same_batch(python_sigint):
+    x, y = np.zeros((8, 2), np.float32), np.zeros((8, 1), np.float32)
+    swallowed = SwallowedInterrupt(at=1)
+    with interrupt_latch() as received:
+        with pytest.raises(KeyboardInterrupt):
+            tiny_model().fit(x, y, batch_size=1, epochs=3, verbose=0,
+                             callbacks=[swallowed, InterruptCheck(received)])
+    assert swallowed.batches == [0, 1]
+    assert received == [signal.SIGINT]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_without_the_check_a_swallowed_ctrl_c_is_lost(python_sigint):
+    """The failure the latch exists for: fit runs to its end."""
+    x, y = np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    swallowed = SwallowedInterrupt(at=1)
+    with interrupt_latch():
+        tiny_model().fit(x, y, batch_size=1, epochs=2, verbose=0, callbacks=[swallowed])
+    assert swallowed.batches == [0, 1, 2, 3, 0, 1, 2, 3]
+
+
+def test_an_ignored_sigint_stays_ignored():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupt_latch() as received:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+        assert received == []
+    finally:
+        signal.signal(signal.SIGINT, previous)
