@@ -145,6 +145,21 @@ def test_split_train_exports_training_images_with_pca_coordinates_in_the_atlas(t
     assert "Atlas:   embedding-atlas" in out and "PCA coordinates; --umap for UMAP's" in out
 
 
+def test_the_atlas_hint_after_a_umap_of_a_sample_does_not_suggest_umap_again(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from fashion_mnist_vis.commands.export_maps import Extras
+    from fashion_mnist_vis.commands.tensorboard_visualise import print_summary
+
+    result = SimpleNamespace(source=SimpleNamespace(dims=64, layer_name="gap"), accuracy=0.9)
+    extras = Extras(atlas_coordinates="pca", atlas_command="embedding-atlas a.parquet")
+    for umap, umap_points, hint in ((None, None, "; --umap for UMAP's)"),
+                                    (None, 100, "; --umap without --umap-points for UMAP's)")):
+        args = SimpleNamespace(raw=False, port=8000, base_url=None, umap=umap, umap_points=umap_points)
+        print_summary(args, result, tmp_path, "http://localhost:8000/", 200, [], extras, 1.0)
+        assert capsys.readouterr().out.splitlines()[-1].endswith(f"PCA coordinates{hint}")
+
+
 def test_no_atlas_and_no_neighbours_write_neither(tiny_gap_model, tmp_path):  # noqa: F811
     code, _, err = _run(["--saved-model", tiny_gap_model, "--dataset", "synthetic", "--test-size", 200,
                          "--num", 50, "--output", tmp_path, "--neighbours", 0, "--no-atlas"])

@@ -266,8 +266,15 @@ def print_summary(args, result, output: Path, url: str, count: int, files, extra
     if extras.atlas_command:
         lines.append(f"Atlas:   {extras.atlas_command}   (pip install embedding-atlas; "
                      f"{extras.atlas_coordinates.upper()} coordinates"
-                     + ("; --umap for UMAP's)" if extras.atlas_coordinates == "pca" else ")"))
+                     + (f"; {_umap_hint(args)})" if extras.atlas_coordinates == "pca" else ")"))
     print("\n".join(lines), flush=True)
+
+
+def _umap_hint(args: argparse.Namespace) -> str:
+    """How to get UMAP coordinates into the atlas: a UMAP of a sample places only some points."""
+    from fashion_mnist_vis.commands.export_maps import wants_umap
+
+    return "--umap without --umap-points for UMAP's" if wants_umap(args) else "--umap for UMAP's"
 
 
 if __name__ == "__main__":
