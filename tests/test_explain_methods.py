@@ -81,8 +81,17 @@ def test_unknown_method_and_bad_calls(hand):
         explainer(np.zeros((3, 3, 1), np.float32), 0)
     with pytest.raises(UserError, match="class 2 is out of range: the model has classes 0-1"):
         explainer(IMAGE, 2)
-    with pytest.raises(UserError, match="contrast class must differ"):
-        explainer(IMAGE, 1, 1)
+    with pytest.raises(UserError, match=r"contrast class must differ from the explained class \(1\)$"):
+        explainer(IMAGE, 1, 1)  # a two-class model: only the label
+
+
+def test_a_fashion_mnist_models_contrast_error_names_the_class():
+    """explain.py IMAGE --contrast shirt on a photo predicted Shirt: the line names the class, not only "(6)"."""
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3, name="conv"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, name="classifier")])
+    explainer = build_explainer(keras_handle(model), "gradcam")
+    with pytest.raises(UserError, match=r"must differ from the explained class \('Shirt', 6\)$"):
+        explainer(np.zeros((4, 4, 1), np.float32), 6, 6)
 
 
 def test_layer_choice_errors(hand):

@@ -24,6 +24,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from fashion_mnist_vis.classes import CLASS_NAMES, NUM_CLASSES
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.explain.cam import normalise_map
 
@@ -186,7 +187,8 @@ class Explainer:
         if contrast_index is not None:
             self._check_class(contrast_index, "contrast class")
             if contrast_index == class_index:
-                raise UserError(f"the contrast class must differ from the explained class ({class_index})")
+                named = f"{CLASS_NAMES[class_index]!r}, " if self.num_classes == NUM_CLASSES else ""
+                raise UserError(f"the contrast class must differ from the explained class ({named}{class_index})")
         raw = np.asarray(self.raw_map(image, int(class_index), contrast_index), dtype=np.float32)
         return Explanation(self.method, self.title, int(class_index), contrast_index, self.layer_name,
                            raw, to_heatmap(raw, image.shape[:2]))
