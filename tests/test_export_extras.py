@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -146,8 +147,6 @@ def test_split_train_exports_training_images_with_pca_coordinates_in_the_atlas(t
 
 
 def test_the_atlas_hint_after_a_umap_of_a_sample_does_not_suggest_umap_again(tmp_path, capsys):
-    from types import SimpleNamespace
-
     from fashion_mnist_vis.commands.export_maps import Extras
     from fashion_mnist_vis.commands.tensorboard_visualise import print_summary
 
@@ -158,6 +157,22 @@ def test_the_atlas_hint_after_a_umap_of_a_sample_does_not_suggest_umap_again(tmp
         args = SimpleNamespace(raw=False, port=8000, base_url=None, umap=umap, umap_points=umap_points)
         print_summary(args, result, tmp_path, "http://localhost:8000/", 200, [], extras, 1.0)
         assert capsys.readouterr().out.splitlines()[-1].endswith(f"PCA coordinates{hint}")
+
+
+def test_the_printed_server_command_works_from_any_folder(tmp_path, capsys, monkeypatch):
+    from fashion_mnist_vis.commands.export_maps import Extras
+    from fashion_mnist_vis.commands.tensorboard_visualise import print_summary
+
+    result = SimpleNamespace(source=SimpleNamespace(dims=64, layer_name="gap"), accuracy=0.9)
+    args = SimpleNamespace(raw=False, port=8000, base_url=None, umap=None, umap_points=None)
+    repo = Path(__file__).resolve().parents[1]
+    anywhere = f"python {repo / 'tensorboard_assets' / 'serve_assets.py'} --directory assets"
+    from_root = "python tensorboard_assets/serve_assets.py --directory assets"
+    for folder, expected in ((repo, from_root), (tmp_path, anywhere)):
+        monkeypatch.chdir(folder)
+        print_summary(args, result, Path("assets"), "http://localhost:8000/", 20, [], Extras(), 1.0)
+        online = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Online:"))
+        assert online == f"Online:  {expected}"  # from tmp_path, tensorboard_assets/serve_assets.py is not there
 
 
 def test_no_atlas_and_no_neighbours_write_neither(tiny_gap_model, tmp_path):  # noqa: F811

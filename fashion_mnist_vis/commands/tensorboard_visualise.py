@@ -256,8 +256,8 @@ def print_summary(args, result, output: Path, url: str, count: int, files, extra
         f"Exported {count} points ({result.source.dims}-d {result.source.layer_name} embeddings"
         f"{' + 784-d raw pixels' if args.raw else ''}); the model's accuracy on them: {result.accuracy:.2%}",
         f"Files in {output}/ ({size / 1e6:.1f} MB, {seconds:.0f} s): {', '.join(names)}",
-        "Online:  python tensorboard_assets/serve_assets.py"
-        + (f" --directory {output}" if output.resolve() != (Path.cwd() / "tensorboard_assets").resolve() else "")
+        f"Online:  python {_serve_script()}"
+        + (f" --directory {output}" if output.resolve() != _serve_script().resolve().parent else "")
         + (f" --port {args.port}" if args.port != 8000 and not args.base_url else ""),
         f"         then open {projector_link(url)}",
     ]
@@ -268,6 +268,12 @@ def print_summary(args, result, output: Path, url: str, count: int, files, extra
                      f"{extras.atlas_coordinates.upper()} coordinates"
                      + (f"; {_umap_hint(args)})" if extras.atlas_coordinates == "pca" else ")"))
     print("\n".join(lines), flush=True)
+
+
+def _serve_script() -> Path:
+    """The CORS server's launcher: relative from the checkout's root, else its absolute path in the checkout."""
+    relative = Path("tensorboard_assets") / "serve_assets.py"
+    return relative if relative.is_file() else Path(__file__).resolve().parents[2] / relative
 
 
 def _umap_hint(args: argparse.Namespace) -> str:
