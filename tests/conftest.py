@@ -9,7 +9,7 @@ from typing import Dict
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.data.fashion_mnist import SYSTEM_ENV, IdxFile, content_md5
+from fashion_mnist_vis.data.fashion_mnist import CACHE_ENV, SYSTEM_ENV, IdxFile, content_md5
 from fashion_mnist_vis.data.idx import write_idx
 
 IDX_NAMES = {
@@ -64,6 +64,9 @@ def no_system_dataset(tmp_path_factory, monkeypatch):
     the cache, a download or an error. tests/test_real_data.py removes this setting.
     """
     monkeypatch.setenv(SYSTEM_ENV, str(tmp_path_factory.getbasetemp() / "no-system-dataset"))
+    # nor a user's cached copy (~/.keras/datasets/fashion-mnist): classify and the other commands would
+    # otherwise build a model's unfamiliarity index from 60,000 real images. Tests that want a cache set their own.
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path_factory.getbasetemp() / "no-cached-dataset"))
 
 
 

@@ -207,7 +207,7 @@ def test_atlas_benchmark_times_every_step_on_a_tiny_model():
 
 
 @pytest.mark.parametrize("script", ["run", "train_ab", "neighbours", "explain_timing", "export_extras", "atlas",
-                                    "photos", "explore"])
+                                    "photos", "explore", "unfamiliarity_cost"])
 @pytest.mark.parametrize("as_module", [False, True], ids=["file", "module"])
 def test_benchmark_help_does_not_import_tensorflow(script, as_module):
     target = f"benchmarks.{script}" if as_module else f"benchmarks/{script}.py"
@@ -218,7 +218,8 @@ def test_benchmark_help_does_not_import_tensorflow(script, as_module):
     assert result.returncode == 0, result.stderr
     assert {"run": "--quick", "train_ab": "--variants", "neighbours": "--query-engine",
             "explain_timing": "--saved-model", "export_extras": "--umap-points", "atlas": "--images",
-            "photos": "--neighbour-index", "explore": "--strokes"}[script] in result.stdout
+            "photos": "--neighbour-index", "explore": "--strokes", "unfamiliarity_cost": "--repeats"}[script] \
+        in result.stdout
 
 
 def test_sections_are_kept_in_the_suites_order_and_classify_needs_training(capsys):

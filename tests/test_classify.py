@@ -130,7 +130,9 @@ def test_text_output_and_top_k_is_capped_at_ten(tiny_model, capsys):
     first, second = out.splitlines()
     assert re.fullmatch(r".*tshirt\.jpg: .+ \(\d+\.\d%\)", first)
     assert second.startswith("  top 10: ") and second.count("%") == 10
-    assert err.startswith("Model: ") and "Traceback" not in err
+    # without the training data on this machine (conftest hides it), one note says why unfamiliarity is left out
+    assert err.splitlines()[0].startswith("note: unfamiliarity not computed: ") and "Traceback" not in err
+    assert err.splitlines()[1].startswith("Model: ")
 
 
 def test_png_arrays_classify_like_the_arrays_themselves(tiny_model, tmp_path, capsys):
@@ -192,7 +194,7 @@ def test_dense_model_gets_no_cam_but_does_not_fail(tmp_path, capsys):
     assert main([str(SAMPLES / "dress.jpg"), "--saved-model", str(model), "--save-plots",
                  "--plot-dir", str(folder)]) == 0
     err = capsys.readouterr().err
-    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    notes = [line for line in err.splitlines() if line.startswith("note:") and "unfamiliarity" not in line]
     assert len(notes) == 1 and "no convolutional layer" in notes[0]
     assert {path.name for path in folder.iterdir()} == {
         "input_image.png", "greyscale_input.png", "rescaled_model_input.png", "dense.png", "dense_1.png",
@@ -372,8 +374,9 @@ def test_the_original_demo_command_verbatim(tiny_model, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("sample_images/black_bag.jpg: ")
     assert "plots: visualisations/index.html" in result.stdout
-    assert result.stderr.splitlines() == [
-        "Model: model.h5 (tinyvgg, input 28 \u00d7 28 \u00d7 1, 4,430 parameters), run by NumPy"]
+    note, model_line = result.stderr.splitlines()  # no training data on this machine: no unfamiliarity score
+    assert note.startswith("note: unfamiliarity not computed: the model has no cached training index yet")
+    assert model_line == "Model: model.h5 (tinyvgg, input 28 \u00d7 28 \u00d7 1, 4,430 parameters), run by NumPy"
     files = {path.name for path in (tmp_path / "visualisations").iterdir()}
     assert files == FIXED - {"cam_compare.png"} | {f"{name}.png" for name in _spatial_layers("tinyvgg")} | {
         "dense.png"}

@@ -206,7 +206,7 @@ def test_port_in_use_is_one_line(model_path, capsys):
         taken.listen()
         port = taken.getsockname()[1]
         assert explore.main(["--saved_model", str(model_path), "--no-browser", "--port", str(port),
-                             "--engine", "numpy"]) == 2
+                             "--engine", "numpy", "--no-unfamiliarity"]) == 2
     assert f"port {port} is already in use" in single_error_line(capsys)
 
 

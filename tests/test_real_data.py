@@ -118,7 +118,8 @@ def test_real_test_images_as_pngs_classify_like_the_arrays(no_flags, tmp_path, c
     mirrored = model.predict(to_model_input(images[:, :, ::-1]), verbose=0)
     # Photos are classified averaged with their mirror image by default; --no-mirror-average gives the arrays' scores.
     for flags, expected in ((["--no-mirror-average"], as_arrays), ([], (as_arrays + mirrored) / 2)):
-        assert main([str(tmp_path), "--saved-model", str(model_path), "--json", "--top-k", "10", *flags]) == 0
+        assert main([str(tmp_path), "--saved-model", str(model_path), "--json", "--top-k", "10", "--no-unfamiliarity",
+                     *flags]) == 0
         records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         assert [Path(record["path"]).name for record in records] == [f"real_{i:02d}.png" for i in range(len(picks))]
         assert [record["class_index"] for record in records] == expected.argmax(axis=1).tolist()

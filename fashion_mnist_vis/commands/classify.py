@@ -21,6 +21,7 @@ from fashion_mnist_vis.atomic import check_writable_folder
 from fashion_mnist_vis.commands import cli
 from fashion_mnist_vis.classes import CLASS_NAMES, NUM_CLASSES
 from fashion_mnist_vis.commands.cli import positive_int
+from fashion_mnist_vis.commands.training_index_flags import add_unfamiliarity_arguments, open_with_training_index
 from fashion_mnist_vis.errors import UserError
 
 PROG = "classify.py"
@@ -59,14 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_example_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--neighbours K`` and the data flags naming the training images it searches."""
+    """``--neighbours K``, ``--no-unfamiliarity`` and the data flags naming the training images they search."""
     group = parser.add_argument_group("explanation by example")
     group.add_argument("--neighbours", "--neighbors", dest="neighbours", type=positive_int, default=None,
                        metavar="K", help="also find each image's K nearest training images in the model's "
                        "embedding space (cosine), and its class's prototypes and atypical training images, "
                        "on the page and in --json; the training set's embeddings are computed once per model "
                        "file and cached beside it (MODEL.neighbours.npz)")
-    cli.add_data_arguments(parser, validation=False, testing=False)
+    add_unfamiliarity_arguments(parser)
 
 
 def prepare_examples(args: argparse.Namespace):
@@ -92,11 +93,10 @@ def run(args: argparse.Namespace) -> int:
 
     from fashion_mnist_vis.explain.analysis import Analyser
 
-    plan = prepare_examples(args)
-    handle = cli.open_model(args, many_images=plan is not None and plan.needs_model_pass)
-    examples = plan.finder(handle, notes=sys.stderr) if plan is not None else None
+    opened = open_with_training_index(args, prepare_examples(args))
+    handle = opened.handle
     analyser = Analyser(handle, top_k=args.top_k, cam_class=cam_class, explain=args.save_plots,
-                        examples=examples, **cli.analyser_options(args))
+                        examples=opened.examples, unfamiliarity=opened.unfamiliarity, **cli.analyser_options(args))
     comparer = None
     if methods is not None:
         from fashion_mnist_vis.explain.method_comparison import MethodComparison
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     model_label = handle.describe()
     batch = len(paths) + failed > 1
     entries, classified, failed = classify_images(args, paths, failed, batch, analyser, comparer,
-                                                  (model_label, handle.engine))
+                                                  (model_label, handle.engine, opened.note))
     if batch and args.save_plots and classified:
         write_batch_page(args.plot_dir, entries, model_label)
     return cli.batch_exit_status(failed, classified)
@@ -131,7 +131,8 @@ def check_explanation_flags(args: argparse.Namespace):
 def classify_images(args: argparse.Namespace, paths: List[Path], failed: int, batch: bool,
                     analyser, comparer, model: Tuple[str, str]) -> Tuple[list, int, int]:
     """Analyse, print and (with ``--save-plots``) plot each image of ``paths`` in turn; ``model`` is
-    (the model's one-line description, the engine running it), said on stderr with the first result.
+    (the model's one-line description, the engine running it, the note on why unfamiliarity is not
+    reported or None), said on stderr with the first result.
 
     Returns the batch page's entries (empty without ``--save-plots``), the number of images classified
     and the number of inputs that failed (``failed`` plus this loop's failures).
@@ -139,7 +140,7 @@ def classify_images(args: argparse.Namespace, paths: List[Path], failed: int, ba
     if args.save_plots:  # matplotlib is imported only when plots are asked for
         from fashion_mnist_vis.visualize import image_report
         from fashion_mnist_vis.visualize.html_page import BatchEntry
-    model_label, engine = model
+    model_label, engine, note = model
     folders = [None] * len(paths)
     if batch and args.save_plots:
         folders = image_report.unique_folder_names(paths)
@@ -162,6 +163,8 @@ def classify_images(args: argparse.Namespace, paths: List[Path], failed: int, ba
                 entries.append(BatchEntry(str(path), error=str(error)))
             continue
         if not classified:  # said once, with the first result, so a lone bad image gets one error line
+            if note:
+                print(note, file=sys.stderr)
             print(f"Model: {model_label}, run by {engine}", file=sys.stderr)
             if args.save_plots and analysis.no_map_reason:
                 print(f"note: {analysis.no_map_reason}", file=sys.stderr)
@@ -236,8 +239,8 @@ def print_result(analysis, plot_folder: Optional[Path], as_json: bool, compariso
                              "methods": [f"{cam.method} on {cam.layer_name}" for cam in analysis.cams]}
         if analysis.examples is not None:
             record["neighbours"] = analysis.examples.to_dict()
-            if analysis.examples.unfamiliarity is not None:
-                record["unfamiliarity"] = analysis.examples.unfamiliarity.to_dict()
+        if analysis.unfamiliarity is not None:
+            record["unfamiliarity"] = analysis.unfamiliarity.to_dict()
         if comparison is not None:
             from fashion_mnist_vis.explain.method_comparison import comparison_record
 
@@ -251,8 +254,8 @@ def print_result(analysis, plot_folder: Optional[Path], as_json: bool, compariso
         nearest = ", ".join(f"{CLASS_NAMES[example.label]} {example.distance:.3f}"
                             for example in analysis.examples.nearest)
         lines.append(f"  nearest training images (cosine distance): {nearest}")
-        if analysis.examples.unfamiliarity is not None:
-            lines.append(unfamiliarity_line(analysis.examples.unfamiliarity))
+    if analysis.unfamiliarity is not None:
+        lines.append(unfamiliarity_line(analysis.unfamiliarity))
     if plot_folder is not None:
         lines.append(f"  plots: {plot_folder / 'index.html'}")
     print("\n".join(lines), flush=True)
@@ -261,10 +264,7 @@ def print_result(analysis, plot_folder: Optional[Path], as_json: bool, compariso
 def unfamiliarity_line(unfamiliarity) -> str:
     """One indented line: is the image unlike every training image (see
     :class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`)?"""
-    verdict = ("UNFAMILIAR: this does not look like a Fashion-MNIST garment; the prediction means little"
-               if unfamiliarity.flagged else "familiar")
-    return (f"  {verdict} (distance to the nearest training image {unfamiliarity.score:.3f}, threshold "
-            f"{unfamiliarity.threshold:.3f}, exceeded by {100 * unfamiliarity.flagged_share:g}% of real test images)")
+    return f"  {unfamiliarity.verdict()}"
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Optional, Sequence
 from fashion_mnist_vis.atomic import check_writable_folder
 from fashion_mnist_vis.commands import cli
 from fashion_mnist_vis.commands.classify import collect_inputs, report_failure
+from fashion_mnist_vis.commands.training_index_flags import add_unfamiliarity_arguments, open_with_training_index
 from fashion_mnist_vis.errors import UserError
 
 PROG = "explain.py"
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plot-dir", "--plot_dir", dest="plot_dir", type=Path, default=DEFAULT_PLOT_DIR,
                         help="folder for the plots and pages (created if needed; one sub-folder per image "
                         "when several are given; only our own file names are written)")
+    add_unfamiliarity_arguments(parser)
     return parser
 
 
@@ -110,8 +112,10 @@ def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.visualize import explanation_report, image_report
     from fashion_mnist_vis.visualize.html_page import BatchEntry
 
-    handle = cli.open_model(args, many_images=True)  # auto: Keras, whose autodiff the gradient methods need
-    analyser = Analyser(handle, top_k=3, **cli.analyser_options(args))
+    # auto: Keras, whose autodiff the gradient methods need
+    opened = open_with_training_index(args, many_images=True)
+    handle = opened.handle
+    analyser = Analyser(handle, top_k=3, unfamiliarity=opened.unfamiliarity, **cli.analyser_options(args))
     comparison = MethodComparison(handle, settings)
     model_label = handle.describe()
     batch = len(paths) + failed > 1
@@ -129,12 +133,14 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         if not explained:  # said once, with the first result
+            if opened.note:
+                print(opened.note, file=sys.stderr)
             print(f"Model: {model_label}, run by {handle.engine}", file=sys.stderr)
             for method, reason in result.skipped.items():
                 print(f"note: {method} left out: {reason}", file=sys.stderr)
         explained += 1
         record = {**image_record(analysis), **comparison_record(result), "page": str(folder / "index.html")}
-        print(json.dumps(record) if args.json else format_text(record), flush=True)
+        print(json.dumps(record) if args.json else format_text(record, analysis.unfamiliarity), flush=True)
         entries.append(BatchEntry(str(path), analysis.prediction, analysis.score, folder_name,
                                   image_report.INPUT_IMAGE))
     if batch and explained:
@@ -152,22 +158,29 @@ def write_report(explanation_report, analysis, result, folder: Path, model_label
 
 
 def image_record(analysis) -> dict:
-    """The image and the model's prediction, JSON-ready."""
+    """The image and the model's prediction (and its unfamiliarity, when scored), JSON-ready."""
     from fashion_mnist_vis.classes import CLASS_NAMES
 
-    return {"path": str(analysis.path), "prediction": analysis.prediction, "class_index": analysis.predicted,
-            "score": round(analysis.score, 6),
-            "top_k": [{"class": CLASS_NAMES[index], "class_index": index, "score": round(score, 6)}
-                      for index, score in analysis.top_k]}
+    record = {"path": str(analysis.path), "prediction": analysis.prediction, "class_index": analysis.predicted,
+              "score": round(analysis.score, 6),
+              "top_k": [{"class": CLASS_NAMES[index], "class_index": index, "score": round(score, 6)}
+                        for index, score in analysis.top_k]}
+    if analysis.unfamiliarity is not None:
+        record["unfamiliarity"] = analysis.unfamiliarity.to_dict()
+    return record
 
 
-def format_text(record: dict) -> str:
-    """The text block of one image: prediction, what is explained, one line per method, the page."""
+def format_text(record: dict, unfamiliarity=None) -> str:
+    """The text block of one image: prediction, its ``unfamiliarity`` (when scored: an
+    :class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`), what is explained, one line per
+    method, the page."""
     explained = record["explained"]
     target = f"\u201c{explained['class']}\u201d"
     if explained["contrast"] is not None:
         target += f" and not \u201c{explained['contrast']}\u201d"
     lines = [f"{record['path']}: {record['prediction']} ({100 * record['score']:.1f}%)", f"  explained: {target}"]
+    if unfamiliarity is not None:
+        lines.insert(1, f"  {unfamiliarity.verdict()}")
     names = [*record["methods"], *record["not_applicable"], *(["random order"] if record.get("random") else [])]
     width = max(map(len, names))
     for name, method in record["methods"].items():

@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 
 from fashion_mnist_vis.commands import cli
 from fashion_mnist_vis.commands.classify import add_example_arguments, prepare_examples
+from fashion_mnist_vis.commands.training_index_flags import open_with_training_index
 from fashion_mnist_vis.commands.serve import exposure_warning, serve_until_stopped
 from fashion_mnist_vis.projector.server import DEFAULT_HOST, url_host
 
@@ -53,12 +54,11 @@ def run(args: argparse.Namespace) -> int:
     from fashion_mnist_vis.explorer.session import Explorer, ExplorerSettings
 
     started = time.perf_counter()
-    plan = prepare_examples(args)
-    handle = cli.open_model(args)
-    examples = plan.finder(handle, notes=sys.stderr) if plan is not None else None
+    opened = open_with_training_index(args, prepare_examples(args))
+    handle = opened.handle
     settings = ExplorerSettings(preprocess=cli.preprocess_options(args), mirror_average=not args.no_mirror_average,
                                 data=cli.data_settings_from_args(args))
-    explorer = Explorer(handle, settings, examples)
+    explorer = Explorer(handle, settings, opened.examples, opened.unfamiliarity)
     server = make_explorer_server(explorer, args.host, args.port, quiet=args.quiet)
 
     def announce() -> None:
@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         if warning:
             print(f"{PROG}: {warning}", file=sys.stderr, flush=True)
         url = f"http://{url_host(args.host)}:{server.server_port}/"
+        if opened.note:
+            print(opened.note, file=sys.stderr, flush=True)
         print(f"Model: {handle.describe()}, run by {handle.engine}", file=sys.stderr, flush=True)
         print(f"Explorer ready at {url} (started in {time.perf_counter() - started:.2f} s; Ctrl-C to stop)",
               flush=True)

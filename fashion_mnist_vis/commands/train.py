@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="parent folder of run folders (TensorBoard logs, history, report)")
     output.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="continue an interrupted run from its run folder, with its saved settings")
+    output.add_argument("--no-unfamiliarity", "--no_unfamiliarity", dest="no_unfamiliarity", action="store_true",
+                        help="do not build the saved model's training index (MODEL.neighbours.npz: every training "
+                        "image's embedding and the unfamiliarity threshold, calibrated on the test images) at the "
+                        "end; classify and the other commands then build it on first use")
     return parser
 
 
@@ -183,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
         extra["learning_rate_finder"] = finder.as_dict()
         print(f"Training with the suggested learning rate {config.learning_rate:.3g}", flush=True)
     config.save(run_dir)
-    return train_and_report(config, splits, run_dir, resume=args.resume is not None, model=model, extra=extra)
+    return train_and_report(config, splits, run_dir, resume=args.resume is not None, model=model, extra=extra,
+                            index=not args.no_unfamiliarity)
 
 
 def check_distribution_flags(args: argparse.Namespace, find_rate: bool) -> None:
@@ -238,7 +243,8 @@ def train_distributed(args: argparse.Namespace, config, splits, distribution, ru
         print(f"Run folder: {where.run_dir}", flush=True)
         config.save(where.run_dir)
         status = train_and_report(config, splits, where.run_dir, resume=args.resume is not None,
-                                  distribution=distribution, backup_dir=where.backup_dir)
+                                  distribution=distribution, backup_dir=where.backup_dir,
+                                  index=not args.no_unfamiliarity)
         where.completed = status == cli.EXIT_OK
         return status
 
@@ -268,7 +274,8 @@ def find_and_report_learning_rate(config, splits, run_dir: Path, steps: int):
 
 
 def train_and_report(config, splits, run_dir: Path, resume: bool, model=None, extra=None,
-                     distribution=None, backup_dir=None) -> int:
+                     distribution=None, backup_dir=None, index: bool = True) -> int:
+    """Train, evaluate and print the report; then (``index``) build the saved model's training index."""
     from fashion_mnist_vis.training.trainer import train_and_evaluate
 
     try:
@@ -296,7 +303,24 @@ def train_and_report(config, splits, run_dir: Path, resume: bool, model=None, ex
         f"TensorBoard: tensorboard --logdir {Path(run_dir) / 'tensorboard'}",
         flush=True,
     )
+    if index:
+        build_training_index(config)
     return cli.EXIT_OK
+
+
+def build_training_index(config) -> None:
+    """Build and cache the saved model's training index, so every command reports unfamiliarity at once;
+    one line on how long it took (a note instead when it cannot be built: the model is saved either way)."""
+    from fashion_mnist_vis.data.datasets import DataSettings
+    from fashion_mnist_vis.explain.examples import ExampleSettings
+    from fashion_mnist_vis.explain.unfamiliarity_plan import build_for_trained_model
+
+    settings = ExampleSettings(1, DataSettings.from_dict(config.data), seed=config.seed)
+    try:
+        print(build_for_trained_model(Path(config.output), settings), flush=True)
+    except (UserError, OSError) as error:
+        print(f"note: the unfamiliarity index was not built ({error}); classify builds it on first use",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

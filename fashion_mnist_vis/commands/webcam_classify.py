@@ -33,6 +33,7 @@ from typing import Optional, Sequence
 from fashion_mnist_vis.commands import cli
 from fashion_mnist_vis.classes import CLASS_NAMES, NUM_CLASSES
 from fashion_mnist_vis.commands.cli import positive_float, positive_int
+from fashion_mnist_vis.commands.training_index_flags import add_unfamiliarity_arguments, open_with_training_index
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.video.frame_region import REGION_CHOICES
 from fashion_mnist_vis.video.capture import CAMERA_TIMEOUT_S, CODECS
@@ -72,12 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--camera-timeout", "--camera_timeout", dest="camera_timeout", type=positive_float,
                         default=CAMERA_TIMEOUT_S, help="seconds a camera may take to open and send its first frame")
     cli.add_preprocess_arguments(parser)
-    unfamiliar = parser.add_argument_group("unfamiliar frames")
-    unfamiliar.add_argument("--unfamiliarity", action="store_true",
-                            help="say on each frame whether it looks unlike every training image (the cosine "
-                            "distance to the nearest one, against a threshold 1%% of real test images exceed); "
-                            "uses the training index classify --neighbours caches beside the model")
-    cli.add_data_arguments(parser, validation=False, testing=False)  # the training images it searches
+    add_unfamiliarity_arguments(parser)
+    parser.add_argument("--unfamiliarity", action="store_true",
+                        help=argparse.SUPPRESS)  # on by default now; the flag of earlier versions is still accepted
     return parser
 
 
@@ -123,14 +121,12 @@ def load_predictor(args: argparse.Namespace):
     description that names the engine."""
     from fashion_mnist_vis.video.frame_predictor import FramePredictor
 
-    plan = None
-    if args.unfamiliarity:  # the training images are loaded, and the cached index looked up, before the model
-        from fashion_mnist_vis.explain.examples import ExamplePlan, ExampleSettings
-
-        plan = ExamplePlan.prepare(ExampleSettings(1, cli.data_settings_from_args(args)), args.saved_model)
-    handle = cli.open_model(args)
-    examples = plan.finder(handle, notes=sys.stderr) if plan is not None else None
-    predictor = FramePredictor(handle, top_k=args.top_k, examples=examples, **cli.analyser_options(args))
+    opened = open_with_training_index(args)
+    handle = opened.handle
+    if opened.note:  # the source opened: the video will be classified
+        print(opened.note, file=sys.stderr)
+    predictor = FramePredictor(handle, top_k=args.top_k, unfamiliarity=opened.unfamiliarity,
+                               **cli.analyser_options(args))
     return predictor, f"{handle.describe()}, run by {handle.engine}"
 
 

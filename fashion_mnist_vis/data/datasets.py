@@ -79,9 +79,10 @@ class DataSettings:
                    val_split=data.get("val_split", cls.val_split) or 0.0)
 
 
-def load_splits(settings: DataSettings, seed: int) -> Splits:
-    """Load the data ``settings`` names and split it (the same seed, the same splits)."""
-    x_train, y_train, x_test, y_test, source, checksums = _load_raw(settings, seed)
+def load_splits(settings: DataSettings, seed: int, download: bool = True) -> Splits:
+    """Load the data ``settings`` names and split it (the same seed, the same splits); ``download``: the
+    real data may be downloaded when it is not on this machine (False: a UserError instead)."""
+    x_train, y_train, x_test, y_test, source, checksums = _load_raw(settings, seed, download=download)
     if settings.train_size is not None:
         x_train, y_train = stratified_subset(x_train, y_train, settings.train_size, seed)
     if settings.test_size is not None:
@@ -93,21 +94,22 @@ def load_splits(settings: DataSettings, seed: int) -> Splits:
     return Splits(x_train, y_train, x_val, y_val, x_test, y_test, source, checksums)
 
 
-def load_test_split(settings: DataSettings, seed: int) -> Splits:
-    """Load only the test images ``settings`` names (for evaluating a saved model).
+def load_test_split(settings: DataSettings, seed: int, download: bool = True) -> Splits:
+    """Load only the test images ``settings`` names (for evaluating a saved model; ``download`` as in
+    :func:`load_splits`).
 
     The test set is the one :func:`load_splits` gives for the same settings and
     seed (the synthetic test set does not depend on the training set's size,
     and is generated without it). The returned Splits has empty train and
     validation arrays.
     """
-    _, _, x_test, y_test, source, checksums = _load_raw(settings, seed, with_train=False)
+    _, _, x_test, y_test, source, checksums = _load_raw(settings, seed, with_train=False, download=download)
     if settings.test_size is not None:
         x_test, y_test = stratified_subset(x_test, y_test, settings.test_size, seed)
     return Splits(x_test[:0], y_test[:0], x_test[:0], y_test[:0], x_test, y_test, source, checksums)
 
 
-def _load_raw(settings: DataSettings, seed: int, with_train: bool = True):
+def _load_raw(settings: DataSettings, seed: int, with_train: bool = True, download: bool = True):
     if settings.dataset == "synthetic":
         from fashion_mnist_vis.data.synthetic import load_synthetic
 
@@ -121,7 +123,7 @@ def _load_raw(settings: DataSettings, seed: int, with_train: bool = True):
         return x_train, y_train, x_test, y_test, source, checksums
     from fashion_mnist_vis.data.fashion_mnist import load_fashion_mnist
 
-    raw = load_fashion_mnist(data_dir=settings.data_dir)
+    raw = load_fashion_mnist(data_dir=settings.data_dir, mirrors=None if download else ())
     return raw.x_train, raw.y_train, raw.x_test, raw.y_test, raw.source, raw.checksums
 
 

@@ -297,6 +297,9 @@ def _cached_system_or_downloaded(
         except _Refused as refusal:
             notes.append(f"{path} is corrupt ({refusal}); not using it")
             problems.append(f"The system copy {path} is corrupt: {refusal}.")
+    if not places.mirrors:  # nothing to download: no cache folder to create
+        raise UserError(_no_download_message(places.cache, files, [], problems),
+                        settings=("data_dir", "dataset=synthetic"))
     try:
         places.cache.mkdir(parents=True, exist_ok=True)
     except OSError as error:

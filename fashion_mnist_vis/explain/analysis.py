@@ -23,6 +23,7 @@ from PIL import Image
 from fashion_mnist_vis.explain.activations import PROBABILITIES, ActivationModel, LayerOutput
 from fashion_mnist_vis.explain.cam import CamExplainer, CamResult
 from fashion_mnist_vis.explain.examples import ExampleExplanation, ExampleFinder
+from fashion_mnist_vis.explain.unfamiliarity import Unfamiliarity, UnfamiliarityScorer
 from fashion_mnist_vis.classes import CLASS_NAMES, NUM_CLASSES, accepted_class_names, match_class_name
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.data.images import load_image
@@ -72,6 +73,9 @@ class Classified:
         cams: the class activation maps, the exact method first (may be empty).
         examples: the training images that explain the prediction (None unless the
             analyser has an :class:`~fashion_mnist_vis.explain.examples.ExampleFinder`).
+        unfamiliarity: how unlike the training images the input is
+            (:class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`; None unless the analyser
+            has an :class:`~fashion_mnist_vis.explain.unfamiliarity.UnfamiliarityScorer`).
     """
 
     probabilities: np.ndarray
@@ -81,6 +85,7 @@ class Classified:
     cam_class: int
     cams: List[CamResult]
     examples: Optional[ExampleExplanation]
+    unfamiliarity: Optional[Unfamiliarity]
 
     @property
     def prediction(self) -> str:
@@ -129,6 +134,7 @@ class Analyser:
         compiled: run compiled functions, traced once (for a stream of frames).
         examples: finds each image's nearest training images and its class's
             prototypes (explanation by example), or None.
+        unfamiliarity: scores how unlike the training images each input is, or None.
         mirror_average: average the class probabilities of the input and of its
             left-right mirror image (test-time augmentation): every Fashion-MNIST
             shoe faces left, photos of shoes often face right. The maps and
@@ -141,7 +147,8 @@ class Analyser:
     def __init__(self, handle, top_k: int = 3, invert: str = "auto", crop: bool = True,
                  method: str = "standard", flatten: bool = True, cam_class: Optional[int] = None, explain: bool = False,
                  preferred_map: bool = False, compiled: bool = False,
-                 examples: Optional[ExampleFinder] = None, mirror_average: bool = False):
+                 examples: Optional[ExampleFinder] = None, mirror_average: bool = False,
+                 unfamiliarity: Optional[UnfamiliarityScorer] = None):
         model, graph = handle.model, handle.graph
         check_class_outputs(model)
         self.model = model
@@ -151,6 +158,7 @@ class Analyser:
         self.cam_class = cam_class
         self.explain = explain
         self.examples = examples
+        self.unfamiliarity = unfamiliarity
         self.mirror_average = mirror_average
         self._scores_only = graph.probe([graph.model_output]) if mirror_average and explain else None
         self.activations = ActivationModel(model, graph) if explain else None
@@ -207,6 +215,10 @@ class Analyser:
         predicted = int(order[0])
         cam_class = predicted if self.cam_class is None else self.cam_class
         cams = self.explainer.explain(model_input, cam_class, gap_input) if self.explainer is not None else []
+        query, unfamiliarity = None, None
+        if self.unfamiliarity is not None:  # the embedding is computed once for both
+            query = self.unfamiliarity.embed(model_input)
+            unfamiliarity = self.unfamiliarity.score(query)
         return Classified(
             probabilities=probabilities,
             predicted=predicted,
@@ -214,5 +226,6 @@ class Analyser:
             layer_outputs=layer_outputs,
             cam_class=cam_class,
             cams=cams,
-            examples=self.examples.explain(model_input, predicted) if self.examples is not None else None,
+            examples=self.examples.explain(model_input, predicted, query) if self.examples is not None else None,
+            unfamiliarity=unfamiliarity,
         )

@@ -32,7 +32,6 @@ from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.data.datasets import DataSettings
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.explain.training_index import DEFAULT_LAYER, IndexKey, TrainingIndex
-from fashion_mnist_vis.explain.unfamiliarity import Unfamiliarity
 
 DEFAULT_SEED = 42
 """The data seed (synthetic data, subsets) of train.py's default: the same training set it used."""
@@ -86,8 +85,6 @@ class ExampleExplanation:
         layer_name, layer_role: the embedding's layer and tensor.
         training_source: one line on where the training images came from.
         training_size: how many training images were searched.
-        unfamiliarity: the distance to the nearest training image against its calibrated threshold
-            (:class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`), None without a calibration.
     """
 
     predicted: int
@@ -98,7 +95,6 @@ class ExampleExplanation:
     layer_role: str
     training_source: str
     training_size: int
-    unfamiliarity: Optional["Unfamiliarity"] = None
 
     @property
     def agreement(self) -> float:
@@ -135,24 +131,18 @@ class ExampleFinder:
     """
 
     def __init__(self, handle, index: TrainingIndex, images: np.ndarray, k: int):
-        from fashion_mnist_vis.explain.embeddings import find_embedding_tensor
+        from fashion_mnist_vis.explain.training_index import QueryEmbedder
 
-        # The layer as asked for when the index was built (the default is found by role again: the
-        # input of the last Dense layer is not that layer's output).
-        tensor, _ = find_embedding_tensor(handle.model, index.key.layer_request or None, handle.graph)
-        self._probe = handle.graph.probe([tensor])
+        self.embed = QueryEmbedder(handle, index)
         self.index, self.images, self.k = index, images, k
 
-    def embed(self, model_input: np.ndarray) -> np.ndarray:
-        """float32 (H, W, C) model input in [0, 1] -> its embedding, float32 (D,)."""
-        batch = np.asarray(model_input, dtype=np.float32)[np.newaxis]
-        return np.asarray(self._probe(batch, training=False)[0], dtype=np.float32).reshape(-1)
-
-    def explain(self, model_input: np.ndarray, predicted: int) -> ExampleExplanation:
-        """The examples of one float32 model input (H, W, C) in [0, 1] whose prediction is ``predicted``."""
+    def explain(self, model_input: np.ndarray, predicted: int,
+                query: Optional[np.ndarray] = None) -> ExampleExplanation:
+        """The examples of one float32 model input (H, W, C) in [0, 1] whose prediction is ``predicted``;
+        ``query`` is its embedding when already computed (float32 (D,))."""
         from fashion_mnist_vis.explain.neighbours import unit_rows
 
-        query = self.embed(model_input)
+        query = self.embed(model_input) if query is None else query
         found = self.index.search.search(query, self.k)
         examples = self.index.examples
         prototypes = examples.prototypes_of(predicted)
@@ -168,8 +158,6 @@ class ExampleFinder:
             layer_role=self.index.layer_role,
             training_source=str(self.index.data.get("source", "")),
             training_size=len(self.index),
-            unfamiliarity=(Unfamiliarity.from_calibration(found.distances[0][0], self.index.unfamiliarity)
-                           if self.index.unfamiliarity else None),
         )
 
     def _example(self, position, distance) -> Example:
@@ -188,17 +176,19 @@ class ExamplePlan:
     """
 
     def __init__(self, settings: ExampleSettings, model_path: Path, images: np.ndarray, labels: np.ndarray,
-                 source: str, key: IndexKey):
+                 source: str, key: IndexKey, download: bool = True):
         from fashion_mnist_vis.explain.index_cache import find_cached
 
-        self.settings, self.model_path = settings, Path(model_path)
+        self.settings, self.model_path, self.download = settings, Path(model_path), download
+        self._told = False
         self.data = dataclasses.replace(settings.data, val_split=0.0)
         self.images, self.labels, self.source, self.key = images, labels, source, key
         self.index, self.cached_at = find_cached(self.model_path, key)
 
     @classmethod
-    def prepare(cls, settings: ExampleSettings, model_path: Path) -> "ExamplePlan":
-        """Load the training images and look for a cached index of ``model_path``.
+    def prepare(cls, settings: ExampleSettings, model_path: Path, download: bool = True) -> "ExamplePlan":
+        """Load the training images and look for a cached index of ``model_path``; ``download``: the real
+        data may be downloaded when it is not on this machine (False: a UserError says it is not).
 
         Raises:
             UserError: if the training data cannot be loaded, K is outside
@@ -212,7 +202,7 @@ class ExamplePlan:
             raise UserError(f"the number of neighbours must be at least 1, not {settings.neighbours}",
                             settings=("neighbours",))
         data = dataclasses.replace(settings.data, val_split=0.0)
-        splits = load_splits(data, settings.seed)
+        splits = load_splits(data, settings.seed, download=download)
         count = len(splits.y_train)
         if settings.neighbours > count:
             raise UserError(f"cannot show {settings.neighbours} neighbours: the training set has {count} images",
@@ -225,27 +215,34 @@ class ExamplePlan:
         key = IndexKey(model_sha256, settings.layer_name or DEFAULT_LAYER,
                        array_digest(splits.x_train, splits.y_train),
                        settings.prototypes_per_class, settings.atypical_per_class)
-        return cls(settings, model_path, splits.x_train, splits.y_train, splits.source, key)
+        return cls(settings, model_path, splits.x_train, splits.y_train, splits.source, key, download)
 
     @property
     def needs_model_pass(self) -> bool:
-        """True when no cached index fits: the model must embed every training image."""
-        return self.index is None
+        """True when no cached index fits, or it lacks the unfamiliarity calibration: the model must embed
+        every training image, or every test image."""
+        return self.index is None or self.index.unfamiliarity is None
 
     def finder(self, handle, notes: Optional[TextIO] = None) -> ExampleFinder:
-        """The finder for the opened model ``handle``, building and caching the index if needed.
+        """The finder for the opened model ``handle``, building and caching the index if needed
+        (see :meth:`ready_index`)."""
+        return ExampleFinder(handle, self.ready_index(handle, notes), self.images, self.settings.neighbours)
 
-        ``notes`` receives one line on what was done (built and where it was
-        cached, or where the cache was found); None for silence.
+    def ready_index(self, handle, notes: Optional[TextIO] = None) -> TrainingIndex:
+        """The index, built and calibrated for the opened model ``handle`` if needed, and cached.
+
+        ``notes`` receives a line on what was done (built and where it was
+        cached, or where the cache was found; said once); None for silence.
         """
         if self.index is None:
             self.index = self._build(handle, notes)
-        elif notes is not None:
+        elif notes is not None and not self._told:
             print(f"Neighbour index of {len(self.index):,} training images read from {self.cached_at}",
                   file=notes, flush=True)
+        self._told = True
         if self.index.unfamiliarity is None:
             self._calibrate(handle, notes)
-        return ExampleFinder(handle, self.index, self.images, self.settings.neighbours)
+        return self.index
 
     def _calibrate(self, handle, notes: Optional[TextIO]) -> None:
         """Calibrate the unfamiliarity threshold on the test images of the same data (none of them is in
@@ -254,7 +251,7 @@ class ExamplePlan:
         from fashion_mnist_vis.explain.index_cache import store
         from fashion_mnist_vis.explain.unfamiliarity import calibrate_index
 
-        test = load_test_split(self.data, self.settings.seed)
+        test = load_test_split(self.data, self.settings.seed, download=self.download)
         self.index.unfamiliarity = calibrate_index(handle, self.index, test.x_test, f"the test set: {test.source}")
         try:
             self.cached_at, note = store(self.index, self.model_path)

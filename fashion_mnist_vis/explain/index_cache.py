@@ -24,13 +24,13 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
 from fashion_mnist_vis.atomic import atomic_path
 from fashion_mnist_vis.explain.class_examples import ClassExamples
-from fashion_mnist_vis.explain.training_index import IndexKey, TrainingIndex
+from fashion_mnist_vis.explain.training_index import INDEX_FORMAT, IndexKey, TrainingIndex
 
 SUFFIX = ".neighbours.npz"
 FALLBACK_FOLDER = "neighbours"
@@ -62,8 +62,24 @@ def in_user_cache(model_path: Path) -> Path:
 
 def find_cached(model_path: Path, key: IndexKey) -> Tuple[Optional[TrainingIndex], Optional[Path]]:
     """The cached index of ``model_path`` whose key is ``key``, and where it was; (None, None) if none is."""
+    return _first_readable(model_path, lambda stored: stored == key.to_dict())
+
+
+def find_cached_for_model(model_path: Path, model_sha256: str,
+                          layer_request: str) -> Tuple[Optional[TrainingIndex], Optional[Path]]:
+    """The cached index of the model file whose SHA-256 is ``model_sha256`` for the embedding
+    ``layer_request``, whatever training data it was built from (train.py builds it from the data the
+    model was trained on), and where it was; (None, None) if none is. Needs no training images."""
+    def fits(stored: dict) -> bool:
+        return (stored.get("model_sha256") == model_sha256 and stored.get("layer_request") == layer_request
+                and stored.get("format") == INDEX_FORMAT)
+
+    return _first_readable(model_path, fits)
+
+
+def _first_readable(model_path: Path, fits: Callable[[dict], bool]) -> Tuple[Optional[TrainingIndex], Optional[Path]]:
     for place in (beside_model(model_path), in_user_cache(model_path)):
-        index = read_index(place, key)
+        index = _read(place, fits)
         if index is not None:
             return index, place
     return None, None
@@ -102,13 +118,20 @@ def write_index(index: TrainingIndex, path: Path) -> Path:
 
 def read_index(path: Path, key: IndexKey) -> Optional[TrainingIndex]:
     """The index stored at ``path`` if it was built for ``key``; None if missing, stale or unreadable."""
+    return _read(path, lambda stored: stored == key.to_dict())
+
+
+def _read(path: Path, fits: Callable[[dict], bool]) -> Optional[TrainingIndex]:
+    """The index stored at ``path`` if ``fits(its key as a dict)``; None if missing, unfit or unreadable."""
     if not Path(path).is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as stored:
             meta = json.loads(str(stored["meta"]))
-            if meta.get("key") != key.to_dict():
+            stored_key = meta.get("key")
+            if not isinstance(stored_key, dict) or not fits(stored_key):
                 return None
+            key = IndexKey(**stored_key)
             examples = ClassExamples(stored["prototypes"], stored["atypical"], stored["atypical_distances"])
             return TrainingIndex(key, stored["embeddings"], stored["labels"], meta["layer_name"],
                                  meta["layer_role"], meta["data"], examples, float(meta["build_seconds"]),

@@ -126,3 +126,25 @@ def build_training_index(handle, images: np.ndarray, labels: np.ndarray, key: In
     examples = find_class_examples(embeddings, labels, key.prototypes_per_class, key.atypical_per_class)
     return TrainingIndex(key, embeddings, labels, source.layer_name, source.role, dict(data), examples,
                          time.perf_counter() - started)
+
+
+class QueryEmbedder:
+    """Embeds one model input at a time in an index's embedding space (the layer it was built with).
+
+    Args:
+        handle: the model the index was built with (either engine).
+        index: the :class:`TrainingIndex`.
+    """
+
+    def __init__(self, handle, index: TrainingIndex):
+        from fashion_mnist_vis.explain.embeddings import find_embedding_tensor
+
+        # The layer as asked for when the index was built (the default is found by role again: the
+        # input of the last Dense layer is not that layer's output).
+        tensor, _ = find_embedding_tensor(handle.model, index.key.layer_request or None, handle.graph)
+        self._probe = handle.graph.probe([tensor])
+
+    def __call__(self, model_input: np.ndarray) -> np.ndarray:
+        """float32 (H, W, C) model input in [0, 1] -> its embedding, float32 (D,)."""
+        batch = np.asarray(model_input, dtype=np.float32)[np.newaxis]
+        return np.asarray(self._probe(batch, training=False)[0], dtype=np.float32).reshape(-1)

@@ -151,6 +151,13 @@ class Unfamiliarity:
         """True when the image scores above the threshold: it does not look like a training image."""
         return self.score > self.threshold
 
+    def verdict(self) -> str:
+        """One line for a reader: familiar or not, and the figures behind it."""
+        verdict = ("UNFAMILIAR: this does not look like a Fashion-MNIST garment; the prediction means little"
+                   if self.flagged else "familiar")
+        return (f"{verdict} (distance to the nearest training image {self.score:.3f}, threshold "
+                f"{self.threshold:.3f}, exceeded by {100 * self.flagged_share:g}% of real test images)")
+
     def to_dict(self) -> Dict[str, object]:
         return {"score": round(self.score, 6), "threshold": round(self.threshold, 6), "flagged": self.flagged,
                 "score_is": SCORE_NAME, "flagged_share_of_calibration_images": self.flagged_share,
@@ -160,6 +167,33 @@ class Unfamiliarity:
     def from_calibration(cls, score: float, calibration: Dict[str, object]) -> "Unfamiliarity":
         return cls(float(score), float(calibration["threshold"]), float(calibration["flagged_share"]),
                    str(calibration["images"]))
+
+
+class UnfamiliarityScorer:
+    """Scores one classified image at a time against a model's calibrated training index.
+
+    Args:
+        handle: the model the index was built with (either engine).
+        index: its :class:`~fashion_mnist_vis.explain.training_index.TrainingIndex`, whose
+            ``unfamiliarity`` calibration is set (:func:`calibrate_index`).
+    """
+
+    def __init__(self, handle, index):
+        from fashion_mnist_vis.explain.training_index import QueryEmbedder
+
+        if not index.unfamiliarity:
+            raise ValueError("the training index has no unfamiliarity calibration")
+        self.embed = QueryEmbedder(handle, index)
+        self.index = index
+
+    def score(self, embedding: np.ndarray) -> Unfamiliarity:
+        """The unfamiliarity of one image's embedding (float32 (D,), from :attr:`embed`)."""
+        distance = nearest_distances(self.index.search, np.asarray(embedding)[np.newaxis])[0]
+        return Unfamiliarity.from_calibration(distance, self.index.unfamiliarity)
+
+    def __call__(self, model_input: np.ndarray) -> Unfamiliarity:
+        """The unfamiliarity of one float32 model input (H, W, C) in [0, 1]."""
+        return self.score(self.embed(model_input))
 
 
 def calibrate_index(handle, index, images: np.ndarray, source: str,

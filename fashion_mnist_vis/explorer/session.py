@@ -59,16 +59,17 @@ class Explorer:
         handle: the opened model (:func:`fashion_mnist_vis.models.model_handle.open_model`).
         settings: see :class:`ExplorerSettings`.
         examples: an :class:`~fashion_mnist_vis.explain.examples.ExampleFinder` (nearest training
-            images and the unfamiliarity score), or None.
+            images), or None.
+        unfamiliarity: an :class:`~fashion_mnist_vis.explain.unfamiliarity.UnfamiliarityScorer`, or None.
 
     Raises:
         UserError: if the model does not output one score per Fashion-MNIST class.
     """
 
-    def __init__(self, handle, settings: ExplorerSettings = ExplorerSettings(), examples=None):
+    def __init__(self, handle, settings: ExplorerSettings = ExplorerSettings(), examples=None, unfamiliarity=None):
         self.handle = handle
         self.settings = settings
-        self.analyser = Analyser(handle, top_k=settings.top_k, examples=examples,
+        self.analyser = Analyser(handle, top_k=settings.top_k, examples=examples, unfamiliarity=unfamiliarity,
                                  mirror_average=settings.mirror_average, **settings.preprocess)
         self.activations = ActivationModel(handle.model, handle.graph)
         self.methods = {key: reason for key, reason in applicable_methods(handle).items()}
@@ -147,8 +148,8 @@ class Explorer:
             record["neighbours"] = [{"class": CLASS_NAMES[example.label], "class_index": example.label,
                                      "distance": round(example.distance, 4), "train_index": example.train_index,
                                      "image": png_data_url(example.image)} for example in examples.nearest]
-            if examples.unfamiliarity is not None:
-                record["unfamiliarity"] = examples.unfamiliarity.to_dict()
+        if analysis.unfamiliarity is not None:
+            record["unfamiliarity"] = analysis.unfamiliarity.to_dict()
         return record
 
     def _class_map(self, model_input: np.ndarray, predicted: int, method: Optional[str],

@@ -43,7 +43,7 @@ class FramePrediction:
             edges; None when it covers the whole image (see
             ``Preprocessed.canvas_box``).
         unfamiliarity: how unlike the training images the frame is
-            (:class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`), None unless asked for.
+            (:class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`), None when not scored.
     """
 
     probabilities: np.ndarray
@@ -73,8 +73,8 @@ class FramePredictor:
         invert, crop, method, flatten: passed to :func:`fashion_mnist_vis.data.preprocess.preprocess`.
         mirror_average: average with the frame's mirror image (see
             :class:`~fashion_mnist_vis.explain.analysis.Analyser`).
-        examples: an :class:`~fashion_mnist_vis.explain.examples.ExampleFinder` whose index is
-            calibrated, to score each frame's unfamiliarity; None: not scored.
+        unfamiliarity: an :class:`~fashion_mnist_vis.explain.unfamiliarity.UnfamiliarityScorer`, to
+            score each frame's unfamiliarity; None: not scored.
 
     Attributes:
         cam_method: the map computed for every frame (CAM, Grad-CAM or None).
@@ -85,9 +85,10 @@ class FramePredictor:
 
     def __init__(self, handle, top_k: int = 3, invert: str = "auto", crop: bool = True,
                  method: str = "standard", flatten: bool = True,
-                 mirror_average: bool = False, examples=None):
+                 mirror_average: bool = False, unfamiliarity=None):
         self._analyser = Analyser(handle, top_k, invert, crop, method, flatten, preferred_map=True,
-                                  compiled=True, mirror_average=mirror_average, examples=examples)
+                                  compiled=True, mirror_average=mirror_average,
+                                  unfamiliarity=unfamiliarity)
         self._graph = handle.graph
         methods = self._analyser.explainer.methods
         self.cam_method = methods[0] if methods else None
@@ -113,5 +114,5 @@ class FramePredictor:
             heatmap=result.cams[0].heatmap if result.cams else None,
             cam_method=self.cam_method,
             canvas_box=prepared.canvas_box,
-            unfamiliarity=result.examples.unfamiliarity if result.examples is not None else None,
+            unfamiliarity=result.unfamiliarity,
         )

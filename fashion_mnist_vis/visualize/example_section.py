@@ -50,7 +50,8 @@ def plot_examples(examples: Sequence[Example], title: str, predicted: int, dista
     return plot_image_grid(images, titles, columns=COLUMNS, suptitle=title, title_colors=colours)
 
 
-def example_section(explanation: ExampleExplanation, save: Callable[[object, str], str], number: int) -> Section:
+def example_section(explanation: ExampleExplanation, save: Callable[[object, str], str], number: int,
+                    unfamiliarity=None) -> Section:
     """The page section of ``explanation``; ``number`` is the section's number on the page."""
     predicted = CLASS_NAMES[explanation.predicted]
     nearest = explanation.nearest
@@ -85,7 +86,7 @@ def example_section(explanation: ExampleExplanation, save: Callable[[object, str
             "class's embeddings), most atypical first: unusual items, ambiguous ones, or labelling mistakes."))
     return Section(
         "examples", f"{number}. Training images it resembles",
-        unfamiliarity_html(explanation) + "The network turns every image into a list of numbers, its <em>embedding</em> "
+        unfamiliarity_html(unfamiliarity) + "The network turns every image into a list of numbers, its <em>embedding</em> "
         f"({html.escape(explanation.layer_role)}, <code>{html.escape(explanation.layer_name)}</code>): the "
         "features the classifier reads. Images the network finds alike get embeddings pointing the same way. "
         "Comparing this image's embedding with those of all "
@@ -94,9 +95,9 @@ def example_section(explanation: ExampleExplanation, save: Callable[[object, str
         panels)
 
 
-def unfamiliarity_html(explanation: ExampleExplanation) -> str:
-    """A paragraph on how familiar the image looks to the network ('' without a calibration)."""
-    found = explanation.unfamiliarity
+def unfamiliarity_html(found) -> str:
+    """A paragraph on how familiar the image looks to the network (``found``: its
+    :class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`; '' for None)."""
     if found is None:
         return ""
     measure = (f"Its embedding is at cosine distance {found.score:.3f} from the nearest training image's; "

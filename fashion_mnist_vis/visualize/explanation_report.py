@@ -177,7 +177,9 @@ def write_explanation_report(analysis, comparison, folder: Path, model_label: st
 
 
 def _notes(analysis, comparison) -> List[str]:
-    notes = []
+    from fashion_mnist_vis.visualize.image_report import unfamiliarity_notes
+
+    notes = unfamiliarity_notes(analysis)
     if comparison.class_index != analysis.predicted:
         notes.append(f"The maps explain \u201c{CLASS_NAMES[comparison.class_index]}\u201d, not the prediction "
                      f"\u201c{analysis.prediction}\u201d.")

@@ -139,7 +139,7 @@ def write_image_report(analysis: Analysis, folder: Path, model_label: str, compa
             "Class activation maps highlight the regions of the image that raised the score of a class.",
             cam_panels))
     if analysis.examples is not None:
-        sections.append(example_section(analysis.examples, save, len(sections) + 1))
+        sections.append(example_section(analysis.examples, save, len(sections) + 1, analysis.unfamiliarity))
     if comparison is not None:
         from fashion_mnist_vis.visualize.explanation_report import method_sections
 
@@ -238,14 +238,7 @@ def _cam_panels(analysis: Analysis, save) -> List[Panel]:
 
 
 def _notes(analysis: Analysis) -> List[str]:
-    notes = []
-    unfamiliarity = analysis.examples.unfamiliarity if analysis.examples is not None else None
-    if unfamiliarity is not None and unfamiliarity.flagged:
-        notes.append(
-            "\u26a0 This does not look like a Fashion-MNIST garment: it is farther from every training image "
-            f"than all but {100 * unfamiliarity.flagged_share:g}% of real test images are. The network can only "
-            "answer with one of its 10 classes, so the prediction above means little "
-            "(see \u201cTraining images it resembles\u201d below).")
+    notes = unfamiliarity_notes(analysis)
     if not analysis.cams:
         notes.append(f"No class activation map: {analysis.no_map_reason}.")
     if analysis.cam_class != analysis.predicted:
@@ -253,6 +246,24 @@ def _notes(analysis: Analysis) -> List[str]:
             f"The maps explain \u201c{CLASS_NAMES[analysis.cam_class]}\u201d (chosen with --cam-class), "
             f"not the prediction \u201c{analysis.prediction}\u201d."
         )
+    return notes
+
+
+def unfamiliarity_notes(analysis: Analysis) -> List[str]:
+    """The page's note on how unlike the training images the image is: a warning when flagged, else
+    one sentence (none when the page has the examples section, which says it, or when not scored)."""
+    notes = []
+    unfamiliarity = analysis.unfamiliarity
+    if unfamiliarity is not None and unfamiliarity.flagged:
+        notes.append(
+            "\u26a0 This does not look like a Fashion-MNIST garment: it is farther from every training image "
+            f"than all but {100 * unfamiliarity.flagged_share:g}% of real test images are. The network can only "
+            "answer with one of its 10 classes, so the prediction above means little"
+            + (" (see \u201cTraining images it resembles\u201d below)." if analysis.examples is not None else "."))
+    elif unfamiliarity is not None and analysis.examples is None:
+        notes.append(f"Familiar: this image looks like the training images (cosine distance {unfamiliarity.score:.3f} "
+                     f"to the nearest one; {100 * unfamiliarity.flagged_share:g}% of real test images are farther "
+                     f"than {unfamiliarity.threshold:.3f}).")
     return notes
 
 
