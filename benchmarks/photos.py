@@ -22,14 +22,19 @@ scikit-image and scikit-learn (a test dependency).
 
 Reported per rendering: accuracy, accuracy with test-time averaging over the
 photo and its mirror, per class (footwear separately); and the share of
-images flagged as unfamiliar by the two scores of
+images flagged as unfamiliar by the scores of
 :mod:`fashion_mnist_vis.explain.unfamiliarity` (energy, and with the
-model's cached training index the distance to the nearest training image),
+model's cached training index the distance to the nearest training image,
+alone and "combined" with the input checks of
+:mod:`fashion_mnist_vis.explain.input_checks` as classify reports it),
 each calibrated so that 1% of real test arrays are flagged: the test set is
 split in two halves (stratified, seeded); the thresholds come from 2,000
 images of one, the measured images from the other (or from the validation
 split). The training index holds all 60,000 training images, so validation
-images are no test of the nearest-image score.
+images are no test of the nearest-image score. The same shares are reported
+for the whole measured half of the test set, the non-garment photos, and
+images that are not garments and were not looked at while the checks were
+chosen (:func:`held_out_non_garments`).
 
 Prints a table and the machine; ``--json FILE`` writes every figure. Asserts nothing.
 """
@@ -93,6 +98,43 @@ def non_garment_photos() -> Dict[str, np.ndarray]:
     return photos
 
 
+HELD_OUT_SKIMAGE = ("binary_blobs", "cell", "checkerboard", "horse", "logo", "microaneurysms", "retina",
+                    "shepp_logan_phantom", "stereo_motorcycle")
+"""scikit-image's bundled images not among :func:`non_garment_photos` (``cat`` is ``chelsea`` again), kept out
+while the unfamiliarity checks were chosen."""
+
+
+def held_out_non_garments(digits: int = 40, seed: int = 1) -> Dict[str, np.ndarray]:
+    """uint8 (H, W, 3) images that are not garments and were not looked at while choosing the unfamiliarity
+    score: :data:`HELD_OUT_SKIMAGE`, ``digits`` of scikit-learn's 8 x 8 handwritten digits drawn dark on
+    white paper and upscaled to 160 px on a 240 px sheet, and 5 photos of uniform noise."""
+    from PIL import Image
+    from skimage import data
+    from sklearn.datasets import load_digits
+
+    images = {}
+    for name in HELD_OUT_SKIMAGE:
+        image = getattr(data, name)()
+        image = np.asarray(image[0] if isinstance(image, tuple) else image)
+        if image.dtype == bool:  # binary_blobs
+            image = image.astype(np.uint8) * 255
+        elif image.dtype != np.uint8:
+            image = (255 * (image - image.min()) / (np.ptp(image) or 1)).astype(np.uint8)
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        images[f"skimage {name}"] = np.ascontiguousarray(image[:, :, :3])
+    rng = np.random.default_rng(seed)
+    bundle = load_digits()
+    for index in rng.choice(len(bundle.images), digits, replace=False):
+        ink = (255 - bundle.images[index] * 255 / 16).astype(np.uint8)
+        sheet = np.full((240, 240), 235, dtype=np.uint8)
+        sheet[40:200, 40:200] = np.asarray(Image.fromarray(ink).resize((160, 160), Image.BICUBIC))
+        images[f"digit {index} ({bundle.target[index]})"] = np.repeat(sheet[:, :, None], 3, axis=2)
+    for index in range(5):
+        images[f"noise {index}"] = rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    return images
+
+
 def classify_files(paths: Sequence[Path], input_shape, **options) -> np.ndarray:
     """float32 (N, H, W, C): each file as classify.py prepares it (load_image, then preprocess with
     its defaults, or ``options``)."""
@@ -110,6 +152,7 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     from fashion_mnist_vis.data.datasets import DataSettings, load_splits, stratified_split, stratified_subset
     from fashion_mnist_vis.data.photo_render import STYLES, render_photo, write_photo
     from fashion_mnist_vis.explain import unfamiliarity as unf
+    from fashion_mnist_vis.explain.input_checks import INPUT_CHECKS
     from fashion_mnist_vis.models.model_handle import open_model
 
     started = time.perf_counter()
@@ -131,7 +174,8 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
         embeddings, logits, probabilities = unf.run_batches(probe, inputs)
         _, _, mirrored = unf.run_batches(probe, inputs, mirror=True)
         result = {"probabilities": probabilities, "averaged": (probabilities + mirrored) / 2,
-                  "energy": unf.energy_scores(logits)}
+                  "energy": unf.energy_scores(logits),
+                  **{name: check(inputs) for name, check in INPUT_CHECKS.items()}}
         if neighbour_index is not None:
             result["nearest"] = unf.nearest_distances(neighbour_index, embeddings)
         return result
@@ -139,10 +183,23 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     reference = scores(calibration.astype(np.float32)[..., None] / 255.0)
     thresholds = {name: unf.calibrate_threshold(reference[name])
                   for name in ("energy", "nearest") if name in reference}
+    combined = None  # classify's score: the distance or an input check above its threshold, 1% together
+    if "nearest" in reference:
+        combined = unf.calibrate_union(reference["nearest"], {name: reference[name] for name in INPUT_CHECKS})
+        thresholds["nearest (with the input checks)"] = combined[0]
+        thresholds.update({f"{name} (input check)": value for name, value in combined[1].items()})
+
+    def flags(result: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        found = {name: unf.flagged(result[name], threshold)
+                 for name, threshold in thresholds.items() if name in ("energy", "nearest")}
+        if combined is not None:
+            found["combined"] = unf.flagged(result["nearest"], combined[0])
+            for name, threshold in combined[1].items():
+                found["combined"] = found["combined"] | unf.flagged(result[name], threshold)
+        return found
 
     def summary(result: Dict[str, np.ndarray], truth: Optional[np.ndarray]) -> Dict[str, object]:
-        figures: Dict[str, object] = {f"flagged_{name}": float(unf.flagged(result[name], threshold).mean())
-                                      for name, threshold in thresholds.items()}
+        figures: Dict[str, object] = {f"flagged_{name}": float(flagged.mean()) for name, flagged in flags(result).items()}
         if truth is not None:
             plain = result["probabilities"].argmax(axis=1) == truth
             averaged = result["averaged"].argmax(axis=1) == truth
@@ -154,6 +211,7 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
         return figures
 
     arrays = images.astype(np.float32)[..., None] / 255.0
+    measured_half = summary(scores(test_images.astype(np.float32)[..., None] / 255.0), None)
     kinds = {"arrays": summary(scores(arrays), labels),
              "arrays, mirrored": summary(scores(np.ascontiguousarray(arrays[:, :, ::-1])), labels)}
     rng = np.random.default_rng(args.seed)
@@ -166,23 +224,49 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
                      for position, (item, label) in enumerate(zip(images, labels))]
             kinds[name] = summary(scores(classify_files(paths, input_shape, **options)), labels)
         others = non_garment_photos()
-        folder = root / "not_garments"
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, photo in others.items():
-            path = folder / f"{name.replace(' ', '_')}.jpg"
-            Image.fromarray(photo).save(path, quality=92)
-            paths.append(path)
-        result = scores(classify_files(paths, input_shape, **options))
-    not_garments = {name: {"prediction": CLASS_NAMES[int(result["probabilities"][i].argmax())],
-                           "score": float(result["probabilities"][i].max()),
-                           **{f"{score}": float(result[score][i]) for score in thresholds}}
-                    for i, name in enumerate(others)}
+        result = scores(classify_files(_saved(others, root / "not_garments"), input_shape, **options))
+        held_out = held_out_non_garments()
+        held_out_result = scores(classify_files(_saved(held_out, root / "held_out"), input_shape, **options))
+    not_garments = _per_photo(others, result, flags(result))
+    digits = np.array([name.startswith("digit") for name in held_out])
+    held_out_flags = flags(held_out_result)
     return {"model": str(args.saved_model), "images": args.images, "count": int(len(labels)), "seed": args.seed,
             "preprocess": options, "thresholds": thresholds,
             "calibration": f"{len(calibration)} test arrays of the other half of the test set, 1% flagged",
+            "test_half": {"count": int(len(test_labels)), **measured_half},
             "kinds": kinds, "not_garments": not_garments, "not_garments_summary": summary(result, None),
+            "held_out_not_garments": _per_photo(held_out, held_out_result, held_out_flags),
+            "held_out_summary": {name: {"images": int(chosen.sum()),
+                                        **{f"flagged_{score}": float(flagged[chosen].mean())
+                                           for score, flagged in held_out_flags.items()}}
+                                 for name, chosen in (("photos", ~digits), ("digits", digits))},
             "seconds": time.perf_counter() - started}
+
+
+def _saved(photos: Dict[str, np.ndarray], folder: Path) -> List[Path]:
+    """Write each photo as a JPEG (quality 92) into ``folder``; their paths."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for position, photo in enumerate(photos.values()):
+        paths.append(folder / f"{position:03d}.jpg")
+        Image.fromarray(photo).save(paths[-1], quality=92)
+    return paths
+
+
+def _per_photo(photos: Dict[str, np.ndarray], result: Dict[str, np.ndarray],
+               flags: Dict[str, np.ndarray]) -> Dict[str, Dict[str, object]]:
+    """Each photo's prediction, scores and which scores flag it."""
+    from fashion_mnist_vis.classes import CLASS_NAMES
+    from fashion_mnist_vis.explain.input_checks import INPUT_CHECKS
+
+    names = ("energy", "nearest", *INPUT_CHECKS)
+    return {name: {"prediction": CLASS_NAMES[int(result["probabilities"][i].argmax())],
+                   "score": float(result["probabilities"][i].max()),
+                   **{score: float(result[score][i]) for score in names if score in result},
+                   **{f"flagged_{score}": bool(flagged[i]) for score, flagged in flags.items()}}
+            for i, name in enumerate(photos)}
 
 
 def _training_index(model_path: Path, handle, data_dir: Optional[Path]):
@@ -196,25 +280,32 @@ def _training_index(model_path: Path, handle, data_dir: Optional[Path]):
 
 def format_lines(figures: Dict[str, object]) -> List[str]:
     """The figures as a table for a reader."""
-    scores = list(figures["thresholds"])
+    scores = [name[len("flagged_"):] for name in figures["kinds"]["arrays"] if name.startswith("flagged_")]
     header = f"{'rendering':<22}{'accuracy':>9}{'+mirror avg':>12}{'footwear':>9}{'+mirror avg':>12}" \
-        + "".join(f"{'flag ' + name:>14}" for name in scores)
+        + "".join(f"{'flag ' + name:>15}" for name in scores)
+    thresholds = ", ".join(f"{name} {value:.4g}" for name, value in figures["thresholds"].items())
     lines = [f"model {figures['model']}: {figures['count']} {figures['images']} images, seed {figures['seed']}; "
-             f"thresholds from {figures['calibration']}", header]
+             f"thresholds from {figures['calibration']}: {thresholds}", header]
     for name, kind in figures["kinds"].items():
         lines.append(f"{name:<22}{100 * kind['accuracy']:8.1f}%{100 * kind['accuracy_mirror_averaged']:11.1f}%"
                      f"{100 * kind['footwear_accuracy']:8.1f}%{100 * kind['footwear_accuracy_mirror_averaged']:11.1f}%"
-                     + "".join(f"{100 * kind['flagged_' + score]:13.1f}%" for score in scores))
-    summary = figures["not_garments_summary"]
-    lines.append(f"{'not garments (' + str(len(figures['not_garments'])) + ')':<66}"
-                 + "".join(f"{100 * summary['flagged_' + score]:13.1f}%" for score in scores))
+                     + "".join(f"{100 * kind['flagged_' + score]:14.1f}%" for score in scores))
+    rows = [(f"the measured half of the test set ({figures['test_half']['count']})", figures["test_half"]),
+            (f"not garments ({len(figures['not_garments'])})", figures["not_garments_summary"])]
+    rows += [(f"held-out {name} ({item['images']})", item) for name, item in figures["held_out_summary"].items()]
+    for title, item in rows:
+        lines.append(f"{title:<64}" + "".join(f"{100 * item['flagged_' + score]:14.1f}%" for score in scores))
     lines.append("per class (accuracy %): " + "  ".join(figures["kinds"]["arrays"]["per_class"]))
     for name in ("arrays", "product", "mirrored", "as taken", "as taken, mirrored"):
         per_class = figures["kinds"][name]["per_class"]
         lines.append(f"  {name:<20}" + " ".join(f"{100 * value:5.1f}" for value in per_class.values()))
-    for name, item in figures["not_garments"].items():
-        lines.append(f"  {name:<30} {item['prediction']} {100 * item['score']:.1f}%  "
-                     + "  ".join(f"{score} {item[score]:.3f}" for score in scores))
+    for group in ("not_garments", "held_out_not_garments"):
+        for name, item in figures[group].items():
+            values = "  ".join(f"{score} {item[score]:.3f}" for score in ("energy", "nearest", "lit_share", "dimness")
+                               if score in item)
+            flagged_by = [score for score in scores if item.get(f"flagged_{score}")]
+            lines.append(f"  {name:<30} {item['prediction']} {100 * item['score']:.1f}%  {values}  "
+                         f"flagged by: {', '.join(flagged_by) or 'none'}")
     return lines
 
 

@@ -257,10 +257,20 @@ def test_photo_benchmark_measures_every_rendering_on_a_tiny_model(idx_dir, tmp_p
     monkeypatch.setattr(photos, "CALIBRATION_COUNT", 50)
     figures = photos.measure(args)
     assert list(figures["kinds"]) == ["arrays", "arrays, mirrored", *STYLES]
-    assert set(figures["thresholds"]) == {"energy", "nearest"}
+    assert set(figures["thresholds"]) == {"energy", "nearest", "nearest (with the input checks)",
+                                          "lit_share (input check)", "dimness (input check)"}
     for kind in figures["kinds"].values():
         assert 0 <= kind["accuracy"] <= 1 and 0 <= kind["flagged_nearest"] <= 1 and len(kind["per_class"]) == 10
+        assert 0 <= kind["flagged_combined"] <= 1
+    assert figures["test_half"]["count"] == 100 and 0 <= figures["test_half"]["flagged_combined"] <= 1
     assert len(list((tmp_path / "photos" / "as_taken_mirrored").glob("*.jpg"))) == 20
     assert len(figures["not_garments"]) == len(list((tmp_path / "photos" / "not_garments").iterdir())) >= 18
+    assert figures["held_out_summary"]["digits"]["images"] == 40
+    assert figures["held_out_summary"]["photos"]["images"] == len(photos.HELD_OUT_SKIMAGE) + 5
+    item = figures["not_garments"]["skimage grass"]
+    assert item["flagged_combined"] == (item["nearest"] > figures["thresholds"]["nearest (with the input checks)"]
+                                        or item["lit_share"] > figures["thresholds"]["lit_share (input check)"]
+                                        or item["dimness"] > figures["thresholds"]["dimness (input check)"])
     lines = photos.format_lines(figures)
     assert lines[2].startswith("arrays") and any(line.startswith("not garments") for line in lines)
+    assert any(line.startswith("held-out digits (40)") for line in lines)

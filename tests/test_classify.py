@@ -375,7 +375,7 @@ def test_the_original_demo_command_verbatim(tiny_model, tmp_path):
     assert result.stdout.startswith("sample_images/black_bag.jpg: ")
     assert "plots: visualisations/index.html" in result.stdout
     note, model_line = result.stderr.splitlines()  # no training data on this machine: no unfamiliarity score
-    assert note.startswith("note: unfamiliarity not computed: the model has no cached training index yet")
+    assert note.startswith("note: unfamiliarity not computed: the model has no calibrated training index yet")
     assert model_line == "Model: model.h5 (tinyvgg, input 28 \u00d7 28 \u00d7 1, 4,430 parameters), run by NumPy"
     files = {path.name for path in (tmp_path / "visualisations").iterdir()}
     assert files == FIXED - {"cam_compare.png"} | {f"{name}.png" for name in _spatial_layers("tinyvgg")} | {

@@ -126,3 +126,34 @@ def test_real_test_images_as_pngs_classify_like_the_arrays(no_flags, tmp_path, c
     for record, probabilities in zip(records, expected):
         scores = {entry["class_index"]: entry["score"] for entry in record["top_k"]}
         np.testing.assert_allclose([scores[index] for index in range(10)], probabilities, atol=1e-5)
+
+
+def test_the_input_checks_flag_textures_and_faint_text_but_not_product_photos(no_flags):
+    """The unfamiliarity score's input checks, calibrated as classify calibrates them on the 10,000 real
+    test images: grass (a frame-filling texture), gravel and a page of faint text (dim) are beyond their
+    thresholds, the six sample product photos and the real test images' 99.9% are not."""
+    pytest.importorskip("skimage")
+    from skimage import data as skimage_data
+
+    from fashion_mnist_vis.data.images import load_image
+    from fashion_mnist_vis.data.pipeline import to_model_input
+    from fashion_mnist_vis.data.preprocess import preprocess
+    from fashion_mnist_vis.explain.input_checks import INPUT_CHECKS
+    from fashion_mnist_vis.explain.unfamiliarity import calibrate_union
+
+    test = to_model_input(load_fashion_mnist(progress=None).x_test)
+    values = {name: check(test) for name, check in INPUT_CHECKS.items()}
+    _, thresholds = calibrate_union(np.zeros(len(test)), values)
+    for name in INPUT_CHECKS:
+        assert (values[name] > thresholds[name]).mean() == pytest.approx(0.001, abs=0.0005)
+
+    def flagged_by(photo: Image.Image):
+        model_input = preprocess(photo, (28, 28, 1)).model_input[np.newaxis]
+        return [name for name, check in INPUT_CHECKS.items() if check(model_input)[0] > thresholds[name]]
+
+    samples = Path(__file__).resolve().parents[1] / "sample_images"
+    for path in sorted(samples.glob("*.jpg")):
+        assert flagged_by(load_image(path)) == [], path.name
+    assert flagged_by(Image.fromarray(skimage_data.grass())) == ["lit_share"]
+    assert flagged_by(Image.fromarray(skimage_data.gravel())) == ["dimness"]  # after levelling, a dim grey field
+    assert flagged_by(Image.fromarray(skimage_data.page())) == ["dimness"]

@@ -41,6 +41,47 @@ def test_nearest_distance_is_the_k_th_cosine_distance():
     np.testing.assert_allclose(distances, [1.0 - np.sqrt(0.5)], rtol=1e-6)
 
 
+def test_input_checks_by_hand():
+    from fashion_mnist_vis.explain.input_checks import dimness, lit_share
+
+    inputs = np.array([[[0.0, 0.05], [0.5, 1.0]], [[0.25, 0.25], [0.25, 0.25]]])
+    np.testing.assert_allclose(lit_share(inputs), [0.5, 1.0])
+    # the 98th percentile of (0, 0.05, 0.5, 1) interpolates 0.94 of the way from 0.5 to 1: 0.97
+    np.testing.assert_allclose(dimness(inputs), [0.03, 0.75], atol=1e-6)
+
+
+def test_union_calibration_by_hand():
+    from fashion_mnist_vis.explain.unfamiliarity import calibrate_union
+
+    nearest = np.arange(1, 101, dtype=float)
+    check = np.zeros(100)
+    check[[99, 10]] = [5.0, 9.0]  # the check's largest value is image 10's, which the distance does not flag
+    threshold, checks = calibrate_union(nearest, {"lit_share": check}, flagged_share=0.05, check_share=0.01)
+    assert checks["lit_share"] == pytest.approx(np.quantile(check, 1 - 0.0005))  # between 5 and 9: flags image 10
+    assert threshold == 96.0  # 5 - 1 flagged by the check = 4 by the distance: 97..100
+    union = (nearest > threshold) | (check > checks["lit_share"])
+    assert union.sum() == 5
+
+
+def test_the_verdict_names_what_flagged_the_image():
+    from fashion_mnist_vis.explain.unfamiliarity import Unfamiliarity
+
+    found = Unfamiliarity(0.05, 0.1, 0.01, "test images", {"lit_share": (0.95, 0.8), "dimness": (0.1, 0.6)})
+    assert found.flagged and found.flagged_by == ["lit_share"]
+    assert found.verdict().startswith("UNFAMILIAR: this does not look like a Fashion-MNIST garment (the image fills the frame")
+    record = found.to_dict()
+    assert record["input_checks"]["lit_share"] == {"value": 0.95, "threshold": 0.8, "flagged": True}
+    assert record["flagged_by"] == ["lit_share"] and record["flagged"]
+    assert not Unfamiliarity(0.05, 0.1, 0.01, "x", {"lit_share": (0.5, 0.8)}).flagged
+
+
+def test_an_old_calibration_is_made_again():
+    from fashion_mnist_vis.explain.unfamiliarity import CALIBRATION_FORMAT, is_current
+
+    assert not is_current(None) and not is_current({"threshold": 0.09, "flagged_share": 0.01})
+    assert is_current({"threshold": 0.09, "format": CALIBRATION_FORMAT})
+
+
 @pytest.mark.parametrize("engine", ["numpy", "keras"])
 def test_logits_reproduce_the_model_probabilities(engine, tmp_path):
     from classify_helpers import save_tiny_model
@@ -82,19 +123,19 @@ def test_classify_flags_a_cat_and_not_a_test_image(tmp_path, idx_dir, monkeypatc
     assert main([*paths, "--saved-model", str(model), "--json", *data]) == 0
     out, err = capsys.readouterr()
     item, cat = [json.loads(line)["unfamiliarity"] for line in out.splitlines()]
-    assert "Unfamiliarity threshold calibrated on 200 held-out images" in err
+    assert "Unfamiliarity thresholds calibrated on 200 held-out images" in err
     assert item["threshold"] == cat["threshold"] and item["flagged_share_of_calibration_images"] == 0.01
     assert not item["flagged"] and item["score"] <= item["threshold"]
     assert cat["flagged"] and cat["score"] > cat["threshold"]
     assert main([*paths, "--saved-model", str(model), *data]) == 0
     out, err = capsys.readouterr()
-    assert "Unfamiliarity threshold calibrated" not in err  # stored with the cached index
+    assert "Unfamiliarity thresholds calibrated" not in err  # stored with the cached index
     lines = [line for line in out.splitlines() if "nearest training image" in line and "threshold" in line]
     assert lines[0].strip().startswith("familiar") and lines[1].strip().startswith("UNFAMILIAR")
     assert main([paths[1], "--saved-model", str(model), *data, "--save-plots", "--plot-dir",
                  str(tmp_path / "plots")]) == 0
     page = (tmp_path / "plots" / "index.html").read_text(encoding="utf-8")
-    assert "This does not look like a Fashion-MNIST garment." in page
+    assert "This does not look like a Fashion-MNIST garment" in page
 
 
 def test_the_webcam_overlay_warns_on_an_unfamiliar_frame():
@@ -109,6 +150,9 @@ def test_the_webcam_overlay_warns_on_an_unfamiliar_frame():
                                       Unfamiliarity(score, 0.1, 0.01, "test images")))
         rows[score] = [row[0] for row in drawer._panel_lines([])]
     assert "Not like any garment it knows" in rows[0.3] and "Not like any garment it knows" not in rows[0.05]
+    drawer.update(FramePrediction(np.eye(10)[8], [(8, 0.9)], None, None, None,
+                                  Unfamiliarity(0.05, 0.1, 0.01, "test images", {"lit_share": (0.97, 0.8)})))
+    assert ("Not like any garment it knows", "fills frame") in [row[:2] for row in drawer._panel_lines([])]
 
 
 @pytest.mark.slow
@@ -137,7 +181,7 @@ def test_webcam_reports_the_unfamiliarity_of_every_frame(tmp_path, idx_dir, monk
     out, err = capsys.readouterr()
     assert status == 0, err
     records = [json.loads(line) for line in out.splitlines()]
-    assert len(records) == 6 and "Unfamiliarity threshold calibrated on 200 held-out images" in err
+    assert len(records) == 6 and "Unfamiliarity thresholds calibrated on 200 held-out images" in err
     thresholds = {record["unfamiliarity"]["threshold"] for record in records}
     assert len(thresholds) == 1
     for record in records:

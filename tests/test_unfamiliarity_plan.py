@@ -63,7 +63,7 @@ def test_train_writes_the_index_and_classify_reports_unfamiliarity_without_flags
 
     model, train_output = trained_with_index
     (line,) = [line for line in train_output.splitlines() if line.startswith("Unfamiliarity index:")]
-    assert "600 training images embedded" in line and "200 held-out images" in line and " s; cached in " in line
+    assert "600 training images embedded and the thresholds calibrated on 200 held-out images" in line and " s; cached in " in line
     assert beside_model(model).is_file()
     assert main([str(item_photo), "--saved-model", str(model), "--json"]) == 0
     out, err = capsys.readouterr()
@@ -115,7 +115,7 @@ def test_with_the_data_at_hand_the_index_is_built_once_and_then_read(tmp_path, i
     out, err = capsys.readouterr()
     (announce,) = [line for line in err.splitlines() if line.startswith("Unfamiliarity: no training index")]
     assert "600 training images" in announce and "roughly 5 seconds" in announce
-    assert "Unfamiliarity threshold calibrated on 200 held-out images" in err
+    assert "Unfamiliarity thresholds calibrated on 200 held-out images" in err
     first = json.loads(out)["unfamiliarity"]
     assert main([str(item_photo), "--saved-model", str(model), "--json"]) == 0  # no data flags: the cache
     out, err = capsys.readouterr()

@@ -218,7 +218,7 @@ class Analyser:
         query, unfamiliarity = None, None
         if self.unfamiliarity is not None:  # the embedding is computed once for both
             query = self.unfamiliarity.embed(model_input)
-            unfamiliarity = self.unfamiliarity.score(query)
+            unfamiliarity = self.unfamiliarity.score(query, model_input)
         return Classified(
             probabilities=probabilities,
             predicted=predicted,

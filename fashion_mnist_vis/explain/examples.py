@@ -32,6 +32,7 @@ from fashion_mnist_vis.classes import CLASS_NAMES
 from fashion_mnist_vis.data.datasets import DataSettings
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.explain.training_index import DEFAULT_LAYER, IndexKey, TrainingIndex
+from fashion_mnist_vis.explain.unfamiliarity import is_current
 
 DEFAULT_SEED = 42
 """The data seed (synthetic data, subsets) of train.py's default: the same training set it used."""
@@ -221,7 +222,7 @@ class ExamplePlan:
     def needs_model_pass(self) -> bool:
         """True when no cached index fits, or it lacks the unfamiliarity calibration: the model must embed
         every training image, or every test image."""
-        return self.index is None or self.index.unfamiliarity is None
+        return self.index is None or not is_current(self.index.unfamiliarity)
 
     def finder(self, handle, notes: Optional[TextIO] = None) -> ExampleFinder:
         """The finder for the opened model ``handle``, building and caching the index if needed
@@ -240,7 +241,7 @@ class ExamplePlan:
             print(f"Neighbour index of {len(self.index):,} training images read from {self.cached_at}",
                   file=notes, flush=True)
         self._told = True
-        if self.index.unfamiliarity is None:
+        if not is_current(self.index.unfamiliarity):
             self._calibrate(handle, notes)
         return self.index
 
@@ -258,8 +259,10 @@ class ExamplePlan:
         except OSError as error:
             note = f"the unfamiliarity threshold could not be cached ({error.strerror or error})"
         if notes is not None:
-            print(f"Unfamiliarity threshold calibrated on {self.index.unfamiliarity['images']}: "
-                  f"{self.index.unfamiliarity['threshold']:.4f}" + (f"; note: {note}" if note else ""),
+            calibration = self.index.unfamiliarity
+            checks = "".join(f", {name.replace('_', ' ')} {value:.4f}" for name, value in calibration["input_checks"].items())
+            print(f"Unfamiliarity thresholds calibrated on {calibration['images']}: nearest-image distance "
+                  f"{calibration['threshold']:.4f}{checks}" + (f"; note: {note}" if note else ""),
                   file=notes, flush=True)
 
     def _build(self, handle, notes: Optional[TextIO]) -> TrainingIndex:

@@ -19,9 +19,17 @@ Two scores, both higher for less familiar inputs:
   distribution detection with deep nearest neighbors"), from the training
   index of explanation by example
   (:class:`~fashion_mnist_vis.explain.training_index.TrainingIndex`).
+
+What classify reports (:class:`Unfamiliarity`, :class:`UnfamiliarityScorer`)
+is the distance together with two checks of the input's own pixels
+(:mod:`fashion_mnist_vis.explain.input_checks`), each with its threshold,
+calibrated so that all of them together flag 1% of real held-out images
+(:func:`calibrate_union`): the distance alone misses photos the network
+embeds next to a training image (a page of text, gravel, a frame-filling
+close-up), whose pixels look unlike any Fashion-MNIST item's.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -129,6 +137,45 @@ def run_batches(probe: LogitProbe, inputs: np.ndarray, batch_size: int = 256,
 
 SCORE_NAME = "cosine distance to the nearest training image"
 
+CALIBRATION_FORMAT = 2
+"""Changes whenever what a calibration holds changes: older calibrations are made again (2: the input checks)."""
+
+INPUT_CHECK_SHARE = 0.1
+"""The part of the flagged share each input check may take: it flags a tenth as many calibration images
+(0.1% of them for a 1% share), the embedding's distance the rest."""
+
+
+def calibrate_union(nearest: np.ndarray, checks: Dict[str, np.ndarray],
+                    flagged_share: float = DEFAULT_FLAGGED_SHARE,
+                    check_share: float = INPUT_CHECK_SHARE) -> Tuple[float, Dict[str, float]]:
+    """Thresholds for the nearest-image distance and the input checks, together flagging ``flagged_share``.
+
+    An image is flagged when any of its scores is above its threshold. Each
+    check's threshold flags ``check_share * flagged_share`` of the calibration
+    images (:func:`calibrate_threshold`); the distance's threshold is then the
+    lowest that keeps the images flagged by anything at ``flagged_share`` or fewer:
+    with n images and m flagged by the checks, the (k+1)-th largest distance
+    among the others, k = floor(flagged_share * n) - m. E.g. distances 1..100,
+    one check flagging only image 100 (share 0.05): k = 4, threshold 95.
+
+    Args:
+        nearest: float (N,) distances of N real held-out images.
+        checks: name -> float (N,) scores of the same images (:mod:`fashion_mnist_vis.explain.input_checks`).
+
+    Returns:
+        (the distance's threshold, name -> each check's threshold).
+    """
+    nearest = np.asarray(nearest, dtype=np.float64).ravel()
+    thresholds = {name: calibrate_threshold(values, flagged_share * check_share) for name, values in checks.items()}
+    by_checks = np.zeros(len(nearest), dtype=bool)
+    for name, values in checks.items():
+        by_checks |= flagged(np.asarray(values).ravel(), thresholds[name])
+    room = int(np.floor(flagged_share * len(nearest) + 1e-9)) - int(by_checks.sum())
+    others = np.sort(nearest[~by_checks])[::-1]
+    if others.size == 0:
+        return float(nearest.max()), thresholds
+    return float(others[min(max(room, 0), others.size - 1)]), thresholds
+
 
 @dataclass(frozen=True)
 class Unfamiliarity:
@@ -136,37 +183,68 @@ class Unfamiliarity:
 
     Attributes:
         score: the cosine distance (0..2) of its embedding to the nearest training image's.
-        threshold: the calibrated threshold: ``flagged_share`` of the calibration images score above it.
-        flagged_share: that share (0.01: 1%).
-        calibration: one line on the images the threshold was calibrated on.
+        threshold: the distance's calibrated threshold.
+        flagged_share: the share of the calibration images flagged by the distance and the checks together (0.01: 1%).
+        calibration: one line on the images the thresholds were calibrated on.
+        checks: the input checks (:mod:`fashion_mnist_vis.explain.input_checks`), name -> (value, threshold).
     """
 
     score: float
     threshold: float
     flagged_share: float
     calibration: str
+    checks: Dict[str, Tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def flagged_by(self) -> List[str]:
+        """The scores above their thresholds: ``nearest_training_image`` and the names of the input checks."""
+        found = ["nearest_training_image"] if self.score > self.threshold else []
+        return found + [name for name, (value, threshold) in self.checks.items() if value > threshold]
 
     @property
     def flagged(self) -> bool:
-        """True when the image scores above the threshold: it does not look like a training image."""
-        return self.score > self.threshold
+        """True when any score is above its threshold: it does not look like a training image."""
+        return bool(self.flagged_by)
+
+    def reasons(self) -> str:
+        """Why it is flagged, in words ('' when it is not)."""
+        from fashion_mnist_vis.explain.input_checks import CHECK_WORDS
+
+        words = ["it is far from every training image in the network's embedding"
+                 if name == "nearest_training_image" else f"the image {CHECK_WORDS[name]}" for name in self.flagged_by]
+        return "; ".join(words)
 
     def verdict(self) -> str:
         """One line for a reader: familiar or not, and the figures behind it."""
-        verdict = ("UNFAMILIAR: this does not look like a Fashion-MNIST garment; the prediction means little"
-                   if self.flagged else "familiar")
-        return (f"{verdict} (distance to the nearest training image {self.score:.3f}, threshold "
-                f"{self.threshold:.3f}, exceeded by {100 * self.flagged_share:g}% of real test images)")
+        figures = (f"distance to the nearest training image {self.score:.3f}, threshold {self.threshold:.3f}"
+                   + "".join(f"; {name.replace('_', ' ')} {value:.3f}, threshold {threshold:.3f}"
+                             for name, (value, threshold) in self.checks.items()))
+        share = f"together exceeded by {100 * self.flagged_share:g}% of real test images"
+        if self.flagged:
+            return (f"UNFAMILIAR: this does not look like a Fashion-MNIST garment ({self.reasons()}); the "
+                    f"prediction means little ({figures}; {share})")
+        return f"familiar ({figures}; {share})"
 
     def to_dict(self) -> Dict[str, object]:
         return {"score": round(self.score, 6), "threshold": round(self.threshold, 6), "flagged": self.flagged,
-                "score_is": SCORE_NAME, "flagged_share_of_calibration_images": self.flagged_share,
-                "calibration": self.calibration}
+                "score_is": SCORE_NAME, "flagged_by": self.flagged_by,
+                "input_checks": {name: {"value": round(value, 6), "threshold": round(threshold, 6),
+                                        "flagged": value > threshold}
+                                 for name, (value, threshold) in self.checks.items()},
+                "flagged_share_of_calibration_images": self.flagged_share, "calibration": self.calibration}
 
     @classmethod
-    def from_calibration(cls, score: float, calibration: Dict[str, object]) -> "Unfamiliarity":
+    def from_calibration(cls, score: float, calibration: Dict[str, object],
+                         check_values: Dict[str, float]) -> "Unfamiliarity":
+        thresholds = calibration.get("input_checks", {})
         return cls(float(score), float(calibration["threshold"]), float(calibration["flagged_share"]),
-                   str(calibration["images"]))
+                   str(calibration["images"]),
+                   {name: (float(check_values[name]), float(thresholds[name])) for name in thresholds})
+
+
+def is_current(calibration: Optional[Dict[str, object]]) -> bool:
+    """True when ``calibration`` (stored with a training index) was made by this version's rules."""
+    return bool(calibration) and calibration.get("format") == CALIBRATION_FORMAT
 
 
 class UnfamiliarityScorer:
@@ -181,24 +259,30 @@ class UnfamiliarityScorer:
     def __init__(self, handle, index):
         from fashion_mnist_vis.explain.training_index import QueryEmbedder
 
-        if not index.unfamiliarity:
-            raise ValueError("the training index has no unfamiliarity calibration")
+        if not is_current(index.unfamiliarity):
+            raise ValueError("the training index has no current unfamiliarity calibration")
         self.embed = QueryEmbedder(handle, index)
         self.index = index
 
-    def score(self, embedding: np.ndarray) -> Unfamiliarity:
-        """The unfamiliarity of one image's embedding (float32 (D,), from :attr:`embed`)."""
+    def score(self, embedding: np.ndarray, model_input: np.ndarray) -> Unfamiliarity:
+        """The unfamiliarity of one image: its embedding (float32 (D,), from :attr:`embed`) and its
+        model input (float32 (H, W, C) in [0, 1], for the input checks)."""
+        from fashion_mnist_vis.explain.input_checks import INPUT_CHECKS
+
         distance = nearest_distances(self.index.search, np.asarray(embedding)[np.newaxis])[0]
-        return Unfamiliarity.from_calibration(distance, self.index.unfamiliarity)
+        batch = np.asarray(model_input)[np.newaxis]
+        return Unfamiliarity.from_calibration(distance, self.index.unfamiliarity,
+                                              {name: float(check(batch)[0]) for name, check in INPUT_CHECKS.items()})
 
     def __call__(self, model_input: np.ndarray) -> Unfamiliarity:
         """The unfamiliarity of one float32 model input (H, W, C) in [0, 1]."""
-        return self.score(self.embed(model_input))
+        return self.score(self.embed(model_input), model_input)
 
 
 def calibrate_index(handle, index, images: np.ndarray, source: str,
                     flagged_share: float = DEFAULT_FLAGGED_SHARE) -> Dict[str, object]:
-    """The threshold of the nearest-training-image distance that flags ``flagged_share`` of ``images``.
+    """The thresholds of the nearest-training-image distance and the input checks that together flag
+    ``flagged_share`` of ``images`` (:func:`calibrate_union`).
 
     Args:
         handle: the model the training ``index`` was built with.
@@ -207,13 +291,20 @@ def calibrate_index(handle, index, images: np.ndarray, source: str,
         source: one line on where ``images`` come from.
 
     Returns:
-        ``{"threshold", "flagged_share", "images", "score"}`` (JSON-ready), stored with the index.
+        ``{"threshold", "input_checks", "flagged_share", "images", "score", "format"}`` (JSON-ready),
+        stored with the index.
     """
     from fashion_mnist_vis.explain.embeddings import embedding_probe, iter_embeddings
+    from fashion_mnist_vis.data.pipeline import to_model_input
+    from fashion_mnist_vis.explain.input_checks import INPUT_CHECKS
 
     probe, _ = embedding_probe(handle.model, handle.graph, index.key.layer_request or None)
     embeddings = np.concatenate([batch.embeddings for batch in
                                  iter_embeddings(probe, images, handle.model.input_shape, 500)])
     scores = nearest_distances(index.search, embeddings.reshape(len(images), -1))
-    return {"threshold": calibrate_threshold(scores, flagged_share), "flagged_share": flagged_share,
-            "images": f"{len(images):,} held-out images ({source})", "score": SCORE_NAME}
+    inputs = to_model_input(images)  # as the model sees them
+    threshold, checks = calibrate_union(scores, {name: check(inputs) for name, check in INPUT_CHECKS.items()},
+                                        flagged_share)
+    return {"threshold": threshold, "input_checks": checks, "flagged_share": flagged_share,
+            "images": f"{len(images):,} held-out images ({source})", "score": SCORE_NAME,
+            "format": CALIBRATION_FORMAT}

@@ -21,6 +21,7 @@ from typing import Optional, TextIO
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.explain.examples import ExamplePlan, ExampleSettings
 from fashion_mnist_vis.explain.training_index import DEFAULT_LAYER
+from fashion_mnist_vis.explain.unfamiliarity import is_current
 
 IMAGES_PER_SECOND = 600
 """Images a gap_cnn embeds per second with Keras on a 2-core Xeon (measured: 662 under load, see the
@@ -60,12 +61,12 @@ class UnfamiliarityPlan:
         except OSError as error:
             raise UserError(f"cannot read the model file {str(model_path)!r}: {error.strerror or error}") from None
         index, _ = find_cached_for_model(Path(model_path), model_sha256, settings.layer_name or DEFAULT_LAYER)
-        if index is not None and index.unfamiliarity:
+        if index is not None and is_current(index.unfamiliarity):
             return cls(index=index)
         try:
             return cls(builder=ExamplePlan.prepare(settings, model_path, download=False))
         except UserError as error:
-            return cls(unavailable=f"unfamiliarity not computed: the model has no cached training index yet and "
+            return cls(unavailable=f"unfamiliarity not computed: the model has no calibrated training index yet and "
                        f"{missing_data_reason(settings, error)}")
 
     @property
@@ -125,6 +126,6 @@ def build_for_trained_model(model_path: Path, settings: ExampleSettings, handle=
     handle = handle if handle is not None else open_model(model_path, "keras", many_images=True)
     index = plan.ready_index(handle)
     calibration = index.unfamiliarity
-    return (f"Unfamiliarity index: {len(index):,} training images embedded and the threshold calibrated on "
-            f"{calibration['images']} ({calibration['threshold']:.4f}) in {time.perf_counter() - started:.1f} s; "
+    return (f"Unfamiliarity index: {len(index):,} training images embedded and the thresholds calibrated on "
+            f"{calibration['images']} (distance {calibration['threshold']:.4f}) in {time.perf_counter() - started:.1f} s; "
             f"cached in {plan.cached_at}")

@@ -56,6 +56,14 @@ class RateMeter:
         return (len(self._times) - 1) / (self._times[-1] - self._times[0])
 
 
+OVERLAY_REASONS = {
+    "nearest_training_image": lambda found: f"d {found.score:.2f}",
+    "lit_share": lambda found: "fills frame",
+    "dimness": lambda found: "too dim",
+}
+"""The short reason on the overlay's warning, by the first score that flagged the frame."""
+
+
 class FrameOverlay:
     """Draws the latest prediction on frames of one size.
 
@@ -116,7 +124,8 @@ class FrameOverlay:
             rows.append((f"{method} of {self.prediction.prediction}" if method else "no CAM (no conv layer)", "", _WHITE))
             unfamiliarity = self.prediction.unfamiliarity
             if unfamiliarity is not None and unfamiliarity.flagged:
-                rows.append(("Not like any garment it knows", f"d {unfamiliarity.score:.2f}", _RED))
+                rows.append(("Not like any garment it knows", OVERLAY_REASONS[unfamiliarity.flagged_by[0]](unfamiliarity),
+                             _RED))
         if rates:
             rows.append((" | ".join(rates), "", _WHITE))
         return rows

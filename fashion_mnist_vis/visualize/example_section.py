@@ -100,11 +100,12 @@ def unfamiliarity_html(found) -> str:
     :class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`; '' for None)."""
     if found is None:
         return ""
-    measure = (f"Its embedding is at cosine distance {found.score:.3f} from the nearest training image's; "
-               f"only {100 * found.flagged_share:g}% of real Fashion-MNIST test images are farther than "
-               f"{found.threshold:.3f}.")
+    measure = (f"Its embedding is at cosine distance {found.score:.3f} from the nearest training image's "
+               f"(threshold {found.threshold:.3f}; with the checks of the image's own pixels, the thresholds flag "
+               f"{100 * found.flagged_share:g}% of real Fashion-MNIST test images).")
     if found.flagged:
-        return ("<p><strong>\u26a0 This does not look like a Fashion-MNIST garment.</strong> " + measure
+        return ("<p><strong>\u26a0 This does not look like a Fashion-MNIST garment</strong> "
+                f"({html.escape(found.reasons())}). " + measure
                 + " The network still names one of its 10 classes (it knows no other answer), but the "
                 "prediction above means little: the image is unlike anything it was trained on.</p>")
     return f"<p><strong>Familiar:</strong> this image looks like the training images. {measure}</p>"

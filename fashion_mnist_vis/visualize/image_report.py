@@ -256,14 +256,14 @@ def unfamiliarity_notes(analysis: Analysis) -> List[str]:
     unfamiliarity = analysis.unfamiliarity
     if unfamiliarity is not None and unfamiliarity.flagged:
         notes.append(
-            "\u26a0 This does not look like a Fashion-MNIST garment: it is farther from every training image "
-            f"than all but {100 * unfamiliarity.flagged_share:g}% of real test images are. The network can only "
-            "answer with one of its 10 classes, so the prediction above means little"
+            f"\u26a0 This does not look like a Fashion-MNIST garment: {unfamiliarity.reasons()} (beyond the "
+            f"thresholds that together flag {100 * unfamiliarity.flagged_share:g}% of real test images). The network "
+            "can only answer with one of its 10 classes, so the prediction above means little"
             + (" (see \u201cTraining images it resembles\u201d below)." if analysis.examples is not None else "."))
     elif unfamiliarity is not None and analysis.examples is None:
         notes.append(f"Familiar: this image looks like the training images (cosine distance {unfamiliarity.score:.3f} "
-                     f"to the nearest one; {100 * unfamiliarity.flagged_share:g}% of real test images are farther "
-                     f"than {unfamiliarity.threshold:.3f}).")
+                     f"to the nearest one, threshold {unfamiliarity.threshold:.3f}; the thresholds, with those of "
+                     f"the image's own pixels, flag {100 * unfamiliarity.flagged_share:g}% of real test images).")
     return notes
 
 

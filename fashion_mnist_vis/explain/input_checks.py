@@ -1,0 +1,55 @@
+"""How unlike a Fashion-MNIST image a model input itself is: two statistics of its pixels.
+
+The network's embedding places some photos that are not garments right next
+to training images (a page of text, gravel, a cat's face filling the
+frame: :mod:`fashion_mnist_vis.explain.unfamiliarity`). Two things every
+Fashion-MNIST image has, and those photos lack, are visible in the 28 x 28
+model input (after :func:`fashion_mnist_vis.data.preprocess.preprocess`)
+before any network sees it:
+
+* the item does not fill the frame: there is black around it. A texture or
+  a close-up (grass, gravel, a face) lights nearly every pixel:
+  :func:`lit_share`, the share of pixels above :data:`LIT_LEVEL`.
+* the item is bright: its lightest pixels reach near white. A page of
+  faint text or a dark scene stays dim: :func:`dimness`, one minus the
+  :data:`BRIGHT_QUANTILE` quantile of the pixels.
+
+Both are higher for less familiar inputs, like the embedding's distance, and
+are calibrated the same way, on real held-out images
+(:func:`fashion_mnist_vis.explain.unfamiliarity.calibrate_union`).
+"""
+
+from typing import Callable, Dict
+
+import numpy as np
+
+LIT_LEVEL = 0.1
+"""A pixel (0..1) above this is lit: part of the item, not the black around it."""
+
+BRIGHT_QUANTILE = 0.98
+"""The quantile of an input's pixels that :func:`dimness` reads: its lightest 2%."""
+
+
+def _flat(inputs: np.ndarray) -> np.ndarray:
+    inputs = np.asarray(inputs, dtype=np.float32)
+    return inputs.reshape(len(inputs), -1)
+
+
+def lit_share(inputs: np.ndarray) -> np.ndarray:
+    """float (N, H, W[, C]) model inputs in [0, 1] -> float64 (N,): the share of pixels above
+    :data:`LIT_LEVEL`, 0..1; e.g. pixels (0, 0.05, 0.5, 1) give 0.5."""
+    return (_flat(inputs) > LIT_LEVEL).mean(axis=1, dtype=np.float64)
+
+
+def dimness(inputs: np.ndarray) -> np.ndarray:
+    """float (N, H, W[, C]) model inputs in [0, 1] -> float64 (N,): one minus the :data:`BRIGHT_QUANTILE`
+    quantile of the pixels, 0 (the lightest pixels are white) .. 1 (all black); e.g. an input of 0.25
+    everywhere gives 0.75."""
+    return 1.0 - np.quantile(_flat(inputs), BRIGHT_QUANTILE, axis=1).astype(np.float64)
+
+
+INPUT_CHECKS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"lit_share": lit_share, "dimness": dimness}
+"""Every input statistic, by the name it has in the calibration and in ``--json``."""
+
+CHECK_WORDS = {"lit_share": "fills the frame", "dimness": "is dim, with no bright item"}
+"""What a flagged statistic says about the image, for the text line and the page."""
