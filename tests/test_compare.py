@@ -44,7 +44,7 @@ def test_every_model_gets_a_run_folder_and_the_comparison_files(compared):
     assert "| model | parameters | test accuracy | test loss | seconds per epoch | images per second | epochs run |" \
         in markdown
     assert "| dense | 101,770 |" in markdown and "synthetic" in markdown
-    assert "AdamW, weight decay 0.05, learning rate 0.001 (cosine schedule), label smoothing 0.1, augmentation on" \
+    assert "AdamW, weight decay 0.05, learning rate 0.001 (cosine schedule), label smoothing 0.1, augmentation shifts, flips, erasing, rotations, zoom, shadows" \
         in markdown  # the recipe every model was trained with
     with Image.open(compared / "comparison.png") as image:
         assert image.width > 600 and np.asarray(image.convert("L")).std() > 10

@@ -77,4 +77,5 @@ def test_a_run_folder_from_before_the_recipe_resumes_with_its_old_settings(tmp_p
     config = TrainConfig.load(tmp_path)
     assert (config.schedule, config.weight_decay, config.label_smoothing) == \
         (LEGACY_SETTINGS["schedule"], 0.0, 0.0) == ("plateau", 0.0, 0.0)
-    assert TrainConfig().schedule == "cosine"
+    assert config.photo_augment is False  # trained before photo augmentation existed
+    assert TrainConfig().schedule == "cosine" and TrainConfig().photo_augment is True

@@ -55,3 +55,18 @@ def test_augmentation_is_reproducible_from_the_seed():
     first = augment_batch(images, tf.random.Generator.from_seed(5)).numpy()
     second = augment_batch(images, tf.random.Generator.from_seed(5)).numpy()
     np.testing.assert_array_equal(first, second)
+
+
+def test_photo_augmentation_changes_training_batches_only_with_augmentation_on():
+    rng = np.random.default_rng(3)
+    images = np.zeros((32, 28, 28), np.uint8)
+    images[:, 6:22, 9:19] = rng.integers(100, 256, size=(32, 16, 10))
+    labels = np.arange(32) % 10
+
+    def first_batch(**flags):
+        return next(iter(make_dataset(images, labels, batch_size=32, training=True, seed=7, **flags)))[0].numpy()
+
+    plain, photo = first_batch(augment=True), first_batch(augment=True, photo_augment=True)
+    assert plain.shape == photo.shape and not np.array_equal(plain, photo)
+    np.testing.assert_array_equal(first_batch(augment=True, photo_augment=True), photo)  # reproducible
+    np.testing.assert_array_equal(first_batch(photo_augment=True), first_batch())  # needs augment

@@ -241,3 +241,11 @@ def test_the_quick_preset_sets_the_epoch_budget_and_epochs_overrides_it(tmp_path
     assert json.loads((_run_dir(tmp_path / "quick") / "run_config.json").read_text())["epochs"] == 5
     assert _train(tmp_path / "two", "--preset", "quick", "--epochs", "2", data=data) == 0
     assert json.loads((_run_dir(tmp_path / "two") / "run_config.json").read_text())["epochs"] == 2
+
+
+@pytest.mark.slow
+def test_the_auto_preset_says_what_it_chose_for_this_precision(tmp_path, capsys):
+    data = ["--dataset", "synthetic", "--train-size", "100", "--test-size", "20"]
+    assert _train(tmp_path / "auto", data=data) == 0  # FLOAT32: training computes in float32, so auto = full
+    assert "Epochs: 15 (--preset auto: full, as training computes in float32 here" in capsys.readouterr().out
+    assert json.loads((_run_dir(tmp_path / "auto") / "run_config.json").read_text())["epochs"] == 15

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         f"(early stopping patience {first.patience}); batch size {first.batch_size}; "
         f"{'AdamW, weight decay ' + format(first.weight_decay, 'g') if first.weight_decay else 'Adam'}, "
         f"learning rate {first.learning_rate:g} ({first.schedule} schedule), label smoothing "
-        f"{first.label_smoothing:g}, augmentation {'on' if first.augment else 'off'}. "
+        f"{first.label_smoothing:g}, augmentation {first.augmentation_summary()}. "
         "Seconds per epoch include validation and depend on the machine and its load."
     )
     files = write_comparison(rows, output_dir, description)

@@ -20,17 +20,24 @@ from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.models.keras_runtime import import_tensorflow
 from fashion_mnist_vis.training.lr_finder import DEFAULT_STEPS, MIN_STEPS
 from fashion_mnist_vis.models.registry import DEFAULT_MODEL, MODELS, models_help
+from fashion_mnist_vis.training.presets import PRESET_EPOCHS, PRESETS, preset_epochs
 from fashion_mnist_vis.training.trainer import SCHEDULES, TrainConfig
 
 PROG = "train.py"
 DEFAULTS = TrainConfig()
-DEFAULT_EPOCHS = DEFAULTS.epochs
-PRESET_EPOCHS = {"full": DEFAULT_EPOCHS, "quick": 5}
-"""--preset: the epoch budget of the default recipe, or a shorter one for a first look (the schedule fits either)."""
 non_negative_float = number_in_range(float, low=0)
 smoothing = number_in_range(float, low=0, high=0.5)
 DEVICE_PATTERN = re.compile(r"^(?:/?(?:device:)?)?(CPU|GPU):(\d+)$", re.IGNORECASE)
 """One device name of --devices: CPU:N or GPU:N, any case, optionally as TensorFlow's /device:GPU:N."""
+
+
+def epochs_of_preset(preset: str, precision: str) -> int:
+    """The epochs of ``preset`` for training at ``precision`` (``auto`` resolved for this machine); prints the choice."""
+    from fashion_mnist_vis.models.precision import detect_precision
+
+    epochs, why = preset_epochs(preset, detect_precision(precision).policy)
+    print(f"Epochs: {epochs} (--preset {why})", flush=True)
+    return epochs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,10 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL, help=models_help())
     model.add_argument("--epochs", type=positive_int, default=None,
                        help="maximum number of epochs (default: the --preset's; with --resume, the saved value)")
-    model.add_argument("--preset", choices=list(PRESET_EPOCHS), default="full",
-                       help=f"full: the default recipe's {PRESET_EPOCHS['full']} epochs; quick: "
-                       f"{PRESET_EPOCHS['quick']} epochs of the same recipe, for a first look in about a third of "
-                       "the time (see the README's recipe section)")
+    model.add_argument("--preset", choices=PRESETS, default="auto",
+                       help=f"the epoch budget of the recipe: long: {PRESET_EPOCHS['long']} epochs (the most "
+                       f"accurate); full: {PRESET_EPOCHS['full']}; quick: {PRESET_EPOCHS['quick']}, for a first look; "
+                       "auto: long where training computes in 16 bits (a GPU, or a CPU with bfloat16 units), "
+                       "else full, so a 2-core CPU without them finishes well under an hour (see the README's "
+                       "recipe section)")
     model.add_argument("--batch-size", "--batch_size", type=positive_int, default=128, help="images per training step")
     model.add_argument("--learning-rate", "--learning_rate", "--lr", type=learning_rate_or_auto,
                        default=DEFAULTS.learning_rate,
@@ -67,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
                        help="augment training images: shifts of up to 2 pixels, horizontal flips, random erasing "
                        "(--no-augment: off)")
+    model.add_argument("--photo-augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.photo_augment,
+                       help="with --augment, also turn images by up to 10 degrees, zoom them by up to 10%% and "
+                       "add soft shadows, so photos classify as well as the test arrays (--no-photo-augment: off)")
     model.add_argument("--seed", type=int, default=42,
                        help="random seed: the same seed gives the same split, synthetic data and initial weights")
     model.add_argument("--patience", type=positive_int, default=5,
@@ -151,10 +163,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = TrainConfig(
             model=args.model,
-            epochs=args.epochs or PRESET_EPOCHS[args.preset],
+            epochs=args.epochs or PRESET_EPOCHS["full"],  # auto is resolved below, once TensorFlow is loaded
             batch_size=args.batch_size,
             learning_rate=1e-3 if find_rate else args.learning_rate,
             augment=args.augment,
+            photo_augment=args.photo_augment,
             schedule=args.schedule,
             weight_decay=args.weight_decay,
             label_smoothing=args.label_smoothing,
@@ -169,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
         run_dir = None
     check_model_path(config.output)
     import_tensorflow(args.debug)
+    if args.resume is None and args.epochs is None and not args.lr_find:
+        config.epochs = epochs_of_preset(args.preset, config.precision)
     distribution = make_distribution(args, config)
     if distribution.is_chief:
         check_writable_folder(Path(config.output).parent, f"the model {config.output!r} into")

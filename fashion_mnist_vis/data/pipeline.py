@@ -33,6 +33,7 @@ def make_dataset(
     batch_size: int,
     training: bool = False,
     augment: bool = False,
+    photo_augment: bool = False,
     seed: int = 0,
     epochs: Sequence[int] = range(1),
 ):
@@ -46,6 +47,9 @@ def make_dataset(
             depend only on ``(seed, e)``, so a run resumed at epoch ``e``
             sees exactly the batches an uninterrupted run would have.
         augment: apply :func:`augment_batch` (training only).
+        photo_augment: with ``augment``, first apply
+            :func:`~fashion_mnist_vis.data.photo_augment.photo_augment_batch`
+            (small rotations, scale jitter, soft shadows) with its default settings.
         epochs: with ``training``, the epochs to produce, one after another
             (e.g. ``range(initial_epoch, total)``); give Keras
             ``steps_per_epoch=steps_per_epoch(N, batch_size)`` so it keeps
@@ -55,6 +59,8 @@ def make_dataset(
         A dataset yielding float32 (B, 28, 28, 1) in [0, 1] and int32 (B,).
     """
     import tensorflow as tf
+
+    from fashion_mnist_vis.data.photo_augment import photo_augment_batch
 
     inputs, targets = to_model_input(images), labels.astype(np.int32)
     if not training:
@@ -71,7 +77,10 @@ def make_dataset(
     def load(batch_seed, index):
         batch = tf.gather(inputs, index)
         if augment:
-            batch = augment_batch(batch, StatelessDraws(batch_seed))
+            draws = StatelessDraws(batch_seed)
+            if photo_augment:
+                batch = photo_augment_batch(batch, draws)
+            batch = augment_batch(batch, draws)
         return batch, tf.gather(targets, index)
 
     dataset = tf.data.Dataset.from_tensor_slices(tf.constant(list(epochs), tf.int64)).flat_map(epoch_batches)

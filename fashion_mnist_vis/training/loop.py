@@ -100,7 +100,8 @@ def _run_epochs(model, config: TrainConfig, splits: Splits, distribution, batchi
 
     batch_size, steps = batching
     train_data = distribution.shard(make_dataset(
-        splits.x_train, splits.y_train, batch_size, training=True, augment=config.augment, seed=config.seed,
+        splits.x_train, splits.y_train, batch_size, training=True, augment=config.augment,
+        photo_augment=config.photo_augment, seed=config.seed,
         epochs=range(initial_epoch, config.epochs),
     ))
     val_data = distribution.shard(make_dataset(splits.x_val, splits.y_val, max(batch_size, EVAL_BATCH_SIZE)))

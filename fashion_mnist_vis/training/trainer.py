@@ -26,7 +26,7 @@ from fashion_mnist_vis.data.datasets import Splits
 RUN_CONFIG = "run_config.json"
 RESUME_FOLDER = "resume"
 SCHEDULES = ("cosine", "plateau")  # see optimisation.py
-LEGACY_SETTINGS = {"schedule": "plateau", "weight_decay": 0.0, "label_smoothing": 0.0}
+LEGACY_SETTINGS = {"schedule": "plateau", "weight_decay": 0.0, "label_smoothing": 0.0, "photo_augment": False}
 """What a run_config.json written before these settings existed trained with."""
 
 
@@ -39,6 +39,7 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 4e-3  # the default recipe, chosen on the validation split (README: the default recipe)
     augment: bool = True
+    photo_augment: bool = True  # rotations, zoom, shadows (data/photo_augment.py); needs augment
     schedule: str = "cosine"  # see optimisation.py
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
@@ -58,6 +59,12 @@ class TrainConfig:
             raise ValueError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}")
+
+    def augmentation_summary(self) -> str:
+        """In words, e.g. 'shifts, flips, erasing, rotations, zoom, shadows' or 'off'."""
+        if not self.augment:
+            return "off"
+        return "shifts, flips, erasing" + (", rotations, zoom, shadows" if self.photo_augment else "")
 
     def save(self, run_dir: Path) -> None:
         from fashion_mnist_vis.atomic import write_json_atomic
@@ -170,7 +177,8 @@ def find_learning_rate(config: TrainConfig, splits: Splits, steps: int, progress
     keras.utils.set_random_seed(config.seed)
     model = build_for_training(config)
     batches = make_dataset(
-        splits.x_train, splits.y_train, config.batch_size, training=True, augment=config.augment, seed=config.seed
+        splits.x_train, splits.y_train, config.batch_size, training=True, augment=config.augment,
+        photo_augment=config.photo_augment, seed=config.seed,
     )
     return run_range_test(model, batches, steps=steps, progress=progress), model
 
