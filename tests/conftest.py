@@ -177,3 +177,12 @@ def default_sigint() -> None:
     KeyboardInterrupt handler, so the signal would do nothing.
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler for the test (a CI runner may start the suite with SIGINT ignored:
+    a shell's background job inherits SIGINT ignored, and Python then installs no handler of its own)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

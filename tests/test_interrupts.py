@@ -30,14 +30,6 @@ class SwallowedInterrupt(keras.callbacks.Callback):
                 pass
 
 
-@pytest.fixture
-def python_sigint():
-    """Python's own SIGINT handler for the test (a CI runner may start the suite with SIGINT ignored)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 def tiny_model():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")

@@ -514,7 +514,7 @@ def test_overlay_draws_heatmap_on_the_canvas_and_the_panel():
     np.testing.assert_allclose(drawn[100:230, left + 10:left + 230], expected[100:230, 10:230], atol=1)
 
 
-def test_a_ctrl_c_inside_a_deferred_block_lands_when_the_block_ends():
+def test_a_ctrl_c_inside_a_deferred_block_lands_when_the_block_ends(python_sigint):
     import signal
 
     from fashion_mnist_vis.commands.webcam_classify import interrupts_deferred
