@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sys
 import time
 
 import keras
@@ -67,3 +68,50 @@ def test_an_ignored_sigint_stays_ignored():
         assert received == []
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class InterruptedWhileCollected:
+    """Sends SIGINT from its ``__del__``: the KeyboardInterrupt is raised inside the finaliser,
+    where Python cannot propagate it and reports it as "Exception ignored in ..."."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(0.05)  # the handler runs here, inside __del__
+
+
+class FailsWhileCollected:
+    def __del__(self):
+        raise ValueError("a finaliser's own error")
+
+
+@pytest.fixture
+def unraisable_reports(monkeypatch):
+    """The exceptions reported to sys.unraisablehook (outside the latch)."""
+    reports = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: reports.append(unraisable.exc_value))
+    return reports
+
+
+def test_a_ctrl_c_swallowed_by_a_finaliser_is_recorded_without_a_report(python_sigint, unraisable_reports):
+    hook = sys.unraisablehook
+    with interrupt_latch() as received:
+        finalised = InterruptedWhileCollected()
+        del finalised
+    assert received == [signal.SIGINT]
+    assert unraisable_reports == []
+    assert sys.unraisablehook is hook
+
+
+def test_other_exceptions_in_finalisers_are_still_reported(python_sigint, unraisable_reports):
+    with interrupt_latch() as received:
+        failing = FailsWhileCollected()
+        del failing
+    assert received == []
+    assert [str(error) for error in unraisable_reports] == ["a finaliser's own error"]
+
+
+def test_without_the_latch_a_finaliser_swallows_the_ctrl_c_and_reports_it(python_sigint, unraisable_reports):
+    """What the latch hides: Python reports the interrupted finaliser (to stderr, outside pytest)."""
+    finalised = InterruptedWhileCollected()
+    del finalised
+    assert [type(error) for error in unraisable_reports] == [KeyboardInterrupt]

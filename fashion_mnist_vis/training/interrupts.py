@@ -7,11 +7,15 @@ and TensorFlow run many while training), Python prints "Exception ignored in
 CI run of the interrupt-and-resume test). :func:`interrupt_latch` records every
 SIGINT as well as raising it, and :class:`InterruptCheck`, a Keras callback,
 raises KeyboardInterrupt at the next batch or epoch boundary if one was
-recorded, so a swallowed Ctrl-C still stops training within one batch.
+recorded, so a swallowed Ctrl-C still stops training within one batch. Inside
+the latch, the "Exception ignored in ..." report of such a swallowed Ctrl-C is
+not printed (it would show a traceback to a user who just pressed Ctrl-C);
+every other unraisable exception is reported as before.
 """
 
 import contextlib
 import signal
+import sys
 import threading
 from typing import Iterator, List
 
@@ -47,8 +51,16 @@ def interrupt_latch() -> Iterator[List[int]]:
         received.append(signum)
         raise KeyboardInterrupt
 
+    previous_hook = sys.unraisablehook
+
+    def quiet_recorded_interrupt(unraisable):
+        if not (received and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+            previous_hook(unraisable)
+
     previous = signal.signal(signal.SIGINT, record_and_raise)
+    sys.unraisablehook = quiet_recorded_interrupt
     try:
         yield received
     finally:
+        sys.unraisablehook = previous_hook
         signal.signal(signal.SIGINT, previous)
