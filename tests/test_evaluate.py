@@ -58,9 +58,9 @@ def _evaluate(out, *flags):
 @pytest.mark.slow
 def test_folder_of_pngs_scores_the_same_as_the_arrays(saved_model, class_folders, tmp_path, capsys):
     model = str(saved_model / "model.keras")
+    # The tiny model is not mirror-invariant: compare the folder's images alone with the arrays alone.
     arrays = _evaluate(tmp_path / "arrays", "--saved-model", model, "--dataset", "synthetic",
-                       "--test-size", str(TEST_SIZE))
-    # The tiny model is not mirror-invariant: compare the folder's images alone with the arrays.
+                       "--test-size", str(TEST_SIZE), "--no-mirror-average")
     folder = _evaluate(tmp_path / "folder", "--saved_model", model, "--images", str(class_folders),
                        "--no-mirror-average")
     assert arrays["test_images"] == folder["test_images"] == TEST_SIZE
@@ -88,6 +88,7 @@ def test_report_has_calibration_and_no_training_curves(saved_model, tmp_path):
     assert calibration["bins"] == 10 and sum(calibration["bin_counts"]) == 200
     assert 0 <= metrics["expected_calibration_error"] <= 1
     assert metrics["parameters"] == 4430 and metrics["model_file"].endswith("model.h5")
+    assert metrics["mirror_average"] is True and 0 <= metrics["test_accuracy_alone"] <= 1  # the default
     with Image.open(tmp_path / "reliability_diagram.png") as image:
         assert image.width > 400 and np.asarray(image.convert("L")).std() > 10
 

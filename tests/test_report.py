@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from fashion_mnist_vis.training.report import comparison_row, comparison_table, evaluate, save_model_diagram, write_report
+from fashion_mnist_vis.training.report import (
+    comparison_row, comparison_table, evaluate, mirror_note, save_model_diagram, write_report)
 
 
 def test_report_without_history_has_no_curves_but_has_calibration(tmp_path):
@@ -26,6 +27,29 @@ def test_report_without_history_has_no_curves_but_has_calibration(tmp_path):
     floats = evaluate(model, images[..., None].astype(np.float32) / 255, labels)
     assert round(floats.accuracy, 5) == report["test_accuracy"]
     assert round(floats.loss, 5) == pytest.approx(report["test_loss"], abs=1e-5)
+
+
+def test_a_mirror_averaged_report_scores_the_average_and_keeps_the_images_alone(tmp_path):
+    """A model that sees only the left half: an image and its mirror get different scores, and
+    metrics.json holds the averaged accuracy as test_accuracy and the images' own as test_accuracy_alone."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Cropping2D(((0, 0), (0, 14))),
+                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (200, 28, 28), dtype=np.uint8)
+    labels = np.asarray(model.predict(images[..., None] / 255.0, verbose=0)).argmax(axis=1)  # alone: all right
+    alone = evaluate(model, images, labels)
+    averaged = evaluate(model, images, labels, mirror_average=True)
+    assert alone.accuracy == 1.0 and alone.accuracy_alone is None
+    assert averaged.accuracy < 1.0 and averaged.accuracy_alone == 1.0
+    report = write_report(model, tmp_path, images, labels, mirror_average=True)
+    assert report["mirror_average"] is True
+    assert report["test_accuracy"] == round(averaged.accuracy, 5) and report["test_accuracy_alone"] == 1.0
+    assert mirror_note(report) == " (each image averaged with its mirror image; alone 1.0000)"
+    plain = write_report(model, tmp_path / "plain", images, labels)
+    assert plain["mirror_average"] is False and "test_accuracy_alone" not in plain and mirror_note(plain) == ""
 
 
 def test_a_graphviz_crash_skips_the_diagram_instead_of_failing(tmp_path, capsys, monkeypatch):

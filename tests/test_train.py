@@ -42,6 +42,8 @@ def test_training_learns_and_writes_every_report_file(trained):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.9, metrics["test_accuracy"]  # the bars are trivially learnable
     assert metrics["parameters"] == 4430 and metrics["model"] == "tinyvgg"
+    # trained with flips (the default augmentation): scored as classify predicts, with the mirror images
+    assert metrics["mirror_average"] is True and 0.9 < metrics["test_accuracy_alone"] <= 1
     assert metrics["epochs_run"] == 4 and len(metrics["seconds_per_epoch_each"]) == 4
     assert metrics["train_images_per_second"] > 0
     assert set(metrics["per_class"]["Bag"]) == {"precision", "recall", "f1", "support"}
@@ -241,6 +243,14 @@ def test_the_quick_preset_sets_the_epoch_budget_and_epochs_overrides_it(tmp_path
     assert json.loads((_run_dir(tmp_path / "quick") / "run_config.json").read_text())["epochs"] == 5
     assert _train(tmp_path / "two", "--preset", "quick", "--epochs", "2", data=data) == 0
     assert json.loads((_run_dir(tmp_path / "two") / "run_config.json").read_text())["epochs"] == 2
+
+
+def test_a_model_trained_without_flips_is_scored_on_the_images_alone(tmp_path, capsys):
+    data = ["--dataset", "synthetic", "--train-size", "100", "--test-size", "40"]
+    assert _train(tmp_path, "--epochs", "1", "--no-augment", "--no-unfamiliarity", data=data) == 0
+    metrics = json.loads((_run_dir(tmp_path) / "metrics.json").read_text())
+    assert metrics["mirror_average"] is False and "test_accuracy_alone" not in metrics
+    assert re.search(r"^Test accuracy [01]\.\d{4}, loss", capsys.readouterr().out, re.MULTILINE)
 
 
 @pytest.mark.slow

@@ -295,10 +295,21 @@ def add_preprocess_arguments(parser: argparse.ArgumentParser) -> None:
 def add_photo_fix_arguments(group) -> None:
     """--no-flatten (preprocess's ``flatten``) and --no-mirror-average, for every command that
     classifies photos."""
+    add_flatten_argument(group)
+    add_mirror_average_argument(group, "the photo")
+
+
+def add_flatten_argument(group) -> None:
+    """--no-flatten: preprocess's ``flatten`` off."""
     group.add_argument("--no-flatten", dest="no_flatten", action="store_true",
                        help="do not even out the background's light (a plane fitted to the photo's border)")
+
+
+def add_mirror_average_argument(group, what: str) -> None:
+    """--no-mirror-average: score ``what`` (e.g. 'the photo') alone instead of averaging its class
+    probabilities with its mirror image's."""
     group.add_argument("--no-mirror-average", dest="no_mirror_average", action="store_true",
-                       help="classify the photo alone instead of averaging it with its mirror image "
+                       help=f"classify {what} alone instead of averaging it with its mirror image "
                        "(every Fashion-MNIST shoe faces left)")
 
 

@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="invert grey levels: auto inverts images with a light border (a product on white)")
     images.add_argument("--no-crop", "--no_crop", action="store_true",
                         help="do not crop images to the object before padding and resizing")
-    cli.add_photo_fix_arguments(images)
+    cli.add_flatten_argument(images)
+    cli.add_mirror_average_argument(parser, "each image (a test image or a photo)")
     add_data_arguments(parser, training=False)
     parser.add_argument("--seed", type=int, default=42,
                         help="the seed training used: it picks the synthetic test set and the --test-size subset")
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         from fashion_mnist_vis.data.image_folders import find_class_folders
 
         find_class_folders(args.images)  # fail on a bad folder before loading TensorFlow
-    from fashion_mnist_vis.training.report import write_report
+    from fashion_mnist_vis.training.report import mirror_note, write_report
 
     handle = cli.open_model(args)
     if args.explanations or args.sanity:
@@ -119,12 +120,12 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
         },
         batch_size=args.batch_size, bins=args.bins, diagram=handle.diagram_model,
-        mirror_average=args.images is not None and not args.no_mirror_average,
+        mirror_average=not args.no_mirror_average,
     )
     for note in report["notes"] + described.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     print(
-        f"Accuracy {report['test_accuracy']:.4f}, loss {report['test_loss']:.4f}, expected calibration error "
+        f"Accuracy {report['test_accuracy']:.4f}{mirror_note(report)}, loss {report['test_loss']:.4f}, expected calibration error "
         f"{report['expected_calibration_error']:.4f} ({args.bins} bins) on {report['test_images']} images "
         f"({described['source']})\n"
         f"Model: {args.saved_model} ({model.name}, {report['parameters']:,} parameters), run by {handle.engine}\n"

@@ -291,6 +291,7 @@ def find_and_report_learning_rate(config, splits, run_dir: Path, steps: int):
 def train_and_report(config, splits, run_dir: Path, resume: bool, model=None, extra=None,
                      distribution=None, backup_dir=None, index: bool = True) -> int:
     """Train, evaluate and print the report; then (``index``) build the saved model's training index."""
+    from fashion_mnist_vis.training.report import mirror_note
     from fashion_mnist_vis.training.trainer import train_and_evaluate
 
     try:
@@ -307,7 +308,7 @@ def train_and_report(config, splits, run_dir: Path, resume: bool, model=None, ex
     distributed = distribution is not None and distribution.strategy is not None
     strategy_line = f"Strategy: {distribution.describe(config.batch_size)}\n" if distributed else ""
     print(
-        f"\nTest accuracy {report['test_accuracy']:.4f}, loss {report['test_loss']:.4f} "
+        f"\nTest accuracy {report['test_accuracy']:.4f}{mirror_note(report)}, loss {report['test_loss']:.4f} "
         f"on {report['test_images']} test images ({splits.source})\n"
         f"Model: {config.model}, {report['parameters']:,} parameters, {result.epochs_run} epoch{'s' if result.epochs_run != 1 else ''} "
         f"({result.stopped_because}), {result.precision}, {report['seconds_per_epoch']:.1f} s/epoch, "

@@ -55,7 +55,9 @@ class Evaluation:
 
     ``probabilities`` is float (N, 10); ``predictions`` int (N,); ``matrix`` the
     (10, 10) confusion counts (rows true, columns predicted); per-class arrays
-    have one value in [0, 1] per class.
+    have one value in [0, 1] per class. ``accuracy_alone``: when the scores
+    average each image with its mirror image, the accuracy of the images alone
+    (else None).
     """
 
     loss: float
@@ -67,6 +69,7 @@ class Evaluation:
     recall: np.ndarray
     f1: np.ndarray
     support: np.ndarray
+    accuracy_alone: Optional[float] = None
 
 
 def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = EVAL_BATCH_SIZE,
@@ -76,7 +79,8 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = EV
     ``images`` are uint8 (N, 28, 28) in 0..255 (a dataset split) or float32
     model inputs (N, height, width, channels) in [0, 1] (preprocessed photos).
     ``mirror_average``: each image's probabilities are the mean of its own and
-    its left-right mirror image's (as classify does for photos).
+    its left-right mirror image's (as classify does for photos; the accuracy of
+    the images alone is kept in ``accuracy_alone``).
     The loss is the mean sparse categorical cross-entropy (natural log), as
     Keras reports it.
     """
@@ -84,7 +88,9 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = EV
 
     inputs = as_model_input(images)
     probabilities = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)).astype(np.float64)
+    accuracy_alone = None
     if mirror_average:
+        accuracy_alone = float((probabilities.argmax(axis=1) == labels).mean())
         mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
         probabilities = (probabilities + np.asarray(model.predict(mirrored, batch_size=batch_size, verbose=0))) / 2
     predictions = probabilities.argmax(axis=1)
@@ -102,6 +108,7 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, batch_size: int = EV
         recall=recall,
         f1=f1,
         support=support,
+        accuracy_alone=accuracy_alone,
     )
 
 
@@ -232,6 +239,14 @@ def write_report(
     return {**metrics, "files": ["metrics.json", *files], "notes": notes}
 
 
+def mirror_note(metrics: Dict[str, object]) -> str:
+    """What follows the accuracy in a command's summary line: how the images were scored, e.g.
+    ' (each image averaged with its mirror image; alone 0.9347)', or '' for the images alone."""
+    if not metrics.get("mirror_average"):
+        return ""
+    return f" (each image averaged with its mirror image; alone {metrics['test_accuracy_alone']:.4f})"
+
+
 def report_metrics(evaluation: Evaluation, calibration: ReliabilityBins, parameters: int,
                    extra: Optional[Dict[str, object]] = None) -> Dict[str, object]:
     """The entries of metrics.json: test scores, per-class table, calibration, size, ``extra``, versions.
@@ -243,6 +258,9 @@ def report_metrics(evaluation: Evaluation, calibration: ReliabilityBins, paramet
         "test_loss": round(evaluation.loss, 5),
         "test_accuracy": round(evaluation.accuracy, 5),
         "test_images": int(len(evaluation.predictions)),
+        "mirror_average": evaluation.accuracy_alone is not None,
+        **({"test_accuracy_alone": round(evaluation.accuracy_alone, 5)} if evaluation.accuracy_alone is not None
+           else {}),
         "macro_f1": round(float(evaluation.f1.mean()), 4),
         "expected_calibration_error": round(calibration.expected_calibration_error(), 5),
         "per_class": per_class_table(evaluation),
