@@ -288,6 +288,8 @@ def train_ours(args, precision: str, folder: Path, log: Path, epochs: Optional[i
         "val_accuracy": val_accuracy[-1],
         "val_accuracy_each": val_accuracy,
         "test_accuracy": metrics["test_accuracy"],
+        "test_accuracy_alone": metrics.get("test_accuracy_alone", metrics["test_accuracy"]),
+        "mirror_average": metrics.get("mirror_average", False),
         "parameters": metrics["parameters"],
         "process": measured.as_dict(),
         "model": str(folder / "model.keras"),

@@ -160,6 +160,8 @@ def test_quick_suite_writes_every_section(tmp_path):
     assert results["explain"]["methods"]["gradcam"]["images"] == 2
     assert results["training"]["original"]["parameters"] == results["training"]["ours"]["float32"]["parameters"]
     assert results["training"]["original"]["recipe"]["batch_norm_momentum"] == 0.99
+    ours = results["training"]["ours"]["float32"]  # scored as its report scores it: averaged with the mirror
+    assert ours["mirror_average"] is True and 0 <= ours["test_accuracy_alone"] <= 1
     assert results["export"]["original"]["bytes"] > results["export"]["ours_default"]["bytes"] > 0
     assert results["classify"]["plots_written"]["ours"] > 10 and results["classify"]["plots_written"]["original"] > 10
     assert "train" in results["help"]["ours"]
