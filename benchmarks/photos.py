@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also score by the distance to the nearest training image (builds the model's "
                         "cached training index if it is missing: one pass over 60,000 images)")
     parser.add_argument("--no-flatten", action="store_true", help="preprocess without evening out the background")
+    parser.add_argument("--no-stretch", action="store_true",
+                        help="preprocess without stretching the brightest pixel to white")
     parser.add_argument("--json", type=Path, default=None, help="write every figure to this JSON file")
     return parser
 
@@ -135,13 +137,16 @@ def held_out_non_garments(digits: int = 40, seed: int = 1) -> Dict[str, np.ndarr
     return images
 
 
-def classify_files(paths: Sequence[Path], input_shape, **options) -> np.ndarray:
-    """float32 (N, H, W, C): each file as classify.py prepares it (load_image, then preprocess with
-    its defaults, or ``options``)."""
+def classify_files(paths: Sequence[Path], input_shape, **options) -> Tuple[np.ndarray, np.ndarray]:
+    """Two float32 (N, H, W, C): each file as classify.py prepares it (load_image, then preprocess with
+    its defaults, or ``options``), the model inputs and the same before the stretch to white (what the
+    input checks read)."""
     from fashion_mnist_vis.data.images import load_image
     from fashion_mnist_vis.data.preprocess import preprocess
 
-    return np.stack([preprocess(load_image(path), input_shape, **options).model_input for path in paths])
+    prepared = [preprocess(load_image(path), input_shape, **options) for path in paths]
+    return (np.stack([item.model_input for item in prepared]),
+            np.stack([item.unstretched_input for item in prepared]))
 
 
 def measure(args: argparse.Namespace) -> Dict[str, object]:
@@ -156,7 +161,7 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     from fashion_mnist_vis.models.model_handle import open_model
 
     started = time.perf_counter()
-    options = {"flatten": not args.no_flatten}
+    options = {"flatten": not args.no_flatten, "stretch": not args.no_stretch}
     splits = load_splits(DataSettings(data_dir=args.data_dir), 42)  # train.py's default split: x_val never trained on
     # Half the test set calibrates the thresholds, the other half is measured: the training index holds
     # every training image (validation ones included), so only test images are new to it.
@@ -170,12 +175,14 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     probe = unf.LogitProbe(handle)
     neighbour_index = _training_index(args.saved_model, handle, args.data_dir) if args.neighbour_index else None
 
-    def scores(inputs: np.ndarray) -> Dict[str, np.ndarray]:
+    def scores(inputs: np.ndarray, unstretched: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+        """Every score of ``inputs``; the input checks read ``unstretched`` (default: ``inputs``)."""
+        checked = inputs if unstretched is None else unstretched
         embeddings, logits, probabilities = unf.run_batches(probe, inputs)
         _, _, mirrored = unf.run_batches(probe, inputs, mirror=True)
         result = {"probabilities": probabilities, "averaged": (probabilities + mirrored) / 2,
                   "energy": unf.energy_scores(logits),
-                  **{name: check(inputs) for name, check in INPUT_CHECKS.items()}}
+                  **{name: check(checked) for name, check in INPUT_CHECKS.items()}}
         if neighbour_index is not None:
             result["nearest"] = unf.nearest_distances(neighbour_index, embeddings)
         return result
@@ -222,11 +229,11 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
             folder.mkdir(parents=True, exist_ok=True)
             paths = [write_photo(render_photo(item, style, rng), folder / f"{position:04d}_{label}", style)
                      for position, (item, label) in enumerate(zip(images, labels))]
-            kinds[name] = summary(scores(classify_files(paths, input_shape, **options)), labels)
+            kinds[name] = summary(scores(*classify_files(paths, input_shape, **options)), labels)
         others = non_garment_photos()
-        result = scores(classify_files(_saved(others, root / "not_garments"), input_shape, **options))
+        result = scores(*classify_files(_saved(others, root / "not_garments"), input_shape, **options))
         held_out = held_out_non_garments()
-        held_out_result = scores(classify_files(_saved(held_out, root / "held_out"), input_shape, **options))
+        held_out_result = scores(*classify_files(_saved(held_out, root / "held_out"), input_shape, **options))
     not_garments = _per_photo(others, result, flags(result))
     digits = np.array([name.startswith("digit") for name in held_out])
     held_out_flags = flags(held_out_result)

@@ -32,3 +32,16 @@ def test_greyscale_steps_say_what_preprocessing_did():
     assert prepared_ax.get_xlabel() == "inverted, cropped, padded to the model's shape"
     original = input_plots.plot_greyscale_steps(preprocess(photo, (28, 28, 1), method="original"))
     assert original.axes[1].get_xlabel() == "the original demo's transform: no inversion, no crop"
+
+
+def test_the_page_says_how_far_the_grey_levels_were_stretched():
+    from fashion_mnist_vis.visualize.image_report import _greyscale_caption
+
+    photo = Image.new("L", (120, 120), 235)
+    ImageDraw.Draw(photo).rectangle((40, 20, 80, 100), fill=90)  # a mid-grey item: dim once inverted
+    prepared = preprocess(photo, (28, 28, 1))
+    assert prepared.stretch_factor > 1.3
+    assert f"multiplied by {prepared.stretch_factor:.2f} so its brightest pixel is white" in _greyscale_caption(prepared)
+    black_item = Image.new("L", (120, 120), 255)
+    ImageDraw.Draw(black_item).rectangle((40, 20, 80, 100), fill=0)
+    assert "multiplied by" not in _greyscale_caption(preprocess(black_item, (28, 28, 1)))

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from fashion_mnist_vis.errors import UserError
+from fashion_mnist_vis.data.white_point import MAX_STRETCH, white_stretch_factor
 from fashion_mnist_vis.data.preprocess import (
     INVERT_CHOICES,
     METHOD_CHOICES,
@@ -117,8 +118,14 @@ def test_product_photo_on_white_becomes_light_on_black_cropped_and_centred():
     assert 0.0 <= x.min() and x.max() <= 1.0
     # Background (off-white 245) is black after inversion and levelling.
     assert x[0, 0] == 0.0 and x[-1, -1] == 0.0
-    # The object (grey 40 -> 215 inverted, levelled -> ~214) is bright.
-    assert x[14, 14] == pytest.approx(214 / 255, abs=0.02)
+    # The object (grey 40 -> 215 inverted, levelled -> ~214) is bright, and stretched to white:
+    # the brightest pixel (the Lanczos filter overshoots a little at the edges) becomes 1.0.
+    unstretched = result.unstretched_input[:, :, 0]
+    assert unstretched[14, 14] == pytest.approx(214 / 255, abs=0.02)
+    assert result.stretch_factor == pytest.approx(1.0 / unstretched.max(), rel=1e-5)
+    assert 1.1 < result.stretch_factor < 1.25
+    assert x.max() == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(x, unstretched * result.stretch_factor, atol=1e-6)
     # Cropped: the object's longer side (131 px tall) spans nearly all 28 rows,
     # keeping its aspect ratio (91 x 131 -> about 19 x 27 pixels) and centred.
     top, bottom, left, right = bright_box(result.model_input, 0.5)
@@ -129,6 +136,41 @@ def test_product_photo_on_white_becomes_light_on_black_cropped_and_centred():
     crop_left, crop_top, crop_right, crop_bottom = result.crop_box
     assert 50 <= crop_left <= 60 and 30 <= crop_top <= 40
     assert 151 <= crop_right <= 161 and 171 <= crop_bottom <= 181
+
+
+def test_stretch_false_keeps_the_levelled_grey_of_the_object():
+    result = preprocess(product_photo(), stretch=False)
+    assert result.stretch_factor == 1.0
+    assert result.model_input[14, 14, 0] == pytest.approx(214 / 255, abs=0.02)
+    assert result.unstretched_input is result.model_input
+
+
+def test_a_grey_background_photo_is_stretched_as_far_as_a_white_background_one():
+    # The same dark object on white and on mid-grey: after inversion and levelling the object is
+    # dimmer on grey (its contrast with the background is lower); the stretch brings both to white.
+    on_white = preprocess(product_photo(background=245))
+    on_grey = preprocess(product_photo(background=150))
+    assert on_grey.unstretched_input.max() < on_white.unstretched_input.max() - 0.1
+    assert on_white.model_input.max() == pytest.approx(1.0) and on_grey.model_input.max() == pytest.approx(1.0)
+    assert abs(on_grey.model_input[14, 14, 0] - on_white.model_input[14, 14, 0]) < 0.05
+
+
+def test_white_stretch_factor_by_hand():
+    assert white_stretch_factor(np.array([0.0, 102.0, 204.0])) == pytest.approx(1.25)
+    assert white_stretch_factor(np.array([[20.0]])) == MAX_STRETCH
+    assert white_stretch_factor(np.array([0.0, 255.0])) == 1.0
+    assert white_stretch_factor(np.zeros((3, 3))) == 1.0
+
+
+def test_a_nearly_empty_image_is_stretched_at_most_max_stretch():
+    faint = np.zeros((100, 100), dtype=np.uint8)
+    faint[30:70, 40:60] = 20  # barely above the black background
+    result = preprocess(Image.fromarray(faint), invert="never")
+    assert result.stretch_factor == pytest.approx(MAX_STRETCH)
+    assert result.model_input.max() == pytest.approx(MAX_STRETCH * result.unstretched_input.max(), rel=1e-5)
+    assert result.model_input.max() < 0.5
+    black = preprocess(Image.fromarray(np.zeros((100, 100), dtype=np.uint8)), invert="never")
+    assert black.stretch_factor == 1.0 and black.model_input.max() == 0.0
 
 
 def test_crop_is_robust_to_jpeg_noise_and_specks():

@@ -148,7 +148,7 @@ def test_the_input_checks_flag_textures_and_faint_text_but_not_product_photos(no
         assert (values[name] > thresholds[name]).mean() == pytest.approx(0.001, abs=0.0005)
 
     def flagged_by(photo: Image.Image):
-        model_input = preprocess(photo, (28, 28, 1)).model_input[np.newaxis]
+        model_input = preprocess(photo, (28, 28, 1)).unstretched_input[np.newaxis]  # as the commands check it
         return [name for name, check in INPUT_CHECKS.items() if check(model_input)[0] > thresholds[name]]
 
     samples = Path(__file__).resolve().parents[1] / "sample_images"

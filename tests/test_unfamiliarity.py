@@ -136,6 +136,16 @@ def test_classify_flags_a_cat_and_not_a_test_image(tmp_path, idx_dir, monkeypatc
                  str(tmp_path / "plots")]) == 0
     page = (tmp_path / "plots" / "index.html").read_text(encoding="utf-8")
     assert "This does not look like a Fashion-MNIST garment" in page
+    # A dim photo: preprocess stretches its faint item to a brighter input for the network, but the
+    # input checks read the photo before the stretch, so it is still seen to be dim.
+    dim = np.zeros((200, 200), dtype=np.uint8)
+    dim[50:150, 70:130] = 40
+    Image.fromarray(dim).save(tmp_path / "dim.png")
+    capsys.readouterr()
+    assert main([str(tmp_path / "dim.png"), "--saved-model", str(model), "--json", *data]) == 0
+    found = json.loads(capsys.readouterr().out.splitlines()[0])["unfamiliarity"]
+    assert found["input_checks"]["dimness"]["value"] == pytest.approx(1 - 40 / 255, abs=0.02)
+    assert found["flagged"]
 
 
 def test_the_webcam_overlay_warns_on_an_unfamiliar_frame():

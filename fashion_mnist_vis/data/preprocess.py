@@ -23,7 +23,7 @@ scripts can show what the model actually saw.
 3. **Already prepared?** If the image already has the model's input size and
    (after step 2) a dark border, it already looks like a Fashion-MNIST item:
    it is used exactly as it is (``model_input == pixels / 255``) and steps
-   4-6 are skipped.
+   4-7 are skipped.
 4. **Crop** (``crop=True``). The background level is the median of the
    border ring. Pixels differing from it by more than a threshold (at least
    32 grey levels, more on a noisy border) are the object; the mask is
@@ -39,8 +39,12 @@ scripts can show what the model actually saw.
    models) filled with the background level, keeping the object's aspect
    ratio. ``crop=False`` skips step 4 but still pads.
 6. **Resize** to the model's input size with a Lanczos filter (computed in
-   floating point, so no extra rounding), then **scale** to [0, 1]. A
-   3-channel model gets the grey channel three times.
+   floating point, so no extra rounding).
+7. **Stretch to white** (``stretch=True``, when the background is black
+   after step 5): grey levels are multiplied so the brightest pixel is 255,
+   as in Fashion-MNIST's items, by at most 5
+   (:mod:`fashion_mnist_vis.data.white_point`). Then **scale** to [0, 1].
+   A 3-channel model gets the grey channel three times.
 
 ``method="original"`` reproduces the original demo's transform exactly:
 greyscale, bicubic resize to the input size (8-bit), divide by 255. No
@@ -61,6 +65,7 @@ from PIL import Image, ImageFilter
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.data.images import to_rgb
 from fashion_mnist_vis.data.even_light import flatten_background
+from fashion_mnist_vis.data.white_point import white_stretch_factor
 
 INVERT_CHOICES = ("auto", "always", "never")
 """Accepted values of ``preprocess(invert=...)``, the commands offer them as choices."""
@@ -115,6 +120,8 @@ class Preprocessed:
             whole image (``method="original"``, passed through, or nothing
             cropped and no padding).
         method: "standard" or "original".
+        stretch_factor: what step 7 multiplied the grey levels by (1.0 when nothing was
+            stretched): ``model_input / stretch_factor`` is the input before the stretch.
     """
 
     greyscale: np.ndarray
@@ -126,6 +133,15 @@ class Preprocessed:
     passed_through: bool = False
     method: str = "standard"
     canvas_box: Optional[Tuple[int, int, int, int]] = None
+    stretch_factor: float = 1.0
+
+    @property
+    def unstretched_input(self) -> np.ndarray:
+        """float32 like ``model_input``: the model input before step 7's stretch to white, which is
+        what the unfamiliarity's input checks read (how bright the photo's item itself is)."""
+        if self.stretch_factor == 1.0:
+            return self.model_input
+        return (self.model_input / np.float32(self.stretch_factor)).astype(np.float32)
 
 
 def preprocess(
@@ -135,6 +151,7 @@ def preprocess(
     crop: bool = True,
     method: str = "standard",
     flatten: bool = True,
+    stretch: bool = True,
 ) -> Preprocessed:
     """Prepare ``image`` for a model with ``input_shape``; see the module docstring.
 
@@ -151,6 +168,8 @@ def preprocess(
         method: "standard" or "original" (see :data:`METHOD_CHOICES`).
         flatten: subtract the plane fitted to the border (uneven light, step 2b).
             Ignored by ``method="original"``.
+        stretch: stretch the grey levels so the brightest pixel is white (step 7).
+            Ignored by ``method="original"`` and for an image passed through (step 3).
 
     Returns:
         A :class:`Preprocessed` whose ``model_input`` is float32, shape
@@ -170,14 +189,14 @@ def preprocess(
         resized = np.asarray(grey_image.resize((width, height), Image.Resampling.BICUBIC))
         return _result(greyscale, False, greyscale, _scale(resized, channels), method=method)
 
-    return _prepare_standard(greyscale, (height, width, channels), invert, crop, flatten)
+    return _prepare_standard(greyscale, (height, width, channels), invert, crop, flatten, stretch)
 
 
 def _prepare_standard(greyscale: np.ndarray, input_shape: Tuple[int, int, int], invert: str, crop: bool,
-                      flatten: bool) -> Preprocessed:
-    """Steps 2 to 6 of the module docstring (``method="standard"``) on ``greyscale``, uint8 (H, W):
-    invert (and even the light), crop to the object, pad to the model's aspect ratio and resize to
-    ``input_shape`` (height, width, channels)."""
+                      flatten: bool, stretch: bool) -> Preprocessed:
+    """Steps 2 to 7 of the module docstring (``method="standard"``) on ``greyscale``, uint8 (H, W):
+    invert (and even the light), crop to the object, pad to the model's aspect ratio, resize to
+    ``input_shape`` (height, width, channels) and stretch to white."""
     height, width, channels = input_shape
     inverted = invert == "always" or (invert == "auto" and _border_level(greyscale) > LIGHT_BORDER)
     work = 255 - greyscale if inverted else greyscale
@@ -205,9 +224,11 @@ def _prepare_standard(greyscale: np.ndarray, input_shape: Tuple[int, int, int], 
         box = None
     if canvas_box == (0, 0, width_px, height_px):
         canvas_box = None
+    resized = np.clip(_resize(prepared, height, width), 0.0, 255.0)
+    factor = white_stretch_factor(resized) if stretch and background == 0 else 1.0
     return _result(
-        greyscale, inverted, prepared, _scale(_resize(prepared, height, width), channels),
-        crop_box=box, background=background, canvas_box=canvas_box,
+        greyscale, inverted, prepared, _scale(resized * factor, channels),
+        crop_box=box, background=background, canvas_box=canvas_box, stretch_factor=factor,
     )
 
 

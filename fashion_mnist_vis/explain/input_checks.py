@@ -4,8 +4,9 @@ The network's embedding places some photos that are not garments right next
 to training images (a page of text, gravel, a cat's face filling the
 frame: :mod:`fashion_mnist_vis.explain.unfamiliarity`). Two things every
 Fashion-MNIST image has, and those photos lack, are visible in the 28 x 28
-model input (after :func:`fashion_mnist_vis.data.preprocess.preprocess`)
-before any network sees it:
+model input (after :func:`fashion_mnist_vis.data.preprocess.preprocess`,
+before its stretch to white: ``Preprocessed.unstretched_input``) before
+any network sees it:
 
 * the item does not fill the frame: there is black around it. A texture or
   a close-up (grass, gravel, a face) lights nearly every pixel:

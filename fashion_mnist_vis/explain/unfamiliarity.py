@@ -266,7 +266,8 @@ class UnfamiliarityScorer:
 
     def score(self, embedding: np.ndarray, model_input: np.ndarray) -> Unfamiliarity:
         """The unfamiliarity of one image: its embedding (float32 (D,), from :attr:`embed`) and its
-        model input (float32 (H, W, C) in [0, 1], for the input checks)."""
+        model input (float32 (H, W, C) in [0, 1], for the input checks: the input before preprocess's
+        stretch to white, :attr:`~fashion_mnist_vis.data.preprocess.Preprocessed.unstretched_input`)."""
         from fashion_mnist_vis.explain.input_checks import INPUT_CHECKS
 
         distance = nearest_distances(self.index.search, np.asarray(embedding)[np.newaxis])[0]

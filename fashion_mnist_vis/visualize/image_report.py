@@ -298,6 +298,9 @@ def _greyscale_caption(prepared) -> str:
                      "crop is padded to a square (right).")
     else:
         steps.append("Nothing is cropped; the image is padded to the model's shape (right).")
+    if prepared.stretch_factor > 1.0:
+        steps.append(f"Its grey levels are then multiplied by {prepared.stretch_factor:.2f} so its brightest "
+                     "pixel is white, as in Fashion-MNIST's items.")
     return " ".join(steps)
 
 
