@@ -77,8 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-flatten", action="store_true", help="preprocess without evening out the background")
     parser.add_argument("--no-stretch", action="store_true",
                         help="preprocess without stretching the brightest pixel to white")
+    parser.add_argument("--renderings", nargs="+", choices=list(_style_names()), default=None, metavar="NAME",
+                        help="measure only these renderings (e.g. product 'as taken'; default: all 14)")
     parser.add_argument("--json", type=Path, default=None, help="write every figure to this JSON file")
     return parser
+
+
+def _style_names():
+    from fashion_mnist_vis.data.photo_render import STYLES
+
+    return STYLES.keys()
 
 
 def non_garment_photos() -> Dict[str, np.ndarray]:
@@ -225,6 +233,8 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     with tempfile.TemporaryDirectory() as temporary:
         root = args.photo_dir or Path(temporary)
         for name, style in STYLES.items():
+            if args.renderings is not None and name not in args.renderings:
+                continue
             folder = root / name.replace(" ", "_").replace(",", "")
             folder.mkdir(parents=True, exist_ok=True)
             paths = [write_photo(render_photo(item, style, rng), folder / f"{position:04d}_{label}", style)
@@ -302,8 +312,15 @@ def format_lines(figures: Dict[str, object]) -> List[str]:
     rows += [(f"held-out {name} ({item['images']})", item) for name, item in figures["held_out_summary"].items()]
     for title, item in rows:
         lines.append(f"{title:<64}" + "".join(f"{100 * item['flagged_' + score]:14.1f}%" for score in scores))
+    if "as taken" in figures["kinds"]:
+        arrays, taken = figures["kinds"]["arrays"], figures["kinds"]["as taken"]
+        lines.append(f"round trip (as taken - arrays): {100 * (taken['accuracy'] - arrays['accuracy']):+.2f} points "
+                     f"alone, {100 * (taken['accuracy_mirror_averaged'] - arrays['accuracy_mirror_averaged']):+.2f} "
+                     "averaged with the mirror image")
     lines.append("per class (accuracy %): " + "  ".join(figures["kinds"]["arrays"]["per_class"]))
     for name in ("arrays", "product", "mirrored", "as taken", "as taken, mirrored"):
+        if name not in figures["kinds"]:
+            continue
         per_class = figures["kinds"][name]["per_class"]
         lines.append(f"  {name:<20}" + " ".join(f"{100 * value:5.1f}" for value in per_class.values()))
     for group in ("not_garments", "held_out_not_garments"):

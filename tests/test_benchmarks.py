@@ -276,3 +276,27 @@ def test_photo_benchmark_measures_every_rendering_on_a_tiny_model(idx_dir, tmp_p
     lines = photos.format_lines(figures)
     assert lines[2].startswith("arrays") and any(line.startswith("not garments") for line in lines)
     assert any(line.startswith("held-out digits (40)") for line in lines)
+
+
+@pytest.mark.slow
+def test_photo_benchmark_measures_only_the_renderings_asked_for(idx_dir, tmp_path, monkeypatch):
+    """--renderings picks renderings by name (for many images in less time); the round trip line
+    compares "as taken" with the arrays, scored the same way."""
+    pytest.importorskip("skimage")
+    from benchmarks import photos
+    from classify_helpers import trained_model_path
+    from fashion_mnist_vis.data.fashion_mnist import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "user-cache"))
+    model = tmp_path / "tiny.keras"
+    model.write_bytes(trained_model_path("tinyvgg").read_bytes())
+    monkeypatch.setattr(photos, "CALIBRATION_COUNT", 50)
+    args = photos.build_parser().parse_args(["--saved-model", str(model), "--data-dir", str(idx_dir), "--count", "10",
+                                             "--renderings", "product", "as taken"])
+    figures = photos.measure(args)
+    assert list(figures["kinds"]) == ["arrays", "arrays, mirrored", "product", "as taken"]
+    arrays, taken = figures["kinds"]["arrays"], figures["kinds"]["as taken"]
+    expected = f"round trip (as taken - arrays): {100 * (taken['accuracy'] - arrays['accuracy']):+.2f} points alone"
+    assert any(line.startswith(expected) for line in photos.format_lines(figures))
+    with pytest.raises(SystemExit):
+        photos.build_parser().parse_args(["--renderings", "polaroid"])
