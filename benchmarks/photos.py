@@ -145,16 +145,18 @@ def held_out_non_garments(digits: int = 40, seed: int = 1) -> Dict[str, np.ndarr
     return images
 
 
-def classify_files(paths: Sequence[Path], input_shape, **options) -> Tuple[np.ndarray, np.ndarray]:
-    """Two float32 (N, H, W, C): each file as classify.py prepares it (load_image, then preprocess with
-    its defaults, or ``options``), the model inputs and the same before the stretch to white (what the
-    input checks read)."""
+def classify_files(paths: Sequence[Path], input_shape, **options) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each file as classify.py prepares it (load_image, then preprocess with its defaults, or
+    ``options``): float32 (N, H, W, C) model inputs, the same before the stretch to white (what the
+    input checks read) and float64 (N,) background variations (the photo check; NaN where none)."""
     from fashion_mnist_vis.data.images import load_image
     from fashion_mnist_vis.data.preprocess import preprocess
 
     prepared = [preprocess(load_image(path), input_shape, **options) for path in paths]
     return (np.stack([item.model_input for item in prepared]),
-            np.stack([item.unstretched_input for item in prepared]))
+            np.stack([item.unstretched_input for item in prepared]),
+            np.array([np.nan if item.background_variation is None else item.background_variation
+                      for item in prepared]))
 
 
 def measure(args: argparse.Namespace) -> Dict[str, object]:
@@ -165,7 +167,8 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     from fashion_mnist_vis.data.datasets import DataSettings, load_splits, stratified_split, stratified_subset
     from fashion_mnist_vis.data.photo_render import STYLES, render_photo, write_photo
     from fashion_mnist_vis.explain import unfamiliarity as unf
-    from fashion_mnist_vis.explain.input_checks import INPUT_CHECKS
+    from fashion_mnist_vis.data.object_finder import PLAIN_BACKGROUND_LIMIT
+    from fashion_mnist_vis.explain.input_checks import BUSY_BACKGROUND, INPUT_CHECKS
     from fashion_mnist_vis.models.model_handle import open_model
 
     started = time.perf_counter()
@@ -183,14 +186,17 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     probe = unf.LogitProbe(handle)
     neighbour_index = _training_index(args.saved_model, handle, args.data_dir) if args.neighbour_index else None
 
-    def scores(inputs: np.ndarray, unstretched: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
-        """Every score of ``inputs``; the input checks read ``unstretched`` (default: ``inputs``)."""
+    def scores(inputs: np.ndarray, unstretched: Optional[np.ndarray] = None,
+               variations: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+        """Every score of ``inputs``; the input checks read ``unstretched`` (default: ``inputs``), the
+        photo check ``variations`` (default: none, as for arrays)."""
         checked = inputs if unstretched is None else unstretched
         embeddings, logits, probabilities = unf.run_batches(probe, inputs)
         _, _, mirrored = unf.run_batches(probe, inputs, mirror=True)
         result = {"probabilities": probabilities, "averaged": (probabilities + mirrored) / 2,
                   "energy": unf.energy_scores(logits),
-                  **{name: check(checked) for name, check in INPUT_CHECKS.items()}}
+                  **{name: check(checked) for name, check in INPUT_CHECKS.items()},
+                  BUSY_BACKGROUND: np.full(len(inputs), np.nan) if variations is None else variations}
         if neighbour_index is not None:
             result["nearest"] = unf.nearest_distances(neighbour_index, embeddings)
         return result
@@ -203,6 +209,7 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
         combined = unf.calibrate_union(reference["nearest"], {name: reference[name] for name in INPUT_CHECKS})
         thresholds["nearest (with the input checks)"] = combined[0]
         thresholds.update({f"{name} (input check)": value for name, value in combined[1].items()})
+        thresholds[f"{BUSY_BACKGROUND} (photo check, fixed)"] = PLAIN_BACKGROUND_LIMIT
 
     def flags(result: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         found = {name: unf.flagged(result[name], threshold)
@@ -211,6 +218,7 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
             found["combined"] = unf.flagged(result["nearest"], combined[0])
             for name, threshold in combined[1].items():
                 found["combined"] = found["combined"] | unf.flagged(result[name], threshold)
+            found["combined"] = found["combined"] | unf.flagged(result[BUSY_BACKGROUND], PLAIN_BACKGROUND_LIMIT)
         return found
 
     def summary(result: Dict[str, np.ndarray], truth: Optional[np.ndarray]) -> Dict[str, object]:
@@ -276,9 +284,9 @@ def _per_photo(photos: Dict[str, np.ndarray], result: Dict[str, np.ndarray],
                flags: Dict[str, np.ndarray]) -> Dict[str, Dict[str, object]]:
     """Each photo's prediction, scores and which scores flag it."""
     from fashion_mnist_vis.classes import CLASS_NAMES
-    from fashion_mnist_vis.explain.input_checks import INPUT_CHECKS
+    from fashion_mnist_vis.explain.input_checks import BUSY_BACKGROUND, INPUT_CHECKS
 
-    names = ("energy", "nearest", *INPUT_CHECKS)
+    names = ("energy", "nearest", *INPUT_CHECKS, BUSY_BACKGROUND)
     return {name: {"prediction": CLASS_NAMES[int(result["probabilities"][i].argmax())],
                    "score": float(result["probabilities"][i].max()),
                    **{score: float(result[score][i]) for score in names if score in result},
@@ -293,6 +301,9 @@ def _training_index(model_path: Path, handle, data_dir: Optional[Path]):
 
     plan = ExamplePlan.prepare(ExampleSettings(1, DataSettings(data_dir=data_dir)), model_path)
     return plan.finder(handle, notes=sys.stderr).index.search
+
+
+_PRINTED_SCORES = ("energy", "nearest", "lit_share", "dimness", "busy_background")
 
 
 def format_lines(figures: Dict[str, object]) -> List[str]:
@@ -325,8 +336,7 @@ def format_lines(figures: Dict[str, object]) -> List[str]:
         lines.append(f"  {name:<20}" + " ".join(f"{100 * value:5.1f}" for value in per_class.values()))
     for group in ("not_garments", "held_out_not_garments"):
         for name, item in figures[group].items():
-            values = "  ".join(f"{score} {item[score]:.3f}" for score in ("energy", "nearest", "lit_share", "dimness")
-                               if score in item)
+            values = "  ".join(f"{score} {item[score]:.3f}" for score in _PRINTED_SCORES if score in item)
             flagged_by = [score for score in scores if item.get(f"flagged_{score}")]
             lines.append(f"  {name:<30} {item['prediction']} {100 * item['score']:.1f}%  {values}  "
                          f"flagged by: {', '.join(flagged_by) or 'none'}")

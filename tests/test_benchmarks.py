@@ -260,7 +260,9 @@ def test_photo_benchmark_measures_every_rendering_on_a_tiny_model(idx_dir, tmp_p
     figures = photos.measure(args)
     assert list(figures["kinds"]) == ["arrays", "arrays, mirrored", *STYLES]
     assert set(figures["thresholds"]) == {"energy", "nearest", "nearest (with the input checks)",
-                                          "lit_share (input check)", "dimness (input check)"}
+                                          "lit_share (input check)", "dimness (input check)",
+                                          "busy_background (photo check, fixed)"}
+    assert figures["thresholds"]["busy_background (photo check, fixed)"] == 20.0
     for kind in figures["kinds"].values():
         assert 0 <= kind["accuracy"] <= 1 and 0 <= kind["flagged_nearest"] <= 1 and len(kind["per_class"]) == 10
         assert 0 <= kind["flagged_combined"] <= 1
@@ -272,7 +274,9 @@ def test_photo_benchmark_measures_every_rendering_on_a_tiny_model(idx_dir, tmp_p
     item = figures["not_garments"]["skimage grass"]
     assert item["flagged_combined"] == (item["nearest"] > figures["thresholds"]["nearest (with the input checks)"]
                                         or item["lit_share"] > figures["thresholds"]["lit_share (input check)"]
-                                        or item["dimness"] > figures["thresholds"]["dimness (input check)"])
+                                        or item["dimness"] > figures["thresholds"]["dimness (input check)"]
+                                        or item["busy_background"] > 20.0)
+    assert figures["not_garments"]["skimage astronaut"]["busy_background"] > 20.0  # a portrait before a flag
     lines = photos.format_lines(figures)
     assert lines[2].startswith("arrays") and any(line.startswith("not garments") for line in lines)
     assert any(line.startswith("held-out digits (40)") for line in lines)

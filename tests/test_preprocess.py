@@ -335,3 +335,20 @@ def test_result_is_frozen_and_read_only():
     for array in (result.greyscale, result.prepared, result.model_input):
         with pytest.raises(ValueError):
             array[0, 0] = 1
+
+
+def test_background_variation_of_a_product_photo_and_of_a_busy_one():
+    """A product photo's border is even (variation 0); an item on a texture is not: the texture's grey
+    levels are uniform in 60..200, so the border differs from its median (about 130) by about 35."""
+    assert preprocess(product_photo()).background_variation == 0.0
+    rng = np.random.default_rng(0)
+    busy = rng.integers(60, 201, (240, 240)).astype(np.uint8)
+    busy[70:170, 90:150] = 255
+    variation = preprocess(Image.fromarray(busy)).background_variation
+    assert variation == pytest.approx(35, abs=3)
+
+
+def test_background_variation_is_none_where_no_photo_was_analysed():
+    assert preprocess(Image.fromarray(fashion_item("shirt"))).background_variation is None  # passed through
+    assert preprocess(product_photo(), method="original").background_variation is None
+    assert preprocess(product_photo(), crop=False).background_variation == 0.0  # measured without a crop too

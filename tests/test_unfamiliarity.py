@@ -50,6 +50,19 @@ def test_input_checks_by_hand():
     np.testing.assert_allclose(dimness(inputs), [0.03, 0.75], atol=1e-6)
 
 
+def test_the_photo_check_by_hand():
+    from fashion_mnist_vis.explain.input_checks import CHECK_WORDS, photo_checks
+    from fashion_mnist_vis.explain.unfamiliarity import Unfamiliarity
+
+    assert photo_checks(None) == {}  # no photo around the input: nothing to check
+    assert photo_checks(12.0) == {"busy_background": (12.0, 20.0)}
+    found = Unfamiliarity(0.05, 0.1, 0.01, "test images", photo_checks(25.0))
+    assert found.flagged_by == ["busy_background"]
+    assert CHECK_WORDS["busy_background"] in found.reasons()
+    assert found.to_dict()["input_checks"]["busy_background"] == {"value": 25.0, "threshold": 20.0, "flagged": True}
+    assert not Unfamiliarity(0.05, 0.1, 0.01, "test images", photo_checks(20.0)).flagged
+
+
 def test_union_calibration_by_hand():
     from fashion_mnist_vis.explain.unfamiliarity import calibrate_union
 
@@ -146,6 +159,16 @@ def test_classify_flags_a_cat_and_not_a_test_image(tmp_path, idx_dir, monkeypatc
     found = json.loads(capsys.readouterr().out.splitlines()[0])["unfamiliarity"]
     assert found["input_checks"]["dimness"]["value"] == pytest.approx(1 - 40 / 255, abs=0.02)
     assert found["flagged"]
+    # A light item on a busy background (a texture of grey levels 60..200): the photo check says so;
+    # a test image (an array, no photo around it) has no such check.
+    busy = np.random.default_rng(0).integers(60, 201, (240, 240)).astype(np.uint8)
+    busy[70:170, 90:150] = 255
+    Image.fromarray(busy).save(tmp_path / "busy.png")
+    assert main([str(tmp_path / "busy.png"), paths[0], "--saved-model", str(model), "--json", *data]) == 0
+    busy_found, item_found = [json.loads(line)["unfamiliarity"] for line in capsys.readouterr().out.splitlines()]
+    assert busy_found["input_checks"]["busy_background"]["value"] == pytest.approx(35, abs=3)
+    assert "busy_background" in busy_found["flagged_by"] and busy_found["flagged"]
+    assert "busy_background" not in item_found["input_checks"]
 
 
 def test_the_webcam_overlay_warns_on_an_unfamiliar_frame():
@@ -163,6 +186,9 @@ def test_the_webcam_overlay_warns_on_an_unfamiliar_frame():
     drawer.update(FramePrediction(np.eye(10)[8], [(8, 0.9)], None, None, None,
                                   Unfamiliarity(0.05, 0.1, 0.01, "test images", {"lit_share": (0.97, 0.8)})))
     assert ("Not like any garment it knows", "fills frame") in [row[:2] for row in drawer._panel_lines([])]
+    drawer.update(FramePrediction(np.eye(10)[8], [(8, 0.9)], None, None, None,
+                                  Unfamiliarity(0.05, 0.1, 0.01, "test images", {"busy_background": (30.0, 20.0)})))
+    assert ("Not like any garment it knows", "busy background") in [row[:2] for row in drawer._panel_lines([])]
 
 
 @pytest.mark.slow

@@ -26,8 +26,10 @@ scripts can show what the model actually saw.
    4-7 are skipped.
 4. **Crop** (``crop=True``). The background level is the median of the
    border ring. Pixels differing from it by more than a threshold (at least
-   32 grey levels, more on a noisy border) are the object; the mask is
-   median-filtered (3x3) so isolated JPEG noise does not count. The image is
+   32 grey levels, more on a varying border, at most 96) are the object; the
+   mask is median-filtered (3x3) so isolated JPEG noise does not count
+   (:mod:`fashion_mnist_vis.data.object_finder`, which also measures how much
+   the border varies: ``Preprocessed.background_variation``). The image is
    cropped to the object's bounding box plus a margin of
    :data:`MARGIN_FRACTION` of the box's longer side. If no object is found,
    nothing is cropped.
@@ -55,17 +57,17 @@ callers read from the loaded model (``model.input_shape``); nothing here
 assumes 28 x 28 x 1.
 """
 
-import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from fashion_mnist_vis.errors import UserError
 from fashion_mnist_vis.data.images import to_rgb
 from fashion_mnist_vis.data.even_light import flatten_background
 from fashion_mnist_vis.data.white_point import white_stretch_factor
+from fashion_mnist_vis.data.object_finder import border_level, locate_object
 
 INVERT_CHOICES = ("auto", "always", "never")
 """Accepted values of ``preprocess(invert=...)``, the commands offer them as choices."""
@@ -83,11 +85,6 @@ Fashion-MNIST items nearly touch the frame (Zalando trimmed each product
 and scaled its longer side to 28 pixels), so the margin is small: about one
 pixel at 28 x 28.
 """
-
-MIN_OBJECT_CONTRAST = 32
-"""A pixel belongs to the object if it differs from the background by more than this (at least)."""
-
-_ANALYSIS_SIZE = 512  # the object is located on a copy at most this large (box-averaged)
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,6 +119,10 @@ class Preprocessed:
         method: "standard" or "original".
         stretch_factor: what step 7 multiplied the grey levels by (1.0 when nothing was
             stretched): ``model_input / stretch_factor`` is the input before the stretch.
+        background_variation: how much the photo's border varies around its background level
+            (grey levels 0..255, :mod:`fashion_mnist_vis.data.object_finder`): above
+            :data:`~fashion_mnist_vis.data.object_finder.PLAIN_BACKGROUND_LIMIT` (20) the photo has no
+            plain background. None when no background was analysed (passed through, ``method="original"``).
     """
 
     greyscale: np.ndarray
@@ -134,6 +135,7 @@ class Preprocessed:
     method: str = "standard"
     canvas_box: Optional[Tuple[int, int, int, int]] = None
     stretch_factor: float = 1.0
+    background_variation: Optional[float] = None
 
     @property
     def unstretched_input(self) -> np.ndarray:
@@ -198,11 +200,11 @@ def _prepare_standard(greyscale: np.ndarray, input_shape: Tuple[int, int, int], 
     invert (and even the light), crop to the object, pad to the model's aspect ratio, resize to
     ``input_shape`` (height, width, channels) and stretch to white."""
     height, width, channels = input_shape
-    inverted = invert == "always" or (invert == "auto" and _border_level(greyscale) > LIGHT_BORDER)
+    inverted = invert == "always" or (invert == "auto" and border_level(greyscale) > LIGHT_BORDER)
     work = 255 - greyscale if inverted else greyscale
     if flatten and work.shape != (height, width):
         work = flatten_background(work)
-    background = _border_level(work)
+    background = border_level(work)
 
     if work.shape == (height, width) and background <= LIGHT_BORDER:
         return _result(
@@ -211,7 +213,8 @@ def _prepare_standard(greyscale: np.ndarray, input_shape: Tuple[int, int, int], 
         )
 
     height_px, width_px = work.shape
-    box, object_box, margin = _crop_boxes(work, background, crop)
+    located = locate_object(work, background)
+    box, object_box, margin = _crop_boxes(work, located.box if crop else None)
     region = work[box[1]:box[3], box[0]:box[2]]
 
     if 0 < background <= LIGHT_BORDER:
@@ -229,6 +232,7 @@ def _prepare_standard(greyscale: np.ndarray, input_shape: Tuple[int, int, int], 
     return _result(
         greyscale, inverted, prepared, _scale(resized * factor, channels),
         crop_box=box, background=background, canvas_box=canvas_box, stretch_factor=factor,
+        background_variation=located.background_variation,
     )
 
 
@@ -246,13 +250,12 @@ def _check_arguments(image, input_shape, invert: str, method: str) -> Tuple[int,
     return shape
 
 
-def _crop_boxes(work: np.ndarray, background: float, crop: bool):
+def _crop_boxes(work: np.ndarray, object_box: Optional[Tuple[int, int, int, int]]):
     """(crop box with margin, object box, margin) in ``work``'s pixels, boxes as (left, top, right, bottom).
 
-    Without ``crop``, or with no object found, the object box is the whole image and the margin 0.
+    Without an ``object_box`` (no crop, or no object found) it is the whole image and the margin 0.
     """
     height_px, width_px = work.shape
-    object_box = _object_box(work, background) if crop else None
     if object_box is None:
         object_box, margin = (0, 0, width_px, height_px), 0
     else:
@@ -294,50 +297,6 @@ def check_input_shape(input_shape: Sequence[Optional[int]]) -> Tuple[int, int, i
     if problem:
         raise UserError(f"unsupported model input shape {tuple(input_shape)}: {problem}")
     return int(shape[0]), int(shape[1]), int(shape[2])
-
-
-def _border_level(pixels: np.ndarray) -> int:
-    """Median grey level of the outermost ring of pixels (all pixels if the image is tiny)."""
-    return int(round(float(np.median(_border_ring(pixels)))))
-
-
-def _border_ring(pixels: np.ndarray) -> np.ndarray:
-    """The outermost ring of pixels as a 1-D array (all pixels if the image is tiny)."""
-    if pixels.shape[0] <= 2 or pixels.shape[1] <= 2:
-        return pixels.ravel()
-    return np.concatenate([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]])
-
-
-def _object_box(work: np.ndarray, background: int) -> Optional[Tuple[int, int, int, int]]:
-    """Bounding box (left, top, right, bottom; exclusive) of what differs from the background.
-
-    Large images are box-averaged down to at most ``_ANALYSIS_SIZE`` pixels
-    first (fast, and it averages out noise); the box is mapped back to full
-    resolution conservatively. Returns None if nothing stands out.
-    """
-    full_h, full_w = work.shape
-    factor = max(1, math.ceil(max(full_h, full_w) / _ANALYSIS_SIZE))
-    small = Image.fromarray(work)
-    if factor > 1:
-        small = small.reduce(factor)
-    pixels = np.asarray(small).astype(np.int16)
-    difference = np.abs(pixels - background)
-    noise = float(np.median(_border_ring(difference)))
-    threshold = min(96.0, max(float(MIN_OBJECT_CONTRAST), 4.0 * noise + 16.0))
-    mask = difference > threshold
-    if not mask.any():
-        return None
-    if min(mask.shape) >= 3:
-        filtered = np.asarray(
-            Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MedianFilter(3))
-        ) > 127
-        if filtered.any():  # keep the raw mask for objects thinner than the filter
-            mask = filtered
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    left, right = cols[0] * factor, min(full_w, (cols[-1] + 1) * factor)
-    top, bottom = rows[0] * factor, min(full_h, (rows[-1] + 1) * factor)
-    return int(left), int(top), int(right), int(bottom)
 
 
 def _level_background(region: np.ndarray, background: int) -> np.ndarray:

@@ -180,20 +180,21 @@ class Analyser:
         path = Path(path)
         photo = load_image(path)
         prepared = preprocess(photo, self.input_shape, **self.options)
-        result = self.classify(prepared.model_input, prepared.unstretched_input)
+        result = self.classify(prepared.model_input, prepared)
         return Analysis(
             path=path, photo=photo, prepared=prepared, settings={**self.options, "mirror_average": self.mirror_average},
             skipped_layers=list(self.activations.skipped) if self.explain else [],
             no_map_reason=self.explainer.why_none() if self.explainer is not None and not result.cams else None,
             **{item.name: getattr(result, item.name) for item in fields(Classified)})
 
-    def classify(self, model_input: np.ndarray, unstretched_input: Optional[np.ndarray] = None) -> Classified:
+    def classify(self, model_input: np.ndarray, prepared: Optional[Preprocessed] = None) -> Classified:
         """Classify (and explain) one float32 model input (H, W, C) in [0, 1].
 
-        ``unstretched_input`` (same shape; default ``model_input``) is what the unfamiliarity's input
-        checks read: the input before preprocess's stretch to white
-        (:attr:`~fashion_mnist_vis.data.preprocess.Preprocessed.unstretched_input`), so a dim photo
-        that the stretch brightens for the network is still seen to be dim."""
+        ``prepared`` is the :class:`~fashion_mnist_vis.data.preprocess.Preprocessed` photo the input
+        comes from, if any: the unfamiliarity's input checks read its ``unstretched_input`` (the input
+        before the stretch to white, so a dim photo that the stretch brightens for the network is still
+        seen to be dim; default ``model_input``) and its ``background_variation`` (the busy-background
+        check; none without it)."""
         layer_outputs: List[LayerOutput] = []
         gap_input = None
         mirrored = np.ascontiguousarray(np.asarray(model_input, dtype=np.float32)[:, ::-1])[np.newaxis]
@@ -224,7 +225,8 @@ class Analyser:
         if self.unfamiliarity is not None:  # the embedding is computed once for both
             query = self.unfamiliarity.embed(model_input)
             unfamiliarity = self.unfamiliarity.score(
-                query, model_input if unstretched_input is None else unstretched_input)
+                query, model_input if prepared is None else prepared.unstretched_input,
+                None if prepared is None else prepared.background_variation)
         return Classified(
             probabilities=probabilities,
             predicted=predicted,

@@ -18,11 +18,24 @@ any network sees it:
 Both are higher for less familiar inputs, like the embedding's distance, and
 are calibrated the same way, on real held-out images
 (:func:`fashion_mnist_vis.explain.unfamiliarity.calibrate_union`).
+
+One more check reads the photo itself, before it is cropped
+(:func:`photo_checks`): ``busy_background``, how much the photo's border
+varies around its background level
+(``Preprocessed.background_variation``). A Fashion-MNIST item is a product
+on a plain background; above
+:data:`~fashion_mnist_vis.data.object_finder.PLAIN_BACKGROUND_LIMIT` (20 grey
+levels) the border varies as much as an item stands out from it (a scene, a
+table top, a texture) and preprocess cannot tell an item from its
+surroundings. Its threshold is that fixed limit, not a calibrated one: the
+real test images are arrays with no photo around them, none of which it flags.
 """
 
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
+
+from fashion_mnist_vis.data.object_finder import PLAIN_BACKGROUND_LIMIT
 
 LIT_LEVEL = 0.1
 """A pixel (0..1) above this is lit: part of the item, not the black around it."""
@@ -52,5 +65,20 @@ def dimness(inputs: np.ndarray) -> np.ndarray:
 INPUT_CHECKS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"lit_share": lit_share, "dimness": dimness}
 """Every input statistic, by the name it has in the calibration and in ``--json``."""
 
-CHECK_WORDS = {"lit_share": "fills the frame", "dimness": "is dim, with no bright item"}
+BUSY_BACKGROUND = "busy_background"
+"""The name of :func:`photo_checks`'s check in ``--json`` and on the page."""
+
+
+def photo_checks(background_variation: Optional[float]) -> Dict[str, Tuple[float, float]]:
+    """The checks of the photo before its crop: name -> (value, threshold); {} when there was no
+    photo to check (``background_variation`` None: an array passed through, or ``method="original"``).
+
+    E.g. a variation of 25 grey levels gives ``{"busy_background": (25.0, 20.0)}``, flagged."""
+    if background_variation is None:
+        return {}
+    return {BUSY_BACKGROUND: (float(background_variation), PLAIN_BACKGROUND_LIMIT)}
+
+
+CHECK_WORDS = {"lit_share": "fills the frame", "dimness": "is dim, with no bright item",
+               BUSY_BACKGROUND: "has no plain background for preprocessing to find an item on"}
 """What a flagged statistic says about the image, for the text line and the page."""

@@ -26,10 +26,13 @@ is the distance together with two checks of the input's own pixels
 calibrated so that all of them together flag 1% of real held-out images
 (:func:`calibrate_union`): the distance alone misses photos the network
 embeds next to a training image (a page of text, gravel, a frame-filling
-close-up), whose pixels look unlike any Fashion-MNIST item's.
+close-up), whose pixels look unlike any Fashion-MNIST item's. For a photo it
+adds one check of the photo itself, with a fixed threshold: a busy
+background (:func:`~fashion_mnist_vis.explain.input_checks.photo_checks`: a
+scene, a cup on a table), which no real test image has.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -217,7 +220,7 @@ class Unfamiliarity:
     def verdict(self) -> str:
         """One line for a reader: familiar or not, and the figures behind it."""
         figures = (f"distance to the nearest training image {self.score:.3f}, threshold {self.threshold:.3f}"
-                   + "".join(f"; {name.replace('_', ' ')} {value:.3f}, threshold {threshold:.3f}"
+                   + "".join(f"; {name.replace('_', ' ')} {_figure(value, threshold)}, threshold {_figure(threshold, threshold)}"
                              for name, (value, threshold) in self.checks.items()))
         share = f"together exceeded by {100 * self.flagged_share:g}% of real test images"
         if self.flagged:
@@ -242,6 +245,11 @@ class Unfamiliarity:
                    {name: (float(check_values[name]), float(thresholds[name])) for name in thresholds})
 
 
+def _figure(value: float, threshold: float) -> str:
+    """A check's value as the verdict writes it: 3 decimals on a 0..1 scale, whole grey levels above."""
+    return f"{value:.3f}" if threshold <= 1 else f"{value:.0f} grey levels"
+
+
 def is_current(calibration: Optional[Dict[str, object]]) -> bool:
     """True when ``calibration`` (stored with a training index) was made by this version's rules."""
     return bool(calibration) and calibration.get("format") == CALIBRATION_FORMAT
@@ -264,16 +272,20 @@ class UnfamiliarityScorer:
         self.embed = QueryEmbedder(handle, index)
         self.index = index
 
-    def score(self, embedding: np.ndarray, model_input: np.ndarray) -> Unfamiliarity:
-        """The unfamiliarity of one image: its embedding (float32 (D,), from :attr:`embed`) and its
+    def score(self, embedding: np.ndarray, model_input: np.ndarray,
+              background_variation: Optional[float] = None) -> Unfamiliarity:
+        """The unfamiliarity of one image: its embedding (float32 (D,), from :attr:`embed`), its
         model input (float32 (H, W, C) in [0, 1], for the input checks: the input before preprocess's
-        stretch to white, :attr:`~fashion_mnist_vis.data.preprocess.Preprocessed.unstretched_input`)."""
-        from fashion_mnist_vis.explain.input_checks import INPUT_CHECKS
+        stretch to white, :attr:`~fashion_mnist_vis.data.preprocess.Preprocessed.unstretched_input`)
+        and, for a photo, how much its border varies (``Preprocessed.background_variation``, the
+        ``busy_background`` check; None: not a photo)."""
+        from fashion_mnist_vis.explain.input_checks import INPUT_CHECKS, photo_checks
 
         distance = nearest_distances(self.index.search, np.asarray(embedding)[np.newaxis])[0]
         batch = np.asarray(model_input)[np.newaxis]
-        return Unfamiliarity.from_calibration(distance, self.index.unfamiliarity,
-                                              {name: float(check(batch)[0]) for name, check in INPUT_CHECKS.items()})
+        found = Unfamiliarity.from_calibration(distance, self.index.unfamiliarity,
+                                               {name: float(check(batch)[0]) for name, check in INPUT_CHECKS.items()})
+        return replace(found, checks={**found.checks, **photo_checks(background_variation)})
 
     def __call__(self, model_input: np.ndarray) -> Unfamiliarity:
         """The unfamiliarity of one float32 model input (H, W, C) in [0, 1]."""

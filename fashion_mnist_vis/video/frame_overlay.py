@@ -60,6 +60,7 @@ OVERLAY_REASONS = {
     "nearest_training_image": lambda found: f"d {found.score:.2f}",
     "lit_share": lambda found: "fills frame",
     "dimness": lambda found: "too dim",
+    "busy_background": lambda found: "busy background",
 }
 """The short reason on the overlay's warning, by the first score that flagged the frame."""
 

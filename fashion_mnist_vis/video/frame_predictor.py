@@ -107,7 +107,7 @@ class FramePredictor:
         """
         analyser = self._analyser
         prepared = preprocess(Image.fromarray(rgb), analyser.input_shape, **analyser.options)
-        result = analyser.classify(prepared.model_input, prepared.unstretched_input)
+        result = analyser.classify(prepared.model_input, prepared)
         return FramePrediction(
             probabilities=result.probabilities,
             top_k=result.top_k,
