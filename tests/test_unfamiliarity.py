@@ -61,6 +61,8 @@ def test_the_photo_check_by_hand():
     assert CHECK_WORDS["busy_background"] in found.reasons()
     assert found.to_dict()["input_checks"]["busy_background"] == {"value": 25.0, "threshold": 20.0, "flagged": True}
     assert not Unfamiliarity(0.05, 0.1, 0.01, "test images", photo_checks(20.0)).flagged
+    assert "busy background 25 grey levels, threshold 20 grey levels" in found.verdict()
+    assert "busy background 1 grey level, threshold" in Unfamiliarity(0.05, 0.1, 0.01, "x", photo_checks(1.0)).verdict()
 
 
 def test_union_calibration_by_hand():

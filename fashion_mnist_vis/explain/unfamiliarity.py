@@ -247,7 +247,9 @@ class Unfamiliarity:
 
 def _figure(value: float, threshold: float) -> str:
     """A check's value as the verdict writes it: 3 decimals on a 0..1 scale, whole grey levels above."""
-    return f"{value:.3f}" if threshold <= 1 else f"{value:.0f} grey levels"
+    if threshold <= 1:
+        return f"{value:.3f}"
+    return f"{value:.0f} grey level" + ("" if f"{value:.0f}" == "1" else "s")
 
 
 def is_current(calibration: Optional[Dict[str, object]]) -> bool:
