@@ -211,10 +211,14 @@ class Unfamiliarity:
 
     def reasons(self) -> str:
         """Why it is flagged, in words ('' when it is not)."""
-        from fashion_mnist_vis.explain.input_checks import CHECK_WORDS
+        from fashion_mnist_vis.explain.input_checks import BUSY_BACKGROUND, CHECK_WORDS
 
         words = ["it is far from every training image in the network's embedding"
                  if name == "nearest_training_image" else f"the image {CHECK_WORDS[name]}" for name in self.flagged_by]
+        if BUSY_BACKGROUND in self.flagged_by:  # a fixed limit a reader can picture: say it
+            value, limit = self.checks[BUSY_BACKGROUND]
+            words[self.flagged_by.index(BUSY_BACKGROUND)] += (f": its border varies by {_figure(value, limit)}, "
+                                                              f"a plain one's by at most {_figure(limit, limit)}")
         return "; ".join(words)
 
     def verdict(self) -> str:

@@ -256,8 +256,8 @@ def unfamiliarity_notes(analysis: Analysis) -> List[str]:
     unfamiliarity = analysis.unfamiliarity
     if unfamiliarity is not None and unfamiliarity.flagged:
         notes.append(
-            f"\u26a0 This does not look like a Fashion-MNIST garment: {unfamiliarity.reasons()} (beyond the "
-            f"thresholds that together flag {100 * unfamiliarity.flagged_share:g}% of real test images). The network "
+            f"\u26a0 This does not look like a Fashion-MNIST garment: {unfamiliarity.reasons()} (each beyond "
+            f"its threshold; together the thresholds flag {100 * unfamiliarity.flagged_share:g}% of real test images). The network "
             "can only answer with one of its 10 classes, so the prediction above means little"
             + (" (see \u201cTraining images it resembles\u201d below)." if analysis.examples is not None else "."))
     elif unfamiliarity is not None and analysis.examples is None:
