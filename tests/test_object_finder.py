@@ -1,7 +1,6 @@
 """Tests for fashion_mnist_vis.data.object_finder: the item's box and how much a photo's border varies."""
 
 import numpy as np
-import pytest
 
 from fashion_mnist_vis.data.object_finder import (
     MAX_OBJECT_CONTRAST,
@@ -37,7 +36,7 @@ def test_an_item_on_an_even_background():
     work = np.zeros((100, 120), dtype=np.uint8)
     work[20:60, 30:90] = 200
     found = locate_object(work, 0)
-    assert found.box == (30, 20, 90, 60) and found.background_variation == 0.0 and found.plain_background
+    assert found.box == (30, 20, 90, 60) and found.background_variation == 0.0
 
 
 def test_a_border_that_varies_by_30_grey_levels_is_not_plain():
@@ -46,7 +45,7 @@ def test_a_border_that_varies_by_30_grey_levels_is_not_plain():
     work[20:40, 20:40] = 255
     found = locate_object(work, border_level(work))
     assert border_level(work) == 128 and found.background_variation == 30.0
-    assert not found.plain_background
+    assert found.background_variation > PLAIN_BACKGROUND_LIMIT
     assert found.box == (20, 20, 40, 40)  # 127 grey levels of contrast still stand out above the cap of 96
 
 
@@ -61,9 +60,3 @@ def test_nothing_stands_out():
     found = locate_object(np.full((50, 50), 17, dtype=np.uint8), 17)
     assert found.box is None and found.background_variation == 0.0
 
-
-@pytest.mark.parametrize("variation, plain", [(0.0, True), (20.0, True), (20.5, False)])
-def test_plain_background_is_at_most_the_limit(variation, plain):
-    from fashion_mnist_vis.data.object_finder import LocatedObject
-
-    assert LocatedObject(None, variation).plain_background is plain

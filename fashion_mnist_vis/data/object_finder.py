@@ -51,16 +51,12 @@ class LocatedObject:
         box: (left, top, right, bottom; right and bottom exclusive) of what differs from the
             background, in the photo's pixels; None when nothing stands out.
         background_variation: the median absolute difference (0..255 grey levels) between the
-            border ring (of the analysis copy) and the background level: 0 for an even background.
+            border ring (of the analysis copy) and the background level: 0 for an even background,
+            above :data:`PLAIN_BACKGROUND_LIMIT` for a busy one.
     """
 
     box: Optional[Box]
     background_variation: float
-
-    @property
-    def plain_background(self) -> bool:
-        """True when the border varies by at most :data:`PLAIN_BACKGROUND_LIMIT` grey levels."""
-        return self.background_variation <= PLAIN_BACKGROUND_LIMIT
 
 
 def border_ring(pixels: np.ndarray) -> np.ndarray:
