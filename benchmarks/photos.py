@@ -25,7 +25,7 @@ photo and its mirror, per class (footwear separately); and the share of
 images flagged as unfamiliar by the scores of
 :mod:`fashion_mnist_vis.explain.unfamiliarity` (energy, and with the
 model's cached training index the distance to the nearest training image,
-alone and "combined" with the input checks of
+alone and "combined" with the Mahalanobis distance and the input checks of
 :mod:`fashion_mnist_vis.explain.input_checks` as classify reports it),
 each calibrated so that 1% of real test arrays are flagged: the test set is
 split in two halves (stratified, seeded); the thresholds come from 2,000
@@ -117,14 +117,15 @@ while the unfamiliarity checks were chosen."""
 def held_out_non_garments(digits: int = 40, seed: int = 1) -> Dict[str, np.ndarray]:
     """uint8 (H, W, 3) images that are not garments and were not looked at while choosing the unfamiliarity
     score: :data:`HELD_OUT_SKIMAGE`, ``digits`` of scikit-learn's 8 x 8 handwritten digits drawn dark on
-    white paper and upscaled to 160 px on a 240 px sheet, and 5 photos of uniform noise."""
+    white paper and upscaled to 160 px on a 240 px sheet, and 5 photos of uniform noise; ``seed`` picks the
+    digits and draws the noise and the binary blobs (random in scikit-image unless seeded)."""
     from PIL import Image
     from skimage import data
     from sklearn.datasets import load_digits
 
     images = {}
     for name in HELD_OUT_SKIMAGE:
-        image = getattr(data, name)()
+        image = getattr(data, name)(**({"rng": seed} if name == "binary_blobs" else {}))  # random blobs: seeded
         image = np.asarray(image[0] if isinstance(image, tuple) else image)
         if image.dtype == bool:  # binary_blobs
             image = image.astype(np.uint8) * 255
@@ -198,7 +199,8 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
                   **{name: check(checked) for name, check in INPUT_CHECKS.items()},
                   BUSY_BACKGROUND: np.full(len(inputs), np.nan) if variations is None else variations}
         if neighbour_index is not None:
-            result["nearest"] = unf.nearest_distances(neighbour_index, embeddings)
+            result["nearest"] = unf.nearest_distances(neighbour_index.search, embeddings)
+            result[unf.MAHALANOBIS] = neighbour_index.gaussians.distances(embeddings)
         return result
 
     reference = scores(calibration.astype(np.float32)[..., None] / 255.0)
@@ -206,9 +208,12 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
                   for name in ("energy", "nearest") if name in reference}
     combined = None  # classify's score: the distance or an input check above its threshold, 1% together
     if "nearest" in reference:
-        combined = unf.calibrate_union(reference["nearest"], {name: reference[name] for name in INPUT_CHECKS})
+        combined = unf.calibrate_union(reference["nearest"], {name: reference[name] for name in
+                                                              (*INPUT_CHECKS, unf.MAHALANOBIS)},
+                                       shares={unf.MAHALANOBIS: unf.MAHALANOBIS_SHARE})
         thresholds["nearest (with the input checks)"] = combined[0]
-        thresholds.update({f"{name} (input check)": value for name, value in combined[1].items()})
+        thresholds.update({f"{name} (input check)" if name in INPUT_CHECKS else f"{name} (with the distance)": value
+                           for name, value in combined[1].items()})
         thresholds[f"{BUSY_BACKGROUND} (photo check, fixed)"] = PLAIN_BACKGROUND_LIMIT
 
     def flags(result: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
@@ -286,7 +291,7 @@ def _per_photo(photos: Dict[str, np.ndarray], result: Dict[str, np.ndarray],
     from fashion_mnist_vis.classes import CLASS_NAMES
     from fashion_mnist_vis.explain.input_checks import BUSY_BACKGROUND, INPUT_CHECKS
 
-    names = ("energy", "nearest", *INPUT_CHECKS, BUSY_BACKGROUND)
+    names = ("energy", "nearest", "mahalanobis", *INPUT_CHECKS, BUSY_BACKGROUND)
     return {name: {"prediction": CLASS_NAMES[int(result["probabilities"][i].argmax())],
                    "score": float(result["probabilities"][i].max()),
                    **{score: float(result[score][i]) for score in names if score in result},
@@ -295,15 +300,15 @@ def _per_photo(photos: Dict[str, np.ndarray], result: Dict[str, np.ndarray],
 
 
 def _training_index(model_path: Path, handle, data_dir: Optional[Path]):
-    """The model's cached training index (built and cached if missing), as a NeighbourIndex."""
+    """The model's cached training index (built and cached if missing): its ``search`` and ``gaussians``."""
     from fashion_mnist_vis.data.datasets import DataSettings
     from fashion_mnist_vis.explain.examples import ExamplePlan, ExampleSettings
 
     plan = ExamplePlan.prepare(ExampleSettings(1, DataSettings(data_dir=data_dir)), model_path)
-    return plan.finder(handle, notes=sys.stderr).index.search
+    return plan.finder(handle, notes=sys.stderr).index
 
 
-_PRINTED_SCORES = ("energy", "nearest", "lit_share", "dimness", "busy_background")
+_PRINTED_SCORES = ("energy", "nearest", "mahalanobis", "lit_share", "dimness", "busy_background")
 
 
 def format_lines(figures: Dict[str, object]) -> List[str]:

@@ -242,6 +242,17 @@ def test_xplique_agreement_says_in_one_line_when_xplique_is_missing(capsys, monk
 
 
 @pytest.mark.slow
+def test_the_held_out_non_garments_are_the_same_on_every_run():
+    """scikit-image draws its binary blobs at random unless seeded: the benchmark seeds them (and the noise)."""
+    pytest.importorskip("skimage")
+    from benchmarks.photos import held_out_non_garments
+
+    first, again, other = held_out_non_garments(4), held_out_non_garments(4), held_out_non_garments(4, seed=2)
+    assert list(first) == list(again)
+    assert all(np.array_equal(first[name], again[name]) for name in first)
+    assert not np.array_equal(first["skimage binary_blobs"], other["skimage binary_blobs"])
+
+
 def test_photo_benchmark_measures_every_rendering_on_a_tiny_model(idx_dir, tmp_path, monkeypatch):
     """benchmarks.photos end to end on conftest's striped items (600 training, 200 test images) and a tiny
     trained model: every rendering is written as files, classified, and scored by both unfamiliarity scores."""
@@ -261,7 +272,7 @@ def test_photo_benchmark_measures_every_rendering_on_a_tiny_model(idx_dir, tmp_p
     assert list(figures["kinds"]) == ["arrays", "arrays, mirrored", *STYLES]
     assert set(figures["thresholds"]) == {"energy", "nearest", "nearest (with the input checks)",
                                           "lit_share (input check)", "dimness (input check)",
-                                          "busy_background (photo check, fixed)"}
+                                          "mahalanobis (with the distance)", "busy_background (photo check, fixed)"}
     assert figures["thresholds"]["busy_background (photo check, fixed)"] == 20.0
     for kind in figures["kinds"].values():
         assert 0 <= kind["accuracy"] <= 1 and 0 <= kind["flagged_nearest"] <= 1 and len(kind["per_class"]) == 10
@@ -275,6 +286,7 @@ def test_photo_benchmark_measures_every_rendering_on_a_tiny_model(idx_dir, tmp_p
     assert item["flagged_combined"] == (item["nearest"] > figures["thresholds"]["nearest (with the input checks)"]
                                         or item["lit_share"] > figures["thresholds"]["lit_share (input check)"]
                                         or item["dimness"] > figures["thresholds"]["dimness (input check)"]
+                                        or item["mahalanobis"] > figures["thresholds"]["mahalanobis (with the distance)"]
                                         or item["busy_background"] > 20.0)
     assert figures["not_garments"]["skimage astronaut"]["busy_background"] > 20.0  # a portrait before a flag
     lines = photos.format_lines(figures)

@@ -79,6 +79,56 @@ def test_union_calibration_by_hand():
     assert union.sum() == 5
 
 
+def test_union_calibration_gives_a_named_check_its_own_share():
+    from fashion_mnist_vis.explain.unfamiliarity import calibrate_union
+
+    rng = np.random.default_rng(2)
+    nearest, wide, narrow = rng.random(10000), rng.random(10000), rng.random(10000)
+    threshold, checks = calibrate_union(nearest, {"mahalanobis": wide, "lit_share": narrow}, flagged_share=0.01,
+                                        shares={"mahalanobis": 0.2})
+    assert (wide > checks["mahalanobis"]).sum() == 20 and (narrow > checks["lit_share"]).sum() == 10
+    union = (nearest > threshold) | (wide > checks["mahalanobis"]) | (narrow > checks["lit_share"])
+    assert union.sum() == 100
+
+
+def test_the_mahalanobis_distance_is_reported_and_flags():
+    from fashion_mnist_vis.explain.unfamiliarity import EMBEDDING_WORDS, Unfamiliarity
+
+    calibration = {"threshold": 0.1, "mahalanobis_threshold": 300.0, "input_checks": {"lit_share": 0.8},
+                   "flagged_share": 0.01, "images": "test images"}
+    found = Unfamiliarity.from_calibration(0.09, calibration, {"lit_share": 0.3}, 428.3)
+    assert found.mahalanobis == (428.3, 300.0) and found.flagged_by == ["mahalanobis"]
+    assert found.reasons() == EMBEDDING_WORDS["mahalanobis"]
+    assert "distance to the nearest training image 0.090, threshold 0.100; Mahalanobis distance to the nearest " \
+           "class 428, threshold 300; lit share 0.300" in found.verdict()
+    record = found.to_dict()["mahalanobis"]
+    assert record["value"] == 428.3 and record["threshold"] == 300.0 and record["flagged"]
+    assert "Mahalanobis" in record["score_is"]
+    familiar = Unfamiliarity.from_calibration(0.09, calibration, {"lit_share": 0.3}, 120.0)
+    assert not familiar.flagged and not familiar.to_dict()["mahalanobis"]["flagged"]
+    # A calibration without the Mahalanobis threshold (none made yet) leaves it out.
+    del calibration["mahalanobis_threshold"]
+    assert "mahalanobis" not in Unfamiliarity.from_calibration(0.09, calibration, {"lit_share": 0.3}, 428.3).to_dict()
+
+
+def test_every_field_of_the_json_object_is_documented_in_the_readme():
+    """Issue 20 asks for the JSON field to be documented: every key classify --json writes under
+    "unfamiliarity", and every name flagged_by can hold, is named in the README's description."""
+    import re
+    from pathlib import Path
+
+    from fashion_mnist_vis.explain.unfamiliarity import Unfamiliarity
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    found = Unfamiliarity(0.2, 0.1, 0.01, "test images", {"lit_share": (0.95, 0.8), "dimness": (0.9, 0.6),
+                                                          "busy_background": (30.0, 20.0)}, (400.0, 300.0))
+    record = found.to_dict()
+    start = readme.index("`score` and `threshold` are the embedding's distance")
+    description = readme[start:readme.index("\n\n", start)]
+    for key in [*record, *record["flagged_by"], *record["input_checks"]]:
+        assert re.search(rf"`{key}`", description), key
+
+
 def test_the_verdict_names_what_flagged_the_image():
     from fashion_mnist_vis.explain.unfamiliarity import Unfamiliarity
 
@@ -143,6 +193,8 @@ def test_classify_flags_a_cat_and_not_a_test_image(tmp_path, idx_dir, monkeypatc
     assert item["threshold"] == cat["threshold"] and item["flagged_share_of_calibration_images"] == 0.01
     assert not item["flagged"] and item["score"] <= item["threshold"]
     assert cat["flagged"] and cat["score"] > cat["threshold"]
+    assert item["mahalanobis"]["threshold"] == cat["mahalanobis"]["threshold"] > 0
+    assert item["mahalanobis"]["flagged"] == (item["mahalanobis"]["value"] > item["mahalanobis"]["threshold"])
     assert main([*paths, "--saved-model", str(model), *data]) == 0
     out, err = capsys.readouterr()
     assert "Unfamiliarity thresholds calibrated" not in err  # stored with the cached index
@@ -192,6 +244,9 @@ def test_the_webcam_overlay_warns_on_an_unfamiliar_frame():
     drawer.update(FramePrediction(np.eye(10)[8], [(8, 0.9)], None, None, None,
                                   Unfamiliarity(0.05, 0.1, 0.01, "test images", {"busy_background": (30.0, 20.0)})))
     assert ("Not like any garment it knows", "busy background") in [row[:2] for row in drawer._panel_lines([])]
+    drawer.update(FramePrediction(np.eye(10)[8], [(8, 0.9)], None, None, None,
+                                  Unfamiliarity(0.05, 0.1, 0.01, "test images", {}, (400.0, 300.0))))
+    assert ("Not like any garment it knows", "outside classes") in [row[:2] for row in drawer._panel_lines([])]
 
 
 @pytest.mark.slow
@@ -225,4 +280,6 @@ def test_webcam_reports_the_unfamiliarity_of_every_frame(tmp_path, idx_dir, monk
     assert len(thresholds) == 1
     for record in records:
         found = record["unfamiliarity"]
-        assert found["flagged"] == (found["score"] > found["threshold"])
+        assert found["flagged"] == bool(found["flagged_by"])
+        assert ("nearest_training_image" in found["flagged_by"]) == (found["score"] > found["threshold"])
+        assert ("mahalanobis" in found["flagged_by"]) == found["mahalanobis"]["flagged"]

@@ -64,11 +64,14 @@ def test_train_writes_the_index_and_classify_reports_unfamiliarity_without_flags
     model, train_output = trained_with_index
     (line,) = [line for line in train_output.splitlines() if line.startswith("Unfamiliarity index:")]
     assert "600 training images embedded and the thresholds calibrated on 200 held-out images" in line and " s; cached in " in line
+    assert ", Mahalanobis distance " in line
     assert beside_model(model).is_file()
     assert main([str(item_photo), "--saved-model", str(model), "--json"]) == 0
     out, err = capsys.readouterr()
     found = json.loads(out)["unfamiliarity"]
-    assert found["score_is"] and found["flagged"] == (found["score"] > found["threshold"])
+    assert found["score_is"] and found["flagged"] == bool(found["flagged_by"])
+    assert ("nearest_training_image" in found["flagged_by"]) == (found["score"] > found["threshold"])
+    assert found["mahalanobis"]["threshold"] > 0
     assert found["calibration"].startswith("200 held-out images")
     assert "note:" not in err and "Embedding" not in err
     assert main([str(item_photo), "--saved-model", str(model)]) == 0

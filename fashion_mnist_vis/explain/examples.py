@@ -262,7 +262,8 @@ class ExamplePlan:
             calibration = self.index.unfamiliarity
             checks = "".join(f", {name.replace('_', ' ')} {value:.4f}" for name, value in calibration["input_checks"].items())
             print(f"Unfamiliarity thresholds calibrated on {calibration['images']}: nearest-image distance "
-                  f"{calibration['threshold']:.4f}{checks}" + (f"; note: {note}" if note else ""),
+                  f"{calibration['threshold']:.4f}, Mahalanobis distance {calibration['mahalanobis_threshold']:.1f}"
+                  f"{checks}" + (f"; note: {note}" if note else ""),
                   file=notes, flush=True)
 
     def _build(self, handle, notes: Optional[TextIO]) -> TrainingIndex:

@@ -20,6 +20,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from fashion_mnist_vis.explain.class_examples import ClassExamples, find_class_examples
+from fashion_mnist_vis.explain.mahalanobis import ClassGaussians, fit_class_gaussians
 from fashion_mnist_vis.explain.neighbours import NeighbourIndex
 
 INDEX_FORMAT = 1
@@ -84,6 +85,7 @@ class TrainingIndex:
     build_seconds: float
     unfamiliarity: Optional[Dict[str, object]] = None
     _search: Optional[NeighbourIndex] = field(default=None, repr=False)
+    _gaussians: Optional[ClassGaussians] = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -94,6 +96,13 @@ class TrainingIndex:
         if self._search is None:
             self._search = NeighbourIndex(self.embeddings)
         return self._search
+
+    @property
+    def gaussians(self) -> ClassGaussians:
+        """The classes' Gaussians fitted to ``embeddings`` (for the Mahalanobis distance), on first use."""
+        if self._gaussians is None:
+            self._gaussians = fit_class_gaussians(self.embeddings, self.labels)
+        return self._gaussians
 
 
 def build_training_index(handle, images: np.ndarray, labels: np.ndarray, key: IndexKey,

@@ -127,5 +127,6 @@ def build_for_trained_model(model_path: Path, settings: ExampleSettings, handle=
     index = plan.ready_index(handle)
     calibration = index.unfamiliarity
     return (f"Unfamiliarity index: {len(index):,} training images embedded and the thresholds calibrated on "
-            f"{calibration['images']} (distance {calibration['threshold']:.4f}) in {time.perf_counter() - started:.1f} s; "
+            f"{calibration['images']} (distance {calibration['threshold']:.4f}, Mahalanobis distance "
+            f"{calibration['mahalanobis_threshold']:.1f}) in {time.perf_counter() - started:.1f} s; "
             f"cached in {plan.cached_at}")

@@ -58,6 +58,7 @@ class RateMeter:
 
 OVERLAY_REASONS = {
     "nearest_training_image": lambda found: f"d {found.score:.2f}",
+    "mahalanobis": lambda found: "outside classes",
     "lit_share": lambda found: "fills frame",
     "dimness": lambda found: "too dim",
     "busy_background": lambda found: "busy background",
