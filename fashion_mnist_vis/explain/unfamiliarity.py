@@ -242,6 +242,14 @@ class Unfamiliarity:
                                                               f"a plain one's by at most {_figure(limit, limit)}")
         return "; ".join(words)
 
+    def embedding_figures(self) -> str:
+        """The embedding's scores against their thresholds in words, e.g. "cosine distance 0.017 to the nearest
+        training image, threshold 0.115; Mahalanobis distance 87 to the nearest class, threshold 231"."""
+        words = f"cosine distance {self.score:.3f} to the nearest training image, threshold {self.threshold:.3f}"
+        if self.mahalanobis is not None:
+            words += "; Mahalanobis distance {:.0f} to the nearest class, threshold {:.0f}".format(*self.mahalanobis)
+        return words
+
     def verdict(self) -> str:
         """One line for a reader: familiar or not, and the figures behind it."""
         figures = (f"distance to the nearest training image {self.score:.3f}, threshold {self.threshold:.3f}"

@@ -100,9 +100,8 @@ def unfamiliarity_html(found) -> str:
     :class:`~fashion_mnist_vis.explain.unfamiliarity.Unfamiliarity`; '' for None)."""
     if found is None:
         return ""
-    measure = (f"Its embedding is at cosine distance {found.score:.3f} from the nearest training image's "
-               f"(threshold {found.threshold:.3f}; with the checks of the image's own pixels, the thresholds flag "
-               f"{100 * found.flagged_share:g}% of real Fashion-MNIST test images).")
+    measure = (f"Its embedding: {found.embedding_figures()} (with the checks of the image's own pixels, the "
+               f"thresholds flag {100 * found.flagged_share:g}% of real Fashion-MNIST test images).")
     if found.flagged:
         return ("<p><strong>\u26a0 This does not look like a Fashion-MNIST garment</strong> "
                 f"({html.escape(found.reasons())}). " + measure

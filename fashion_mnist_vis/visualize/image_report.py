@@ -261,9 +261,9 @@ def unfamiliarity_notes(analysis: Analysis) -> List[str]:
             "can only answer with one of its 10 classes, so the prediction above means little"
             + (" (see \u201cTraining images it resembles\u201d below)." if analysis.examples is not None else "."))
     elif unfamiliarity is not None and analysis.examples is None:
-        notes.append(f"Familiar: this image looks like the training images (cosine distance {unfamiliarity.score:.3f} "
-                     f"to the nearest one, threshold {unfamiliarity.threshold:.3f}; the thresholds, with those of "
-                     f"the image's own pixels, flag {100 * unfamiliarity.flagged_share:g}% of real test images).")
+        notes.append(f"Familiar: this image looks like the training images ({unfamiliarity.embedding_figures()}; "
+                     f"the thresholds, with those of the image's own pixels, flag "
+                     f"{100 * unfamiliarity.flagged_share:g}% of real test images).")
     return notes
 
 
