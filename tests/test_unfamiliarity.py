@@ -101,8 +101,8 @@ def test_the_mahalanobis_distance_is_reported_and_flags():
     assert found.reasons() == EMBEDDING_WORDS["mahalanobis"]
     assert "distance to the nearest training image 0.090, threshold 0.100; Mahalanobis distance to the nearest " \
            "class 428, threshold 300; lit share 0.300" in found.verdict()
-    assert found.embedding_figures() == ("cosine distance 0.090 to the nearest training image, threshold 0.100; "
-                                         "Mahalanobis distance 428 to the nearest class, threshold 300")
+    assert found.embedding_figures() == ("cosine distance to the nearest training image 0.090, threshold 0.100; "
+                                         "Mahalanobis distance to the nearest class 428, threshold 300")
     record = found.to_dict()["mahalanobis"]
     assert record["value"] == 428.3 and record["threshold"] == 300.0 and record["flagged"]
     assert "Mahalanobis" in record["score_is"]
@@ -297,13 +297,13 @@ def test_the_pages_give_the_embedding_s_figures_familiar_or_not():
 
     familiar = Unfamiliarity(0.017, 0.115, 0.01, "test images", {"lit_share": (0.6, 0.85)}, (87.0, 231.0))
     (note,) = unfamiliarity_notes(SimpleNamespace(unfamiliarity=familiar, examples=None))
-    assert note.startswith("Familiar: this image looks like the training images (cosine distance 0.017 to the nearest "
-                           "training image, threshold 0.115; Mahalanobis distance 87 to the nearest class, threshold 231;")
+    assert note.startswith("Familiar: this image looks like the training images (cosine distance to the nearest "
+                           "training image 0.017, threshold 0.115; Mahalanobis distance to the nearest class 87, threshold 231;")
     assert unfamiliarity_notes(SimpleNamespace(unfamiliarity=familiar, examples=object())) == []  # the section says it
     outside = Unfamiliarity(0.017, 0.115, 0.01, "test images", {}, (400.0, 231.0))
     (warning,) = unfamiliarity_notes(SimpleNamespace(unfamiliarity=outside, examples=None))
     assert "far outside the spread of every class" in warning
     paragraph = unfamiliarity_html(outside)
     assert "This does not look like a Fashion-MNIST garment" in paragraph
-    assert "Mahalanobis distance 400 to the nearest class, threshold 231" in paragraph
+    assert "Mahalanobis distance to the nearest class 400, threshold 231" in paragraph
     assert "Mahalanobis" in unfamiliarity_html(familiar) and unfamiliarity_html(None) == ""
