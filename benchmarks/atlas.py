@@ -49,6 +49,9 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     from fashion_mnist_vis.models.model_handle import open_model
     from fashion_mnist_vis.visualize.atlas_pages import write_atlas
 
+    from fashion_mnist_vis.models.model_io import check_model_file
+
+    check_model_file(args.saved_model)  # before the images are loaded
     data = DataSettings(dataset=args.dataset, data_dir=args.data_dir, train_size=args.images, val_split=0.0)
     splits, load_seconds = timed(lambda: load_splits(data, 42))
     handle, open_seconds = timed(lambda: open_model(args.saved_model, args.engine, many_images=True))
@@ -113,4 +116,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.entry import run_script
+
+    sys.exit(run_script(main, "python -m benchmarks.atlas"))

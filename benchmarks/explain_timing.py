@@ -131,4 +131,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.entry import run_script
+
+    sys.exit(run_script(main, "python -m benchmarks.explain_timing"))

@@ -102,6 +102,9 @@ def stroke_canvases(count: int) -> List[bytes]:
 
 def measure(args: argparse.Namespace) -> Dict[str, object]:
     """Every figure of the benchmark, in seconds unless named otherwise."""
+    from fashion_mnist_vis.models.model_io import check_model_file
+
+    check_model_file(args.saved_model)  # one line from run_script, not a traceback mid-way
     readies, firsts = [], []
     for _ in range(max(0, args.starts - 1)):
         process, _, ready, first = start_explorer(args.saved_model)
@@ -158,4 +161,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.entry import run_script
+
+    sys.exit(run_script(main, "python -m benchmarks.explore"))

@@ -224,4 +224,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.entry import run_script
+
+    sys.exit(run_script(main, "python -m benchmarks.original_recipe"))

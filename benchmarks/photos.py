@@ -172,6 +172,9 @@ def measure(args: argparse.Namespace) -> Dict[str, object]:
     from fashion_mnist_vis.explain.input_checks import BUSY_BACKGROUND, INPUT_CHECKS
     from fashion_mnist_vis.models.model_handle import open_model
 
+    from fashion_mnist_vis.models.model_io import check_model_file
+
+    check_model_file(args.saved_model)  # before minutes of rendering
     started = time.perf_counter()
     options = {"flatten": not args.no_flatten, "stretch": not args.no_stretch}
     splits = load_splits(DataSettings(data_dir=args.data_dir), 42)  # train.py's default split: x_val never trained on
@@ -364,4 +367,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.entry import run_script
+
+    sys.exit(run_script(main, "python -m benchmarks.photos"))

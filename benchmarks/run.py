@@ -377,4 +377,6 @@ def _sizes(folder: Path) -> Dict[str, int]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.entry import run_script
+
+    sys.exit(run_script(main, "python -m benchmarks.run"))

@@ -106,4 +106,6 @@ def measure(variants, model_name: str, rounds: int, steps: int, batch_size: int,
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.entry import run_script
+
+    sys.exit(run_script(main, "python -m benchmarks.train_ab"))

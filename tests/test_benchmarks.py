@@ -224,6 +224,38 @@ def test_benchmark_help_does_not_import_tensorflow(script, as_module):
         in result.stdout
 
 
+@pytest.mark.parametrize("script", ["neighbours", "explain_timing", "export_extras", "atlas", "photos", "explore",
+                                    "unfamiliarity_cost"])
+def test_a_missing_model_is_one_line_and_status_2_for_every_benchmark(script, tmp_path, capsys):
+    import importlib
+
+    from benchmarks.entry import run_script
+
+    module = importlib.import_module(f"benchmarks.{script}")
+    missing = tmp_path / "missing.keras"
+    assert run_script(module.main, f"python -m benchmarks.{script}", ["--saved-model", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"python -m benchmarks.{script}: error: model file {str(missing)!r} does not exist\n"
+
+
+def test_a_benchmark_run_as_a_process_ends_a_users_mistake_without_a_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "benchmarks.photos", "--saved-model", str(tmp_path / "no.keras")],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("python -m benchmarks.photos: error: model file")
+
+
+def test_run_script_turns_ctrl_c_into_status_130(capsys):
+    from benchmarks.entry import run_script
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    assert run_script(interrupted, "python -m benchmarks.photos", []) == 130
+    assert capsys.readouterr().err == "python -m benchmarks.photos: interrupted\n"
+
+
 def test_sections_are_kept_in_the_suites_order_and_classify_needs_training(capsys):
     assert section_list("help, training") == ["training", "help"]
     with pytest.raises(Exception, match="unknown section"):
